@@ -1,0 +1,276 @@
+//! Builds an [`HssClient`]: endpoint, credentials, defaults, and our own HTTP client.
+
+use super::HssClient;
+use crate::credentials::{AuthToken, Credentials};
+use crate::error::Error;
+use crate::generated;
+use crate::hooks::{Auth, HookState, TimeSource};
+use crate::region;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Default connect timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default timeout of a whole request (connect, send, receive).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Configures an [`HssClient`]. Created by [`HssClient::builder`].
+#[derive(Clone, Default)]
+pub struct HssClientBuilder {
+    region: Option<String>,
+    endpoint: Option<String>,
+    credentials: Option<Credentials>,
+    auth_token: Option<AuthToken>,
+    project_id: Option<String>,
+    enterprise_project_id: Option<String>,
+    user_agent: Option<String>,
+    connect_timeout: Option<Duration>,
+    timeout: Option<Duration>,
+    time_source: Option<TimeSource>,
+}
+
+impl std::fmt::Debug for HssClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HssClientBuilder")
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("credentials", &self.credentials)
+            .field("auth_token", &self.auth_token)
+            .field("project_id", &self.project_id)
+            .field("enterprise_project_id", &self.enterprise_project_id)
+            .field("user_agent", &self.user_agent)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HssClientBuilder {
+    /// The region, e.g. `cn-north-4` (see [`region::REGIONS`]). Its endpoint is
+    /// `https://hss.{region}.myhuaweicloud.com` unless `HUAWEICLOUD_SDK_REGION_HSS_<REGION>`
+    /// overrides it.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// An explicit endpoint, `https://host[:port]` (or `http://` for local testing); wins over
+    /// [`region`](Self::region). Without a scheme, `https://` is assumed. The authority is
+    /// signed and sent as `Host` exactly as written, port included.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// AK/SK credentials: requests are signed with SDK-HMAC-SHA256.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// An IAM token: requests carry `X-Auth-Token` and are not signed. Wins over credentials.
+    pub fn auth_token(mut self, token: AuthToken) -> Self {
+        self.auth_token = Some(token);
+        self
+    }
+
+    /// The project ID for the path; defaults to the credentials' project ID.
+    pub fn project_id(mut self, project_id: impl Into<String>) -> Self {
+        self.project_id = Some(project_id.into());
+        self
+    }
+
+    /// The enterprise project sent with every call unless the call sets its own.
+    pub fn enterprise_project_id(mut self, id: impl Into<String>) -> Self {
+        self.enterprise_project_id = Some(id.into());
+        self
+    }
+
+    /// The `User-Agent` header (signed); defaults to `hss-image-sync/<version>`.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// Timeout for establishing a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Timeout for a whole request (default 60 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The clock used for `X-Sdk-Date` (default: the system clock). For tests and replays.
+    pub fn time_source(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.time_source = Some(Arc::new(now));
+        self
+    }
+
+    /// Checks the configuration and builds the client. Fails, without panicking, on an unknown
+    /// region, a malformed endpoint, missing or malformed credentials, or a TLS setup error.
+    pub fn build(self) -> Result<HssClient, Error> {
+        let endpoint = self.resolve_endpoint()?;
+        let (base_url, host) = split_endpoint(&endpoint)?;
+        let auth = match (self.auth_token, self.credentials.clone()) {
+            (Some(token), _) => {
+                super::validate::non_empty("X-Auth-Token", token.expose())?;
+                super::validate::header_value("X-Auth-Token", token.expose())?;
+                Auth::Token(token)
+            }
+            (None, Some(creds)) => {
+                check_credentials(&creds)?;
+                Auth::AkSk(creds)
+            }
+            (None, None) => {
+                return Err(Error::Config(
+                    "no credentials: set AK/SK credentials or an IAM auth token".into(),
+                ));
+            }
+        };
+        let project_id = self
+            .project_id
+            .or_else(|| self.credentials.as_ref()?.project_id().map(str::to_owned));
+        let user_agent = self
+            .user_agent
+            .unwrap_or_else(|| format!("hss-image-sync/{}", env!("CARGO_PKG_VERSION")));
+        super::validate::header_value("User-Agent", &user_agent)?;
+
+        let http = http_client(
+            self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        )?;
+        let state = HookState {
+            auth,
+            host,
+            user_agent,
+            now: self
+                .time_source
+                .unwrap_or_else(|| Arc::new(SystemTime::now)),
+        };
+        Ok(HssClient {
+            inner: generated::Client::new_with_client(&base_url, http, state),
+            project_id,
+            enterprise_project_id: self.enterprise_project_id,
+        })
+    }
+
+    fn resolve_endpoint(&self) -> Result<String, Error> {
+        if let Some(endpoint) = &self.endpoint {
+            return Ok(endpoint.clone());
+        }
+        let Some(region) = &self.region else {
+            return Err(Error::Config(
+                "no endpoint: set a region (e.g. cn-north-4) or an explicit endpoint".into(),
+            ));
+        };
+        region::endpoint(region).ok_or_else(|| {
+            Error::Config(format!(
+                "unknown HSS region {region:?}: pass the endpoint explicitly (builder \
+                 .endpoint(\"https://...\"), CLI --endpoint) or set {}",
+                region::override_variable(region)
+            ))
+        })
+    }
+}
+
+fn check_credentials(creds: &Credentials) -> Result<(), Error> {
+    use secrecy::ExposeSecret;
+    super::validate::non_empty("AK", creds.access_key_id())?;
+    super::validate::non_empty("SK", creds.secret_access_key().expose_secret())?;
+    super::validate::header_value("AK", creds.access_key_id())?;
+    if let Some(token) = creds.security_token() {
+        super::validate::header_value("X-Security-Token", token.expose_secret())?;
+    }
+    if let Some(project_id) = creds.project_id() {
+        super::validate::header_value("X-Project-Id", project_id)?;
+    }
+    Ok(())
+}
+
+/// Splits an endpoint into the base URL for requests and the authority exactly as written.
+fn split_endpoint(endpoint: &str) -> Result<(String, String), Error> {
+    let endpoint = endpoint.trim();
+    if endpoint.contains('@') {
+        // Not echoed: user info may hold a password.
+        return Err(Error::Config("endpoint: user info is not allowed".into()));
+    }
+    let bad = |why: &str| Error::Config(format!("endpoint {endpoint:?}: {why}"));
+    let (scheme, rest) = match endpoint.split_once("://") {
+        Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+        None => ("https".to_owned(), endpoint),
+    };
+    if scheme != "https" && scheme != "http" {
+        return Err(bad("the scheme must be https or http"));
+    }
+    let (host, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    if !path.is_empty() && path != "/" {
+        return Err(bad("must not have a path, query or fragment"));
+    }
+    let base_url = format!("{scheme}://{host}");
+    reqwest::Url::parse(&base_url).map_err(|e| bad(&e.to_string()))?;
+    Ok((base_url, host.to_owned()))
+}
+
+/// Our own reqwest client: rustls with the ring provider (no C build, no process-wide default
+/// provider needed) and the platform's certificate verifier; nothing here can panic.
+fn http_client(connect_timeout: Duration, timeout: Duration) -> Result<reqwest::Client, Error> {
+    let tls_error = |e: &dyn std::fmt::Display| Error::Config(format!("TLS setup: {e}"));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier =
+        rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| tls_error(&e))?;
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_error(&e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .connect_timeout(connect_timeout)
+        .timeout(timeout)
+        .http1_title_case_headers()
+        .build()
+        .map_err(|e| Error::Config(format!("HTTP client: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_keep_the_authority_as_written() {
+        let (base, host) = split_endpoint("https://hss.cn-north-4.myhuaweicloud.com:443").unwrap();
+        assert_eq!(base, "https://hss.cn-north-4.myhuaweicloud.com:443");
+        assert_eq!(host, "hss.cn-north-4.myhuaweicloud.com:443");
+        let (base, host) = split_endpoint("hss.example.com/").unwrap();
+        assert_eq!(
+            (base.as_str(), host.as_str()),
+            ("https://hss.example.com", "hss.example.com")
+        );
+        let (_, host) = split_endpoint("http://127.0.0.1:8080").unwrap();
+        assert_eq!(host, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn rejects_bad_endpoints_with_reasons() {
+        for (endpoint, why) in [
+            ("ftp://x", "scheme"),
+            ("https://", "no host"),
+            ("https://u:p@h", "user info"),
+            ("https://h/v5", "path"),
+            ("https://h?x=1", "path"),
+            ("https://bad host", "endpoint"),
+        ] {
+            let err = split_endpoint(endpoint).unwrap_err().to_string();
+            assert!(err.contains(why), "{endpoint}: {err}");
+            assert!(!err.contains("u:p"), "{err}");
+        }
+    }
+}

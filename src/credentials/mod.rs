@@ -1,0 +1,108 @@
+//! Credentials: an AK/SK pair (optionally temporary, with a security token) plus the project ID,
+//! and the providers that find them (environment, profile file, and a chain of both).
+//!
+//! Secrets live in [`SecretString`]s: zeroized on drop, and shown as `[REDACTED]` by `Debug`.
+
+mod provider;
+
+pub use provider::{CredentialsError, default_chain, from_env, from_profile_file, profile_path};
+
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+
+/// An access key pair, the project it acts in, and for temporary keys the security token.
+///
+/// ```
+/// use hss_image_sync::Credentials;
+///
+/// let creds = Credentials::new("MYAK", "my-secret").with_project_id("0a1b2c");
+/// let shown = format!("{creds:?}");
+/// assert!(shown.contains("MYAK") && !shown.contains("my-secret"));
+/// ```
+#[derive(Clone)]
+pub struct Credentials {
+    access_key_id: String,
+    secret_access_key: SecretString,
+    security_token: Option<SecretString>,
+    project_id: Option<String>,
+}
+
+impl Credentials {
+    /// Long-term (permanent) access keys.
+    pub fn new(access_key_id: impl Into<String>, secret_access_key: impl Into<String>) -> Self {
+        Self {
+            access_key_id: access_key_id.into(),
+            secret_access_key: SecretString::from(secret_access_key.into()),
+            security_token: None,
+            project_id: None,
+        }
+    }
+
+    /// Marks the keys as temporary: the token is sent (and signed) as `X-Security-Token`.
+    pub fn with_security_token(mut self, token: impl Into<String>) -> Self {
+        self.security_token = Some(SecretString::from(token.into()));
+        self
+    }
+
+    /// The project the requests act in; fills the `{project_id}` path parameter and is sent as
+    /// `X-Project-Id`.
+    pub fn with_project_id(mut self, project_id: impl Into<String>) -> Self {
+        self.project_id = Some(project_id.into());
+        self
+    }
+
+    /// The access key ID (AK). Not a secret: it is sent in every `Authorization` header.
+    pub fn access_key_id(&self) -> &str {
+        &self.access_key_id
+    }
+
+    /// The secret access key (SK).
+    pub fn secret_access_key(&self) -> &SecretString {
+        &self.secret_access_key
+    }
+
+    /// The security token of temporary keys.
+    pub fn security_token(&self) -> Option<&SecretString> {
+        self.security_token.as_ref()
+    }
+
+    /// The project ID, if set.
+    pub fn project_id(&self) -> Option<&str> {
+        self.project_id.as_deref()
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"[REDACTED]")
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("project_id", &self.project_id)
+            .finish()
+    }
+}
+
+/// An IAM token for `X-Auth-Token` authentication (no signing). Redacted in `Debug`.
+#[derive(Clone)]
+pub struct AuthToken(SecretString);
+
+impl AuthToken {
+    /// Wraps a token (the `X-Subject-Token` that IAM returned).
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(SecretString::from(token.into()))
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for AuthToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuthToken([REDACTED])")
+    }
+}

@@ -1,0 +1,203 @@
+//! Maintainer tasks: `cargo xtask regen [--check]`, `cargo xtask downstream`, `cargo xtask ci`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+const SNAPSHOT: &str = "src/generated/client.rs";
+const USAGE: &str = "usage: cargo xtask <regen [--check] | downstream | ci>
+  regen          regenerate src/generated/client.rs from spec/ (build.rs, feature `codegen`)
+  regen --check  fail if the committed snapshot differs from what the spec generates
+  downstream     build tests/downstream (a tiny user crate) and check it compiles no codegen or CLI crate
+  ci             everything CI runs: fmt, clippy, regen --check, downstream, all tests";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["regen"] => regen(false),
+        ["regen", "--check"] => regen(true),
+        ["downstream"] => downstream(),
+        ["ci"] => ci(),
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed with {status}"))
+    }
+}
+
+/// Builds the library with `codegen`, so build.rs generates from the spec, and returns the
+/// generated file.
+fn generate() -> Result<String, String> {
+    let output = cargo()
+        .args([
+            "build",
+            "--package",
+            "hss-image-sync",
+            "--lib",
+            "--features",
+            "codegen",
+        ])
+        .args(["--message-format", "json"])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        return Err("building with --features codegen failed".into());
+    }
+    let out_dir = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "build-script-executed")
+        .filter(|msg| {
+            msg["package_id"]
+                .as_str()
+                .is_some_and(|id| id.contains("hss-image-sync"))
+        })
+        .find_map(|msg| msg["out_dir"].as_str().map(PathBuf::from))
+        .ok_or("cargo reported no build-script output for hss-image-sync")?;
+    std::fs::read_to_string(out_dir.join("client.rs")).map_err(|e| e.to_string())
+}
+
+fn regen(check: bool) -> Result<(), String> {
+    let generated = generate()?;
+    let path = root().join(SNAPSHOT);
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if generated == committed {
+        eprintln!("xtask: {SNAPSHOT} is up to date with the spec");
+        return Ok(());
+    }
+    if check {
+        return Err(format!(
+            "{SNAPSHOT} is stale: the spec (or the generator) changed; run `cargo xtask regen` and commit"
+        ));
+    }
+    std::fs::write(&path, generated).map_err(|e| e.to_string())?;
+    eprintln!("xtask: wrote {SNAPSHOT}");
+    Ok(())
+}
+
+/// Crates a library user must never compile.
+const FORBIDDEN_FOR_USERS: &[&str] = &[
+    "progenitor",
+    "progenitor-impl",
+    "typify",
+    "typify-impl",
+    "openapiv3",
+    "serde_norway",
+    "prettyplease",
+    "clap",
+    "tracing-subscriber",
+];
+
+fn downstream() -> Result<(), String> {
+    let manifest = root().join("tests/downstream/Cargo.toml");
+    let manifest = manifest.to_str().ok_or("non-UTF-8 path")?;
+    let tree = cargo()
+        .args([
+            "tree",
+            "--manifest-path",
+            manifest,
+            "--edges",
+            "normal,build",
+        ])
+        .args(["--prefix", "none", "--format", "{p}"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !tree.status.success() {
+        return Err(format!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&tree.stderr)
+        ));
+    }
+    let tree = String::from_utf8_lossy(&tree.stdout);
+    let mut crates: Vec<&str> = tree.lines().filter_map(|l| l.split(' ').next()).collect();
+    crates.sort_unstable();
+    crates.dedup();
+    let found: Vec<&&str> = crates
+        .iter()
+        .filter(|c| FORBIDDEN_FOR_USERS.contains(c))
+        .collect();
+    if !found.is_empty() {
+        return Err(format!("a library user would compile {found:?}"));
+    }
+    eprintln!(
+        "xtask: downstream crate depends on {} crates, none of {FORBIDDEN_FOR_USERS:?}",
+        crates.len()
+    );
+    run(cargo().args(["build", "--manifest-path", manifest]))
+}
+
+fn ci() -> Result<(), String> {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--features",
+        "cli",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    regen(true)?;
+    downstream()?;
+    let python = oracle_python()?;
+    run(cargo()
+        .args(["test", "--workspace", "--features", "cli"])
+        .env("HSS_ORACLE_PYTHON", python))
+}
+
+/// Sets up the official Python SDK in a venv (the signing oracle) and returns its python.
+fn oracle_python() -> Result<String, String> {
+    let output = Command::new("bash")
+        .arg(root().join("tests/oracle/setup_venv.sh"))
+        .current_dir(root())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        return Err("tests/oracle/setup_venv.sh failed".into());
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| "setup_venv.sh printed no python path".into())
+}
