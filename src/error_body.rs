@@ -26,9 +26,8 @@ pub struct ErrorFields {
 pub fn parse(status: u16, body: &[u8]) -> ErrorFields {
     let text = String::from_utf8_lossy(body);
     let mut found = Found::default();
-    match serde_json::from_slice::<Json>(body) {
-        Ok(Json::Object(members)) => found.search(&members),
-        Ok(_) | Err(_) => {}
+    if let Ok(Json::Object(members)) = serde_json::from_slice::<Json>(body) {
+        found.search(&members);
     }
     let error_code = match found.code {
         Some(code) if code.truthy() => code.to_python_str(),

@@ -57,3 +57,8 @@ pub mod generated {
     #[cfg(not(feature = "codegen"))]
     include!("generated/client.rs");
 }
+
+/// The README's Rust examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -53,10 +53,10 @@ pub fn endpoint(region: &str) -> Option<String> {
 }
 
 pub(crate) fn endpoint_with(region: &str, env: impl Fn(&str) -> Option<String>) -> Option<String> {
-    if let Some(value) = env(&override_variable(region)) {
-        if let Some(first) = value.split(',').map(str::trim).find(|e| !e.is_empty()) {
-            return Some(first.to_owned());
-        }
+    if let Some(value) = env(&override_variable(region))
+        && let Some(first) = value.split(',').map(str::trim).find(|e| !e.is_empty())
+    {
+        return Some(first.to_owned());
     }
     builtin_endpoint(region)
 }

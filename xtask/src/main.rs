@@ -178,9 +178,33 @@ fn ci() -> Result<(), String> {
     regen(true)?;
     downstream()?;
     let python = oracle_python()?;
+    vectors_reproducible(&python)?;
+    run(Command::new(&python)
+        .arg("tests/oracle/selftest_verify_server.py")
+        .current_dir(root()))?;
     run(cargo()
         .args(["test", "--workspace", "--features", "cli"])
-        .env("HSS_ORACLE_PYTHON", python))
+        .env("HSS_ORACLE_PYTHON", &python)
+        .env("HSS_REQUIRE_ORACLE", "1"))
+}
+
+/// Re-records the deterministic SDK vectors and fails if any committed file changes.
+fn vectors_reproducible(python: &str) -> Result<(), String> {
+    run(Command::new(python)
+        .arg("tests/oracle/record_vectors.py")
+        .current_dir(root()))?;
+    let status = Command::new("git")
+        .args(["status", "--porcelain", "--", "tests/vectors"])
+        .current_dir(root())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let changed = String::from_utf8_lossy(&status.stdout);
+    if !changed.trim().is_empty() {
+        return Err(format!(
+            "the official SDK no longer reproduces the committed vectors:\n{changed}"
+        ));
+    }
+    Ok(())
 }
 
 /// Sets up the official Python SDK in a venv (the signing oracle) and returns its python.

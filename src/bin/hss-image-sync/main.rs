@@ -1,1 +1,68 @@
-fn main() {}
+//! `hss-image-sync`: the command-line tool over the library.
+
+mod sync;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Synchronize the SWR container-image list into Huawei Cloud HSS (Host Security Service), so
+/// that HSS scans those images (API RunImageSynchronize).
+///
+/// Authentication: AK/SK signing (SDK-HMAC-SHA256) with keys from the environment
+/// (HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_PROJECT_ID,
+/// HUAWEICLOUD_SDK_SECURITY_TOKEN), else from the profile file (HUAWEICLOUD_SDK_CREDENTIALS_FILE
+/// or ~/.huaweicloud/credentials, section [basic]: ak, sk, project_id, security_token); or an
+/// IAM token with --auth-token.
+///
+/// Exit status: 0 success; 1 the service refused or failed, or the network failed; 2 invalid
+/// input or configuration (nothing was sent).
+#[derive(Debug, Parser)]
+#[command(name = "hss-image-sync", version, max_term_width = 100)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ask HSS to synchronize the SWR image list (POST /v5/{project_id}/image/synchronize).
+    Sync(sync::SyncArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Sync(args) => runtime.block_on(sync::run(args)),
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,154 @@
+//! `hss-image-sync sync`.
+
+use clap::{Args, ValueEnum};
+use hss_image_sync::{AuthToken, Error, HssClient, ImageType, SyncRequest, credentials};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit status when the input or configuration is invalid and nothing was sent.
+const EXIT_INVALID: u8 = 2;
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Which SWR image repositories to synchronize.
+    #[arg(long, value_enum)]
+    image_type: ImageTypeArg,
+
+    /// HSS region, e.g. cn-north-4; the endpoint is https://hss.<region>.myhuaweicloud.com
+    /// (.eu for eu-west-101) unless HUAWEICLOUD_SDK_REGION_HSS_<REGION> overrides it.
+    #[arg(long, required_unless_present = "endpoint")]
+    region: Option<String>,
+
+    /// Explicit endpoint, e.g. https://hss.cn-north-4.myhuaweicloud.com or http://127.0.0.1:8080;
+    /// wins over --region.
+    #[arg(long)]
+    endpoint: Option<String>,
+
+    /// Project ID (1..256 characters); defaults to the credentials' project_id.
+    #[arg(long)]
+    project_id: Option<String>,
+
+    /// Enterprise project ID (1..256 characters): "0" is the default project, "all_granted_eps"
+    /// all of them. Not sent unless given (the service then uses "0").
+    #[arg(long)]
+    enterprise_project_id: Option<String>,
+
+    /// Value of the API's `region` header (0..128 characters). Not sent unless given.
+    #[arg(long)]
+    region_header: Option<String>,
+
+    /// Authenticate with this IAM token (X-Auth-Token) instead of signing with AK/SK.
+    #[arg(long, env = "HUAWEICLOUD_SDK_AUTH_TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
+
+    /// Timeout of the request, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    timeout: f64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ImageTypeArg {
+    /// Private image repositories.
+    #[value(name = "private_image")]
+    PrivateImage,
+    /// Shared image repositories.
+    #[value(name = "shared_image")]
+    SharedImage,
+}
+
+impl From<ImageTypeArg> for ImageType {
+    fn from(arg: ImageTypeArg) -> Self {
+        match arg {
+            ImageTypeArg::PrivateImage => ImageType::PrivateImage,
+            ImageTypeArg::SharedImage => ImageType::SharedImage,
+        }
+    }
+}
+
+pub async fn run(args: SyncArgs) -> ExitCode {
+    let client = match build_client(&args) {
+        Ok(client) => client,
+        Err(e) => return report(&e),
+    };
+    let mut request = SyncRequest::new(args.image_type.into());
+    if let Some(id) = &args.project_id {
+        request = request.project_id(id);
+    }
+    if let Some(id) = &args.enterprise_project_id {
+        request = request.enterprise_project_id(id);
+    }
+    if let Some(region) = &args.region_header {
+        request = request.region(region);
+    }
+    match client.run_image_synchronize(&request).await {
+        Ok(response) => {
+            match serde_json::to_string_pretty(&response) {
+                Ok(json) => println!("{json}"),
+                Err(e) => eprintln!("error: cannot print the response: {e}"),
+            }
+            if let Some(id) = &response.request_id {
+                eprintln!("request id: {id}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => report(&e),
+    }
+}
+
+fn build_client(args: &SyncArgs) -> Result<HssClient, Error> {
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        return Err(Error::InvalidInput {
+            field: "--timeout",
+            rule: "must be a positive number of seconds".into(),
+        });
+    }
+    let mut builder = HssClient::builder().timeout(Duration::from_secs_f64(args.timeout));
+    if let Some(endpoint) = &args.endpoint {
+        builder = builder.endpoint(endpoint);
+    }
+    if let Some(region) = &args.region {
+        builder = builder.region(region);
+    }
+    builder = match &args.auth_token {
+        Some(token) => builder.auth_token(AuthToken::new(token)),
+        None => builder.credentials(credentials::default_chain()?),
+    };
+    builder.build()
+}
+
+/// Prints what went wrong on stderr and picks the exit status.
+fn report(error: &Error) -> ExitCode {
+    match error {
+        Error::Service(e) => {
+            eprintln!("error: the service refused the request");
+            eprintln!("status: {}", e.status);
+            eprintln!("request id: {}", e.request_id.as_deref().unwrap_or("none"));
+            eprintln!("error code: {}", e.error_code);
+            eprintln!("error message: {}", e.error_msg);
+            if let Some(encoded) = &e.encoded_authorization_message {
+                eprintln!("encoded authorization message: {encoded}");
+            }
+            ExitCode::FAILURE
+        }
+        Error::Failed {
+            error_code,
+            description,
+            request_id,
+        } => {
+            eprintln!("error: synchronization failed");
+            eprintln!("status: 200");
+            eprintln!("request id: {}", request_id.as_deref().unwrap_or("none"));
+            eprintln!("error code: {error_code}");
+            eprintln!("error message: {description}");
+            ExitCode::FAILURE
+        }
+        Error::InvalidInput { .. } | Error::Config(_) | Error::Credentials(_) => {
+            eprintln!("error: {error}");
+            ExitCode::from(EXIT_INVALID)
+        }
+        other => {
+            eprintln!("error: {other}");
+            ExitCode::FAILURE
+        }
+    }
+}

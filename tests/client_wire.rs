@@ -1,0 +1,503 @@
+//! The client against a local capture server: the complete request on the wire, the signature
+//! recomputed from what arrived, token auth, error mapping, input validation, secrets.
+
+mod common;
+
+use common::{CaptureServer, Captured, Reply};
+use hss_image_sync::signer::{self, SignableRequest};
+use hss_image_sync::{AuthToken, Credentials, Error, HssClient, ImageType, SyncRequest};
+use percent_encoding::percent_decode_str;
+use secrecy::SecretString;
+
+const AK: &str = "HPUAL8FWGBJPNSCL4E2X";
+const SK: &str = "xN3qV7mK2pL9sR4tW8yB1cD6fG0hJ5kZaQeUiOo";
+const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+const SECURITY_TOKEN: &str = "temporary-security-token-ZXhhbXBsZQ==";
+const IAM_TOKEN: &str = "MIIEXAMPLEIAMTOKENvalue+/=";
+
+fn client(server: &CaptureServer) -> HssClient {
+    HssClient::builder()
+        .endpoint(server.endpoint())
+        .credentials(Credentials::new(AK, SK).with_project_id(PROJECT))
+        .build()
+        .unwrap()
+}
+
+/// Verifies `request`'s signature from what arrived: the signed headers named in
+/// `Authorization`, the raw path, the query decoded from the target, the body bytes.
+fn recompute_authorization(request: &Captured, sk: &str) -> String {
+    let authorization = request.header("Authorization").expect("Authorization sent");
+    let access = authorization
+        .split("Access=")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap();
+    let signed_names = authorization
+        .split("SignedHeaders=")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap();
+    let headers: Vec<(String, String)> = signed_names
+        .split(';')
+        .map(|name| {
+            (
+                name.to_owned(),
+                request.header(name).unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let query: Vec<(String, String)> = request
+        .query()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+            (decode(k), decode(v))
+        })
+        .collect();
+    let signable = SignableRequest {
+        method: &request.method,
+        host: request.header("Host").unwrap(),
+        path: request.path(),
+        query: &query,
+        headers: &headers,
+        body: &request.body,
+    };
+    let sk = SecretString::from(sk.to_owned());
+    signer::sign(&signable, access, &sk, std::time::SystemTime::now())
+        .unwrap()
+        .authorization
+}
+
+#[tokio::test]
+async fn complete_signed_request_on_the_wire() {
+    let server = CaptureServer::start(0).await;
+    let request = SyncRequest::new(ImageType::SharedImage)
+        .enterprise_project_id("ep id/1+é")
+        .region("中国-北京四");
+    let done = client(&server)
+        .run_image_synchronize(&request)
+        .await
+        .unwrap();
+    assert_eq!(done.error_code, 0);
+    assert_eq!(done.request_id.as_deref(), Some("req-200"));
+
+    let got = &server.requests()[0];
+    assert_eq!(got.method, "POST");
+    assert_eq!(
+        got.target,
+        format!("/v5/{PROJECT}/image/synchronize?enterprise_project_id=ep%20id%2F1%2B%C3%A9")
+    );
+    assert_eq!(got.body, br#"{"image_type": "shared_image"}"#);
+    let mut names: Vec<String> = got
+        .headers
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "accept",
+            "authorization",
+            "content-length",
+            "content-type",
+            "host",
+            "region",
+            "user-agent",
+            "x-project-id",
+            "x-sdk-date"
+        ]
+    );
+    assert_eq!(got.header("Accept"), Some("*/*"));
+    assert_eq!(got.header("Content-Type"), Some("application/json"));
+    assert_eq!(got.header("Content-Length"), Some("30"));
+    assert_eq!(
+        got.header("Host"),
+        Some(format!("127.0.0.1:{}", server.port).as_str())
+    );
+    assert_eq!(got.header("region"), Some("中国-北京四"));
+    assert_eq!(got.header("X-Project-Id"), Some(PROJECT));
+    assert!(
+        got.header("User-Agent")
+            .unwrap()
+            .starts_with("hss-image-sync/")
+    );
+    let date = got.header("X-Sdk-Date").unwrap();
+    let skew = signer::sdk_date::parse(date)
+        .unwrap()
+        .duration_since(std::time::SystemTime::now() - std::time::Duration::from_secs(60));
+    assert!(skew.is_ok(), "X-Sdk-Date {date} is not the current time");
+    let authorization = got.header("Authorization").unwrap();
+    assert!(authorization.starts_with(&format!(
+        "SDK-HMAC-SHA256 Access={AK}, SignedHeaders=content-type;host;region;user-agent;x-project-id;x-sdk-date, Signature="
+    )));
+    assert_eq!(recompute_authorization(got, SK), authorization);
+    assert_ne!(
+        recompute_authorization(got, "another-secret"),
+        authorization
+    );
+}
+
+#[tokio::test]
+async fn temporary_keys_send_and_sign_the_security_token() {
+    let server = CaptureServer::start(0).await;
+    let client = HssClient::builder()
+        .endpoint(server.endpoint())
+        .credentials(
+            Credentials::new(AK, SK)
+                .with_project_id(PROJECT)
+                .with_security_token(SECURITY_TOKEN),
+        )
+        .build()
+        .unwrap();
+    client
+        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .await
+        .unwrap();
+    let got = &server.requests()[0];
+    assert_eq!(got.target, format!("/v5/{PROJECT}/image/synchronize"));
+    assert_eq!(got.header("X-Security-Token"), Some(SECURITY_TOKEN));
+    let authorization = got.header("Authorization").unwrap();
+    assert!(authorization.contains("x-project-id;x-sdk-date;x-security-token,"));
+    assert_eq!(recompute_authorization(got, SK), authorization);
+}
+
+#[tokio::test]
+async fn token_auth_sends_the_token_and_does_not_sign() {
+    let server = CaptureServer::start(0).await;
+    let client = HssClient::builder()
+        .endpoint(server.endpoint())
+        .auth_token(AuthToken::new(IAM_TOKEN))
+        .project_id(PROJECT)
+        .build()
+        .unwrap();
+    client
+        .run_image_synchronize(
+            &SyncRequest::new(ImageType::PrivateImage).enterprise_project_id("0"),
+        )
+        .await
+        .unwrap();
+    let got = &server.requests()[0];
+    assert_eq!(
+        got.target,
+        format!("/v5/{PROJECT}/image/synchronize?enterprise_project_id=0")
+    );
+    assert_eq!(got.header("X-Auth-Token"), Some(IAM_TOKEN));
+    for absent in ["Authorization", "X-Sdk-Date", "X-Project-Id", "api-version"] {
+        assert_eq!(
+            got.header(absent),
+            None,
+            "{absent} must not be sent with token auth"
+        );
+    }
+    assert_eq!(got.body, br#"{"image_type": "private_image"}"#);
+}
+
+async fn call_with_reply(reply: Reply) -> Error {
+    let server = CaptureServer::start(0).await;
+    server.reply_with(reply);
+    client(&server)
+        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn gateway_401_is_a_service_error_with_all_fields() {
+    let err = call_with_reply(Reply::json(
+        401,
+        r#"{"error_code":"APIG.0301","error_msg":"Incorrect IAM authentication information: verify aksk signature fail","request_id":"body-id-ignored"}"#,
+    ))
+    .await;
+    let Error::Service(e) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.status, 401);
+    assert_eq!(e.request_id.as_deref(), Some("req-401"));
+    assert_eq!(e.error_code, "APIG.0301");
+    assert!(
+        e.error_msg
+            .starts_with("Incorrect IAM authentication information")
+    );
+    assert!(e.is_client_error());
+    let text = err.to_string();
+    assert!(
+        text.contains("HTTP 401") && text.contains("req-401") && text.contains("APIG.0301"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn service_400_keeps_code_message_and_encoded_authorization_message() {
+    let err = call_with_reply(Reply::json(
+        400,
+        r#"{"error_code":"HSS.0001","error_msg":"Invalid parameter.","encoded_authorization_message":"enc-msg"}"#,
+    ))
+    .await;
+    let Error::Service(e) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (e.status, e.error_code.as_str(), e.error_msg.as_str()),
+        (400, "HSS.0001", "Invalid parameter.")
+    );
+    assert_eq!(e.encoded_authorization_message.as_deref(), Some("enc-msg"));
+}
+
+#[tokio::test]
+async fn html_502_keeps_status_request_id_and_body() {
+    let html = "<html><body><h1>502 Bad Gateway</h1></body></html>";
+    let err = call_with_reply(Reply {
+        status: 502,
+        headers: vec![
+            ("Content-Type".into(), "text/html".into()),
+            ("X-Request-Id".into(), "gw-502".into()),
+        ],
+        body: html.as_bytes().to_vec(),
+    })
+    .await;
+    let Error::Service(e) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.status, 502);
+    assert_eq!(e.request_id.as_deref(), Some("gw-502"));
+    assert_eq!(e.error_code, "502");
+    assert_eq!(e.error_msg, html);
+    assert!(!e.is_client_error());
+}
+
+#[tokio::test]
+async fn ok_status_with_nonzero_error_code_is_a_failure() {
+    let err = call_with_reply(Reply::json(
+        200,
+        r#"{"error_code":1,"error_description":"sync already running"}"#,
+    ))
+    .await;
+    let Error::Failed {
+        error_code,
+        description,
+        request_id,
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(error_code, 1);
+    assert_eq!(description, "sync already running");
+    assert_eq!(request_id.as_deref(), Some("req-200"));
+}
+
+#[tokio::test]
+async fn lenient_on_what_we_receive() {
+    // Longer than the documented 128 characters, and error_code beyond the documented 0..10.
+    let long = "x".repeat(600);
+    let server = CaptureServer::start(0).await;
+    server.reply_with(Reply::json(
+        200,
+        &format!(r#"{{"error_code":0,"error_description":"{long}","extra":true}}"#),
+    ));
+    let done = client(&server)
+        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .await
+        .unwrap();
+    assert_eq!(done.error_description, long);
+    let err = call_with_reply(Reply::json(
+        200,
+        r#"{"error_code":42,"error_description":"d"}"#,
+    ))
+    .await;
+    assert!(
+        matches!(err, Error::Failed { error_code: 42, .. }),
+        "{err:?}"
+    );
+    let err = call_with_reply(Reply::json(200, "not json")).await;
+    assert!(
+        matches!(err, Error::InvalidResponse { status: 200, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_transport_error() {
+    // Bind then drop a listener to get a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = HssClient::builder()
+        .endpoint(format!("http://127.0.0.1:{port}"))
+        .credentials(Credentials::new(AK, SK).with_project_id(PROJECT))
+        .build()
+        .unwrap();
+    let err = client
+        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                kind: hss_image_sync::TransportKind::Connect,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+/// Every request constraint of the spec is checked before anything is sent, and the error
+/// names the parameter and the rule.
+#[tokio::test]
+async fn bad_input_never_reaches_the_network() {
+    let server = CaptureServer::start(0).await;
+    let base = || SyncRequest::new(ImageType::PrivateImage);
+    let cases: Vec<(SyncRequest, &str, &str)> = vec![
+        (base().project_id(""), "project_id", "shorter than 1"),
+        (
+            base().project_id("p".repeat(257)),
+            "project_id",
+            "longer than 256",
+        ),
+        (
+            base().enterprise_project_id(""),
+            "enterprise_project_id",
+            "shorter than 1",
+        ),
+        (
+            base().enterprise_project_id("e".repeat(257)),
+            "enterprise_project_id",
+            "longer than 256",
+        ),
+        (base().region("r".repeat(129)), "region", "longer than 128"),
+        (
+            base().region("cn\r\nX-Injected: 1"),
+            "region",
+            "control characters",
+        ),
+    ];
+    for (request, field, rule) in cases {
+        let err = client(&server)
+            .run_image_synchronize(&request)
+            .await
+            .unwrap_err();
+        match &err {
+            Error::InvalidInput { field: f, rule: r } => {
+                assert_eq!(*f, field);
+                assert!(r.contains(rule), "{field}: {r}");
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    // Boundaries that are allowed.
+    for request in [
+        base().project_id("p".repeat(256)),
+        base().enterprise_project_id("e".repeat(256)),
+        base().region(""),
+        base().region("é".repeat(128)),
+    ] {
+        client(&server)
+            .run_image_synchronize(&request)
+            .await
+            .unwrap();
+    }
+    assert_eq!(server.requests().len(), 4);
+
+    // No project ID anywhere.
+    let no_project = HssClient::builder()
+        .endpoint(server.endpoint())
+        .credentials(Credentials::new(AK, SK))
+        .build()
+        .unwrap();
+    let err = no_project.run_image_synchronize(&base()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidInput {
+                field: "project_id",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // Token constraints: 1..32768 characters, no control characters.
+    for (token, rule) in [
+        ("", "empty"),
+        ("t\nx", "control"),
+        (&*"t".repeat(32769), "longer than 32768"),
+    ] {
+        let result = HssClient::builder()
+            .endpoint(server.endpoint())
+            .auth_token(AuthToken::new(token))
+            .project_id(PROJECT)
+            .build();
+        let err = match result {
+            Ok(client) => client.run_image_synchronize(&base()).await.unwrap_err(),
+            Err(e) => e,
+        };
+        let text = err.to_string();
+        assert!(
+            text.contains("X-Auth-Token") && text.contains(rule),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        server.requests().len(),
+        4,
+        "a rejected request reached the server"
+    );
+}
+
+#[test]
+fn configuration_errors_are_clear() {
+    let creds = || Credentials::new(AK, SK).with_project_id(PROJECT);
+    let err = HssClient::builder()
+        .region("xx-nowhere-9")
+        .credentials(creds())
+        .build()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("xx-nowhere-9")
+            && text.contains("endpoint")
+            && text.contains("HUAWEICLOUD_SDK_REGION_HSS_XX_NOWHERE_9"),
+        "{text}"
+    );
+    let err = HssClient::builder()
+        .credentials(creds())
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("region"), "{err}");
+    let err = HssClient::builder()
+        .region("cn-north-4")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("no credentials"), "{err}");
+    let err = HssClient::builder()
+        .region("cn-north-4")
+        .credentials(Credentials::new("", SK))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { field: "AK", .. }),
+        "{err:?}"
+    );
+    let err = HssClient::builder()
+        .region("cn-north-4")
+        .credentials(Credentials::new(AK, ""))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { field: "SK", .. }),
+        "{err:?}"
+    );
+    assert!(
+        HssClient::builder()
+            .region("eu-west-101")
+            .credentials(creds())
+            .build()
+            .is_ok()
+    );
+}
