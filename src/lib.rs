@@ -36,6 +36,8 @@
 
 mod client;
 pub mod credentials;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 mod error;
 pub mod error_body;
 mod hooks;

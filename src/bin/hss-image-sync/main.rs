@@ -1,5 +1,6 @@
 //! `hss-image-sync`: the command-line tool over the library.
 
+mod emulator;
 mod sync;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,9 @@ struct Cli {
 enum Command {
     /// Ask HSS to synchronize the SWR image list (POST /v5/{project_id}/image/synchronize).
     Sync(sync::SyncArgs),
+    /// Serve an emulator of HSS behind the API gateway (signature checks, validation, state),
+    /// logging one line per request, until interrupted.
+    Emulator(emulator::EmulatorArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Sync(args) => runtime.block_on(sync::run(args)),
+        Command::Emulator(args) => runtime.block_on(emulator::run(args)),
     }
 }
 

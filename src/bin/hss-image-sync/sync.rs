@@ -1,6 +1,7 @@
 //! `hss-image-sync sync`.
 
 use clap::{Args, ValueEnum};
+use hss_image_sync::emulator::{Emulator, RunningEmulator};
 use hss_image_sync::{AuthToken, Error, HssClient, ImageType, SyncRequest, credentials};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,13 +17,18 @@ pub struct SyncArgs {
 
     /// HSS region, e.g. cn-north-4; the endpoint is https://hss.<region>.myhuaweicloud.com
     /// (.eu for eu-west-101) unless HUAWEICLOUD_SDK_REGION_HSS_<REGION> overrides it.
-    #[arg(long, required_unless_present = "endpoint")]
+    #[arg(long, required_unless_present_any = ["endpoint", "emulator"])]
     region: Option<String>,
 
     /// Explicit endpoint, e.g. https://hss.cn-north-4.myhuaweicloud.com or http://127.0.0.1:8080;
     /// wins over --region.
     #[arg(long)]
     endpoint: Option<String>,
+
+    /// Run against an embedded emulator on 127.0.0.1 with its demo credentials (no cloud account
+    /// needed), and show what it verified.
+    #[arg(long, conflicts_with_all = ["region", "endpoint", "auth_token"])]
+    emulator: bool,
 
     /// Project ID (1..256 characters); defaults to the credentials' project_id.
     #[arg(long)]
@@ -66,10 +72,60 @@ impl From<ImageTypeArg> for ImageType {
 }
 
 pub async fn run(args: SyncArgs) -> ExitCode {
-    let client = match build_client(&args) {
+    let emulator = if args.emulator {
+        match Emulator::new().start().await {
+            Ok(running) => Some(running),
+            Err(e) => {
+                eprintln!("error: cannot start the embedded emulator: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let client = match &emulator {
+        Some(running) => timeout(&args).and_then(|t| running.client_builder().timeout(t).build()),
+        None => build_client(&args),
+    };
+    let client = match client {
         Ok(client) => client,
         Err(e) => return report(&e),
     };
+    let code = sync(&client, &args).await;
+    if let Some(running) = emulator {
+        show_verification(&running);
+    }
+    code
+}
+
+/// What the embedded emulator checked, on stderr.
+fn show_verification(emulator: &RunningEmulator) {
+    for exchange in emulator.exchanges() {
+        eprintln!("emulator: {}", exchange.log_line());
+        if let Some(canonical) = &exchange.canonical_request {
+            eprintln!("emulator: signature verified over the canonical request:");
+            for line in canonical.lines() {
+                eprintln!("emulator:   {line}");
+            }
+        }
+    }
+    let state = emulator.state();
+    if let Ok(json) = serde_json::to_string(&state) {
+        eprintln!("emulator: state {json}");
+    }
+}
+
+fn timeout(args: &SyncArgs) -> Result<Duration, Error> {
+    Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| Error::InvalidInput {
+            field: "--timeout",
+            rule: "must be a positive number of seconds".into(),
+        })
+}
+
+async fn sync(client: &HssClient, args: &SyncArgs) -> ExitCode {
     let mut request = SyncRequest::new(args.image_type.into());
     if let Some(id) = &args.project_id {
         request = request.project_id(id);
@@ -96,13 +152,7 @@ pub async fn run(args: SyncArgs) -> ExitCode {
 }
 
 fn build_client(args: &SyncArgs) -> Result<HssClient, Error> {
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        return Err(Error::InvalidInput {
-            field: "--timeout",
-            rule: "must be a positive number of seconds".into(),
-        });
-    }
-    let mut builder = HssClient::builder().timeout(Duration::from_secs_f64(args.timeout));
+    let mut builder = HssClient::builder().timeout(timeout(args)?);
     if let Some(endpoint) = &args.endpoint {
         builder = builder.endpoint(endpoint);
     }

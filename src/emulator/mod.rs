@@ -1,0 +1,262 @@
+//! An emulator of HSS `RunImageSynchronize` behind Huawei Cloud's API gateway, for tests that
+//! need no cloud account (feature `emulator`).
+//!
+//! It verifies SDK-HMAC-SHA256 signatures from the raw request (its own canonicalization),
+//! `X-Sdk-Date` within 15 minutes, security tokens and IAM tokens; validates the request against
+//! the spec; answers like the real service (each answer with an `X-Request-Id`); keeps
+//! per-project state; and can be scripted with responses and faults.
+//!
+//! ```
+//! use hss_image_sync::emulator::{Action, Emulator};
+//! use hss_image_sync::{Error, ImageType, SyncRequest};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let emulator = Emulator::new().start().await.unwrap();
+//! let client = emulator.client_builder().build().unwrap();
+//!
+//! client
+//!     .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+//!     .await
+//!     .unwrap();
+//! let state = emulator.state();
+//! assert_eq!(state.sync_record(emulator.project_id(), "private_image").unwrap().count, 1);
+//!
+//! // Script a throttled answer and watch the client report it.
+//! emulator.push(Action::too_many_requests_after(1));
+//! let err = client
+//!     .run_image_synchronize(&SyncRequest::new(ImageType::SharedImage))
+//!     .await
+//!     .unwrap_err();
+//! assert!(matches!(err, Error::Service(ref e) if e.status == 429));
+//! emulator.stop();
+//! # }
+//! ```
+
+mod script;
+mod server;
+mod state;
+mod validate;
+pub mod verify;
+
+pub use script::{Action, ScriptedReply};
+pub use server::ExchangeHook;
+pub use state::{Exchange, State, SyncRecord, Verdict};
+
+use crate::credentials::{AuthToken, Credentials};
+use crate::HssClientBuilder;
+use secrecy::{ExposeSecret, SecretString};
+use server::{Config, Shared};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The emulator's demo access key ID.
+pub const DEMO_ACCESS_KEY: &str = "HSSEMULATORDEMOAK001";
+/// The emulator's demo secret key. Not a secret: it only opens the emulator.
+pub const DEMO_SECRET_KEY: &str = "hss-emulator-demo-secret-key-0000000000";
+/// The emulator's demo project ID.
+pub const DEMO_PROJECT_ID: &str = "0e5d1c2b3a4f45e6a7b8c9d0e1f2a3b4";
+
+/// Configures an emulator; [`start`](Emulator::start) runs it.
+pub struct Emulator {
+    access_key: String,
+    secret_key: SecretString,
+    security_token: Option<SecretString>,
+    auth_token: Option<SecretString>,
+    project_id: String,
+    clock_offset_secs: i64,
+    on_exchange: Option<ExchangeHook>,
+}
+
+impl Default for Emulator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("access_key", &self.access_key)
+            .field("project_id", &self.project_id)
+            .field("clock_offset_secs", &self.clock_offset_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// An emulator accepting the demo keys ([`DEMO_ACCESS_KEY`], [`DEMO_SECRET_KEY`]).
+    pub fn new() -> Self {
+        Emulator {
+            access_key: DEMO_ACCESS_KEY.into(),
+            secret_key: SecretString::from(DEMO_SECRET_KEY),
+            security_token: None,
+            auth_token: None,
+            project_id: DEMO_PROJECT_ID.into(),
+            clock_offset_secs: 0,
+            on_exchange: None,
+        }
+    }
+
+    /// Accept this AK/SK pair instead of the demo keys.
+    pub fn access_key(mut self, access_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        self.access_key = access_key.into();
+        self.secret_key = SecretString::from(secret_key.into());
+        self
+    }
+
+    /// Treat the access key as temporary: requests must carry (and sign) this
+    /// `X-Security-Token`.
+    pub fn security_token(mut self, token: impl Into<String>) -> Self {
+        self.security_token = Some(SecretString::from(token.into()));
+        self
+    }
+
+    /// Also accept IAM-token authentication with this `X-Auth-Token`.
+    pub fn auth_token(mut self, token: impl Into<String>) -> Self {
+        self.auth_token = Some(SecretString::from(token.into()));
+        self
+    }
+
+    /// The project ID handed out by [`RunningEmulator::credentials`]; any project is served.
+    pub fn project_id(mut self, project_id: impl Into<String>) -> Self {
+        self.project_id = project_id.into();
+        self
+    }
+
+    /// Runs the emulator's clock this many seconds ahead of (or, negative, behind) the system
+    /// clock, to test clock-skew handling. Responses carry this clock in `Date`.
+    pub fn clock_offset_secs(mut self, seconds: i64) -> Self {
+        self.clock_offset_secs = seconds;
+        self
+    }
+
+    /// Calls `hook` with every exchange (for example to log it).
+    pub fn on_exchange(mut self, hook: impl Fn(&Exchange) + Send + Sync + 'static) -> Self {
+        self.on_exchange = Some(Arc::new(hook));
+        self
+    }
+
+    /// Starts on a random port of 127.0.0.1.
+    pub async fn start(self) -> std::io::Result<RunningEmulator> {
+        self.start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts on `addr`.
+    pub async fn start_on(self, addr: SocketAddr) -> std::io::Result<RunningEmulator> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(Config {
+            access_key: self.access_key.clone(),
+            secret_key: self.secret_key.clone(),
+            security_token: self.security_token.clone(),
+            auth_token: self.auth_token.clone(),
+            clock_offset_secs: self.clock_offset_secs,
+            on_exchange: self.on_exchange.clone(),
+        }));
+        let task = tokio::spawn(server::accept_loop(listener, shared.clone()));
+        Ok(RunningEmulator {
+            addr,
+            shared,
+            task,
+            settings: self,
+        })
+    }
+}
+
+/// A running emulator. Stops when dropped or [`stop`](Self::stop)ped.
+pub struct RunningEmulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+    settings: Emulator,
+}
+
+impl std::fmt::Debug for RunningEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningEmulator")
+            .field("addr", &self.addr)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningEmulator {
+    /// The socket address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The project ID to use (the demo one unless configured).
+    pub fn project_id(&self) -> &str {
+        &self.settings.project_id
+    }
+
+    /// Credentials the emulator accepts: its keys, project ID and security token.
+    pub fn credentials(&self) -> Credentials {
+        let s = &self.settings;
+        let mut creds = Credentials::new(&s.access_key, s.secret_key.expose_secret())
+            .with_project_id(&s.project_id);
+        if let Some(token) = &s.security_token {
+            creds = creds.with_security_token(token.expose_secret());
+        }
+        creds
+    }
+
+    /// The IAM token it accepts, if configured.
+    pub fn auth_token(&self) -> Option<AuthToken> {
+        let token = self.settings.auth_token.as_ref()?;
+        Some(AuthToken::new(token.expose_secret()))
+    }
+
+    /// A client builder pointed at the emulator with its credentials.
+    pub fn client_builder(&self) -> HssClientBuilder {
+        crate::HssClient::builder()
+            .endpoint(self.endpoint())
+            .credentials(self.credentials())
+    }
+
+    /// Queues an action for the next API request (first in, first out).
+    pub fn push(&self, action: Action) {
+        if let Ok(mut script) = self.shared.script.lock() {
+            script.push_back(action);
+        }
+    }
+
+    /// Actions queued and not yet used.
+    pub fn pending_actions(&self) -> usize {
+        self.shared.script.lock().map_or(0, |s| s.len())
+    }
+
+    /// Every exchange so far, in order.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.shared
+            .exchanges
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default()
+    }
+
+    /// The per-project synchronization state.
+    pub fn state(&self) -> State {
+        self.shared
+            .state
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// Stops serving and closes every connection.
+    pub fn stop(self) {}
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
