@@ -43,8 +43,8 @@ pub use script::{Action, ScriptedReply};
 pub use server::ExchangeHook;
 pub use state::{Exchange, State, SyncRecord, Verdict};
 
-use crate::credentials::{AuthToken, Credentials};
 use crate::HssClientBuilder;
+use crate::credentials::{AuthToken, Credentials};
 use secrecy::{ExposeSecret, SecretString};
 use server::{Config, Shared};
 use std::net::SocketAddr;
@@ -99,7 +99,11 @@ impl Emulator {
     }
 
     /// Accept this AK/SK pair instead of the demo keys.
-    pub fn access_key(mut self, access_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
+    pub fn access_key(
+        mut self,
+        access_key: impl Into<String>,
+        secret_key: impl Into<String>,
+    ) -> Self {
         self.access_key = access_key.into();
         self.secret_key = SecretString::from(secret_key.into());
         self

@@ -57,14 +57,22 @@ impl Action {
 
     /// 429 with `Retry-After` in seconds.
     pub fn too_many_requests_after(seconds: u64) -> Self {
-        Action::error(429, "APIG.0308", "The throttling threshold has been reached")
-            .with_header("Retry-After", seconds.to_string())
+        Action::error(
+            429,
+            "APIG.0308",
+            "The throttling threshold has been reached",
+        )
+        .with_header("Retry-After", seconds.to_string())
     }
 
     /// 429 with `Retry-After` as an HTTP date.
     pub fn too_many_requests_until(when: SystemTime) -> Self {
-        Action::error(429, "APIG.0308", "The throttling threshold has been reached")
-            .with_header("Retry-After", httpdate::fmt_http_date(when))
+        Action::error(
+            429,
+            "APIG.0308",
+            "The throttling threshold has been reached",
+        )
+        .with_header("Retry-After", httpdate::fmt_http_date(when))
     }
 
     /// A body that is not JSON, e.g. a proxy's HTML error page.

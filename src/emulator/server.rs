@@ -108,9 +108,13 @@ impl std::error::Error for Abort {}
 
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
     // A second handle on the socket, to set SO_LINGER=0 (a reset on close) when scripted.
-    let Ok(std_stream) = stream.into_std() else { return };
+    let Ok(std_stream) = stream.into_std() else {
+        return;
+    };
     let handle = std_stream.try_clone().ok().map(Arc::new);
-    let Ok(stream) = TcpStream::from_std(std_stream) else { return };
+    let Ok(stream) = TcpStream::from_std(std_stream) else {
+        return;
+    };
     let service = hyper::service::service_fn(move |request| {
         let (shared, handle) = (shared.clone(), handle.clone());
         async move {
@@ -192,7 +196,11 @@ async fn handle_request(
         return Ok(admin(&raw, shared, &request_id));
     }
 
-    let mut action = shared.script.lock().map(|mut q| q.pop_front()).unwrap_or(None);
+    let mut action = shared
+        .script
+        .lock()
+        .map(|mut q| q.pop_front())
+        .unwrap_or(None);
     if let Some(Action::Delay(delay)) = action {
         tokio::time::sleep(delay).await;
         action = None;
@@ -230,7 +238,10 @@ async fn handle_request(
         }
         Some(action) => {
             exchange.verdict = Verdict::Scripted;
-            exchange.reason = format!("scripted {action:?} (would have been {}: {})", judgement.status, judgement.message);
+            exchange.reason = format!(
+                "scripted {action:?} (would have been {}: {})",
+                judgement.status, judgement.message
+            );
             scripted_response(action, &request_id, shared, &mut exchange).await
         }
     };
@@ -284,7 +295,9 @@ fn authenticate(
             return Err(Judgement::unauthorized("x-auth-token not found"));
         };
         return match &config.auth_token {
-            Some(expected) if expected.expose_secret() == token.trim() => Ok(("X-Auth-Token", None)),
+            Some(expected) if expected.expose_secret() == token.trim() => {
+                Ok(("X-Auth-Token", None))
+            }
             _ => Err(Judgement::unauthorized("decrypt token fail")),
         };
     };
@@ -335,17 +348,28 @@ fn base_response(status: u16, request_id: &str, shared: &Shared) -> hyper::http:
 }
 
 fn full(bytes: impl Into<Bytes>) -> ResponseBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
-fn json_response(status: u16, body: serde_json::Value, request_id: &str, shared: &Shared) -> Response<ResponseBody> {
+fn json_response(
+    status: u16,
+    body: serde_json::Value,
+    request_id: &str,
+    shared: &Shared,
+) -> Response<ResponseBody> {
     base_response(status, request_id, shared)
         .header("Content-Type", "application/json")
         .body(full(body.to_string()))
         .unwrap_or_else(|_| Response::new(full("")))
 }
 
-fn judged_response(judgement: &Judgement, request_id: &str, shared: &Shared) -> Response<ResponseBody> {
+fn judged_response(
+    judgement: &Judgement,
+    request_id: &str,
+    shared: &Shared,
+) -> Response<ResponseBody> {
     let body = match &judgement.error_code {
         None => serde_json::json!({"error_code": 0, "error_description": "success"}),
         Some(code) => serde_json::json!({
@@ -364,14 +388,21 @@ async fn scripted_response(
     exchange: &mut Exchange,
 ) -> Result<Response<ResponseBody>, Abort> {
     match action {
-        Action::Reply(ScriptedReply { status, headers, body, delay }) => {
+        Action::Reply(ScriptedReply {
+            status,
+            headers,
+            body,
+            delay,
+        }) => {
             tokio::time::sleep(delay).await;
             exchange.status = status;
             let mut builder = base_response(status, request_id, shared);
             for (name, value) in headers {
                 builder = builder.header(name, value);
             }
-            Ok(builder.body(full(body)).unwrap_or_else(|_| Response::new(full(""))))
+            Ok(builder
+                .body(full(body))
+                .unwrap_or_else(|_| Response::new(full(""))))
         }
         Action::Reset => {
             exchange.status = 0;

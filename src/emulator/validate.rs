@@ -41,7 +41,9 @@ pub fn route(raw_path: &str) -> Option<String> {
     if project.is_empty() || project.contains('/') {
         return None;
     }
-    let decoded = percent_encoding::percent_decode_str(project).decode_utf8().ok()?;
+    let decoded = percent_encoding::percent_decode_str(project)
+        .decode_utf8()
+        .ok()?;
     Some(decoded.into_owned())
 }
 
@@ -51,7 +53,10 @@ pub fn validate(request: &RawRequest, project_id: String) -> Result<ValidCall, I
     if let Some(header) = request.header("x-project-id")
         && header.trim() != project_id
     {
-        return Err(invalid("X-Project-Id", "does not match the project in the path"));
+        return Err(invalid(
+            "X-Project-Id",
+            "does not match the project in the path",
+        ));
     }
 
     let mut enterprise_project_id = None;
@@ -61,7 +66,10 @@ pub fn validate(request: &RawRequest, project_id: String) -> Result<ValidCall, I
             let value = percent_encoding::percent_decode_str(value)
                 .decode_utf8()
                 .map_err(|_| invalid("enterprise_project_id", "not UTF-8"))?;
-            check::<types::RunImageSynchronizeEnterpriseProjectId>("enterprise_project_id", &value)?;
+            check::<types::RunImageSynchronizeEnterpriseProjectId>(
+                "enterprise_project_id",
+                &value,
+            )?;
             enterprise_project_id = Some(value.into_owned());
         }
     }

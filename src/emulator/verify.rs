@@ -128,7 +128,9 @@ pub fn verify_signature(
         .header("x-sdk-date")
         .ok_or_else(|| Rejection::new("verify aksk signature fail, x-sdk-date header missing"))?;
     let signed_at = sdk_date::parse(date).ok_or_else(|| {
-        Rejection::new(format!("verify aksk signature fail, invalid x-sdk-date {date:?}"))
+        Rejection::new(format!(
+            "verify aksk signature fail, invalid x-sdk-date {date:?}"
+        ))
     })?;
     let skew = match now.duration_since(signed_at) {
         Ok(behind) => behind,
@@ -295,7 +297,10 @@ mod tests {
         assert_eq!(canonical_path("/v5/a%2Fb/x"), "/v5/a/b/x/");
         assert_eq!(canonical_path("/a:b%7e"), "/a%3Ab~/");
         assert_eq!(canonical_path("/%zz%4"), "/%25zz%254/");
-        assert_eq!(canonical_query("b=2&a=10&a=1&k&s=a+b"), "a=1&a=10&b=2&k=&s=a%2Bb");
+        assert_eq!(
+            canonical_query("b=2&a=10&a=1&k&s=a+b"),
+            "a=1&a=10&b=2&k=&s=a%2Bb"
+        );
     }
 
     #[test]

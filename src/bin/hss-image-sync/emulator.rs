@@ -60,7 +60,10 @@ pub async fn run(args: EmulatorArgs) -> ExitCode {
              HUAWEICLOUD_SDK_PROJECT_ID={DEMO_PROJECT_ID}"
         );
     }
-    eprintln!("state: GET {}/_emulator/state; stop with Ctrl-C", running.endpoint());
+    eprintln!(
+        "state: GET {}/_emulator/state; stop with Ctrl-C",
+        running.endpoint()
+    );
     match tokio::signal::ctrl_c().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,0 +1,140 @@
+//! Load against the in-process emulator: N signed requests from the Rust client over C
+//! concurrent connections; every tenth is signed with a wrong key and must be refused.
+//!
+//! ```sh
+//! cargo run --release --features emulator --example load -- 10000 256
+//! ```
+//!
+//! Prints throughput, latency percentiles and the process's peak resident memory (client and
+//! emulator together), and exits non-zero unless every verdict is right.
+
+use hss_image_sync::emulator::{DEMO_ACCESS_KEY, Emulator, Verdict};
+use hss_image_sync::{Credentials, Error, HssClient, ImageType, SyncRequest};
+use std::time::{Duration, Instant};
+
+fn main() -> std::process::ExitCode {
+    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());
+    let requests = args.next().and_then(Result::ok).unwrap_or(10_000);
+    let concurrency = args.next().and_then(Result::ok).unwrap_or(256).max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(requests, concurrency)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("FAILED: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(requests: usize, concurrency: usize) -> Result<(), String> {
+    let emulator = Emulator::new().start().await.map_err(|e| e.to_string())?;
+    let good = emulator
+        .client_builder()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let bad = HssClient::builder()
+        .endpoint(emulator.endpoint())
+        .credentials(
+            Credentials::new(DEMO_ACCESS_KEY, "wrong-key").with_project_id(emulator.project_id()),
+        )
+        .build()
+        .map_err(|e| e.to_string())?;
+
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..concurrency {
+        let (good, bad) = (good.clone(), bad.clone());
+        workers.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut wrong = Vec::new();
+            for i in (worker..requests).step_by(concurrency) {
+                let is_bad = i % 10 == 0;
+                let client = if is_bad { &bad } else { &good };
+                let sent = Instant::now();
+                let result = client
+                    .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+                    .await;
+                latencies.push(sent.elapsed());
+                let right = match (is_bad, &result) {
+                    (false, Ok(_)) => true,
+                    (true, Err(Error::Service(e))) => e.status == 401,
+                    _ => false,
+                };
+                if !right {
+                    wrong.push(format!("request {i} (bad={is_bad}): {result:?}"));
+                }
+            }
+            (latencies, wrong)
+        });
+    }
+    let mut latencies = Vec::with_capacity(requests);
+    let mut wrong = Vec::new();
+    while let Some(joined) = workers.join_next().await {
+        let (l, w) = joined.map_err(|e| e.to_string())?;
+        latencies.extend(l);
+        wrong.extend(w);
+    }
+    let elapsed = started.elapsed();
+
+    let exchanges = emulator.exchanges();
+    let accepted = exchanges
+        .iter()
+        .filter(|e| e.verdict == Verdict::Accepted)
+        .count();
+    let rejected = exchanges
+        .iter()
+        .filter(|e| e.verdict == Verdict::Rejected)
+        .count();
+    let expected_bad = requests.div_ceil(10);
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(Duration::ZERO)
+    };
+    println!("requests:        {requests} ({expected_bad} with a wrong key)");
+    println!("concurrency:     {concurrency}");
+    println!("elapsed:         {:.3} s", elapsed.as_secs_f64());
+    println!(
+        "throughput:      {:.0} requests/s",
+        requests as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "latency p50/p99: {:.2} ms / {:.2} ms",
+        pct(0.50).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "verdicts:        {accepted} accepted, {rejected} rejected, {} wrong outcomes",
+        wrong.len()
+    );
+    println!(
+        "peak RSS:        {}",
+        peak_rss().unwrap_or_else(|| "unknown".into())
+    );
+
+    if let Some(first) = wrong.first() {
+        return Err(format!("{} wrong outcomes, first: {first}", wrong.len()));
+    }
+    if exchanges.len() != requests
+        || accepted != requests - expected_bad
+        || rejected != expected_bad
+    {
+        return Err(format!(
+            "emulator saw {} requests, {accepted} accepted, {rejected} rejected",
+            exchanges.len()
+        ));
+    }
+    Ok(())
+}
+
+/// VmHWM from /proc/self/status (Linux).
+fn peak_rss() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.trim_start_matches("VmHWM:").trim().to_owned())
+}

@@ -1,0 +1,592 @@
+//! The emulator, driven by the client and by hand-made requests: verification, validation,
+//! state, admin path, and the scripted answers and faults the client must map.
+
+use hss_image_sync::emulator::{Action, Emulator, RunningEmulator, Verdict};
+use hss_image_sync::signer::{self, SignableRequest};
+use hss_image_sync::{
+    AuthToken, Credentials, Error, HssClient, ImageType, SyncRequest, TransportKind,
+};
+use secrecy::SecretString;
+use std::time::{Duration, SystemTime};
+
+fn private() -> SyncRequest {
+    SyncRequest::new(ImageType::PrivateImage)
+}
+
+async fn start() -> RunningEmulator {
+    Emulator::new().start().await.unwrap()
+}
+
+#[tokio::test]
+async fn accepts_signed_calls_and_keeps_per_project_state() {
+    let emulator = start().await;
+    let client = emulator.client_builder().build().unwrap();
+    client.run_image_synchronize(&private()).await.unwrap();
+    client
+        .run_image_synchronize(
+            &private()
+                .enterprise_project_id("all_granted_eps")
+                .region("cn-north-4"),
+        )
+        .await
+        .unwrap();
+    client
+        .run_image_synchronize(
+            &SyncRequest::new(ImageType::SharedImage).project_id("other project/é"),
+        )
+        .await
+        .unwrap_err(); // X-Project-Id (from the credentials) does not match the path
+    let done = client
+        .run_image_synchronize(&SyncRequest::new(ImageType::SharedImage))
+        .await
+        .unwrap();
+    assert!(done.request_id.as_deref().is_some_and(|id| id.len() == 32));
+
+    let state = emulator.state();
+    let record = state
+        .sync_record(emulator.project_id(), "private_image")
+        .unwrap();
+    assert_eq!(record.count, 2);
+    assert_eq!(
+        record.last_enterprise_project_id.as_deref(),
+        Some("all_granted_eps")
+    );
+    assert_eq!(
+        state
+            .sync_record(emulator.project_id(), "shared_image")
+            .unwrap()
+            .count,
+        1
+    );
+
+    let verdicts: Vec<Verdict> = emulator.exchanges().iter().map(|e| e.verdict).collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Accepted,
+            Verdict::Accepted,
+            Verdict::Rejected,
+            Verdict::Accepted
+        ]
+    );
+    let rejected = &emulator.exchanges()[2];
+    assert_eq!(
+        (rejected.status, rejected.error_code.as_deref()),
+        (400, Some("HSS.0001"))
+    );
+    assert!(rejected.reason.contains("X-Project-Id"));
+
+    // The admin path serves the same state as JSON.
+    let body = reqwest_get(&format!("{}/_emulator/state", emulator.endpoint())).await;
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        json["projects"][emulator.project_id()]["private_image"]["count"],
+        2
+    );
+}
+
+async fn reqwest_get(url: &str) -> String {
+    // A raw HTTP/1.1 GET: no client configuration involved.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+#[tokio::test]
+async fn wrong_key_is_a_real_apig_0301_with_the_canonical_request() {
+    let emulator = start().await;
+    let client = HssClient::builder()
+        .endpoint(emulator.endpoint())
+        .credentials(
+            Credentials::new(hss_image_sync::emulator::DEMO_ACCESS_KEY, "wrong-secret")
+                .with_project_id("p1"),
+        )
+        .build()
+        .unwrap();
+    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    let Error::Service(e) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((e.status, e.error_code.as_str()), (401, "APIG.0301"));
+    assert!(
+        e.error_msg.contains(
+            "verify aksk signature fail, canonicalRequest:POST|/v5/p1/image/synchronize/|"
+        ),
+        "{}",
+        e.error_msg
+    );
+    assert_eq!(
+        e.request_id.as_deref(),
+        Some(emulator.exchanges()[0].request_id.as_str())
+    );
+
+    let unknown_ak = HssClient::builder()
+        .endpoint(emulator.endpoint())
+        .credentials(Credentials::new("UNKNOWNAK", "x").with_project_id("p1"))
+        .build()
+        .unwrap();
+    let err = unknown_ak
+        .run_image_synchronize(&private())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ak not exist"), "{err}");
+    assert!(
+        !err.to_string().contains("UNKNOWNAK"),
+        "the AK is masked like the gateway does"
+    );
+}
+
+#[tokio::test]
+async fn signatures_older_or_newer_than_15_minutes_are_refused() {
+    for offset in [-16 * 60, 16 * 60] {
+        let emulator = Emulator::new()
+            .clock_offset_secs(offset)
+            .start()
+            .await
+            .unwrap();
+        let err = emulator
+            .client_builder()
+            .build()
+            .unwrap()
+            .run_image_synchronize(&private())
+            .await
+            .unwrap_err();
+        let Error::Service(e) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(e.status, 401);
+        assert!(e.error_msg.contains("signature expired"), "{}", e.error_msg);
+    }
+    let within = Emulator::new()
+        .clock_offset_secs(14 * 60)
+        .start()
+        .await
+        .unwrap();
+    within
+        .client_builder()
+        .build()
+        .unwrap()
+        .run_image_synchronize(&private())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn temporary_keys_need_their_security_token() {
+    let emulator = Emulator::new()
+        .security_token("session-token-1")
+        .start()
+        .await
+        .unwrap();
+    emulator
+        .client_builder()
+        .build()
+        .unwrap()
+        .run_image_synchronize(&private())
+        .await
+        .unwrap();
+    assert!(
+        emulator.exchanges()[0]
+            .request
+            .header("x-security-token")
+            .is_some()
+    );
+    let without = HssClient::builder()
+        .endpoint(emulator.endpoint())
+        .credentials(
+            Credentials::new(
+                hss_image_sync::emulator::DEMO_ACCESS_KEY,
+                hss_image_sync::emulator::DEMO_SECRET_KEY,
+            )
+            .with_project_id("p"),
+        )
+        .build()
+        .unwrap();
+    let err = without.run_image_synchronize(&private()).await.unwrap_err();
+    assert!(err.to_string().contains("security token"), "{err}");
+}
+
+#[tokio::test]
+async fn token_auth() {
+    let emulator = Emulator::new()
+        .auth_token("iam-token-value")
+        .start()
+        .await
+        .unwrap();
+    let good = HssClient::builder()
+        .endpoint(emulator.endpoint())
+        .auth_token(emulator.auth_token().unwrap())
+        .project_id("p-token")
+        .build()
+        .unwrap();
+    good.run_image_synchronize(&private()).await.unwrap();
+    assert_eq!(emulator.exchanges()[0].auth, "X-Auth-Token");
+    let bad = HssClient::builder()
+        .endpoint(emulator.endpoint())
+        .auth_token(AuthToken::new("another-token"))
+        .project_id("p-token")
+        .build()
+        .unwrap();
+    let err = bad.run_image_synchronize(&private()).await.unwrap_err();
+    assert!(err.to_string().contains("decrypt token fail"), "{err}");
+}
+
+/// Sends a request signed by our signer, then tampered by `tamper`, over a raw socket.
+async fn send_tampered(
+    emulator: &RunningEmulator,
+    tamper: impl FnOnce(&mut String, &mut Vec<(String, String)>, &mut Vec<u8>),
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = emulator.addr().to_string();
+    let project = emulator.project_id().to_owned();
+    let path = format!("/v5/{project}/image/synchronize");
+    let query = vec![("enterprise_project_id".to_owned(), "0".to_owned())];
+    let headers = vec![
+        ("Content-Type".to_owned(), "application/json".to_owned()),
+        ("X-Project-Id".to_owned(), project.clone()),
+    ];
+    let mut body = br#"{"image_type": "private_image"}"#.to_vec();
+    let signable = SignableRequest {
+        method: "POST",
+        host: &host,
+        path: &path,
+        query: &query,
+        headers: &headers,
+        body: &body,
+    };
+    let sk = SecretString::from(hss_image_sync::emulator::DEMO_SECRET_KEY);
+    let signed = signer::sign(
+        &signable,
+        hss_image_sync::emulator::DEMO_ACCESS_KEY,
+        &sk,
+        SystemTime::now(),
+    )
+    .unwrap();
+    let mut target = signed.uri.clone();
+    let mut headers = signed.headers.clone();
+    tamper(&mut target, &mut headers, &mut body);
+    let mut request = format!("POST {target} HTTP/1.1\r\n");
+    for (n, v) in &headers {
+        request.push_str(&format!("{n}: {v}\r\n"));
+    }
+    request.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(&body).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    (status, response)
+}
+
+fn set(headers: &mut [(String, String)], name: &str, value: &str) {
+    headers
+        .iter_mut()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .unwrap()
+        .1 = value.to_owned();
+}
+
+#[tokio::test]
+async fn tampering_after_signing_is_refused() {
+    let emulator = start().await;
+    let (status, _) = send_tampered(&emulator, |_, _, _| {}).await;
+    assert_eq!(status, 200, "the untampered request must pass");
+    type Tamper = Box<dyn FnOnce(&mut String, &mut Vec<(String, String)>, &mut Vec<u8>)>;
+    let cases: Vec<(&str, Tamper)> = vec![
+        (
+            "body",
+            Box::new(|_, _, b| *b = br#"{"image_type": "shared_image"}"#.to_vec()),
+        ),
+        (
+            "query",
+            Box::new(|t, _, _| {
+                *t = t.replace("enterprise_project_id=0", "enterprise_project_id=1")
+            }),
+        ),
+        (
+            "path",
+            Box::new(|t, h, _| {
+                *t = t.replace("/v5/", "/v5/x");
+                let p = h
+                    .iter()
+                    .find(|(n, _)| n == "X-Project-Id")
+                    .unwrap()
+                    .1
+                    .clone();
+                set(h, "X-Project-Id", &format!("x{p}"));
+            }),
+        ),
+        (
+            "signed header",
+            Box::new(|_, h, _| set(h, "Content-Type", "application/json; charset=utf-8")),
+        ),
+        (
+            "date",
+            Box::new(|_, h, _| {
+                let d = h.iter().find(|(n, _)| n == "X-Sdk-Date").unwrap().1.clone();
+                let t = signer::sdk_date::parse(&d).unwrap() + Duration::from_secs(1);
+                set(h, "X-Sdk-Date", &signer::sdk_date::format(t).unwrap());
+            }),
+        ),
+        (
+            "missing authorization",
+            Box::new(|_, h, _| h.retain(|(n, _)| n != "Authorization")),
+        ),
+        (
+            "unsigned x-sdk-date",
+            Box::new(|_, h, _| {
+                let a = h
+                    .iter()
+                    .find(|(n, _)| n == "Authorization")
+                    .unwrap()
+                    .1
+                    .replace(";x-sdk-date", "");
+                set(h, "Authorization", &a);
+            }),
+        ),
+    ];
+    for (name, tamper) in cases {
+        let (status, response) = send_tampered(&emulator, tamper).await;
+        assert_eq!(status, 401, "{name}: {response}");
+        assert!(response.contains("APIG.0301"), "{name}: {response}");
+        assert!(
+            response.to_ascii_lowercase().contains("x-request-id:"),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn invalid_requests_get_400_and_unknown_paths_404() {
+    let emulator = start().await;
+    for (body, code) in [
+        (r#"{"image_type": "public_image"}"#, "HSS.0001"),
+        ("not json", "HSS.0002"),
+        ("[1]", "HSS.0002"),
+    ] {
+        let (status, response) = send_signed(
+            &emulator,
+            "POST",
+            &format!("/v5/{}/image/synchronize", emulator.project_id()),
+            body,
+        )
+        .await;
+        assert_eq!(status, 400, "{body}: {response}");
+        assert!(response.contains(code), "{body}: {response}");
+    }
+    for (method, path) in [
+        ("POST", "/v5/p/image/other"),
+        ("GET", "/v5/p/image/synchronize"),
+        ("POST", "/"),
+    ] {
+        let (status, response) = send_signed(
+            &emulator,
+            method,
+            path,
+            r#"{"image_type": "private_image"}"#,
+        )
+        .await;
+        assert_eq!(status, 404, "{method} {path}: {response}");
+        assert!(response.contains("APIG.0101"));
+    }
+}
+
+async fn send_signed(
+    emulator: &RunningEmulator,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = emulator.addr().to_string();
+    let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
+    let signable = SignableRequest {
+        method,
+        host: &host,
+        path,
+        query: &[],
+        headers: &headers,
+        body: body.as_bytes(),
+    };
+    let sk = SecretString::from(hss_image_sync::emulator::DEMO_SECRET_KEY);
+    let signed = signer::sign(
+        &signable,
+        hss_image_sync::emulator::DEMO_ACCESS_KEY,
+        &sk,
+        SystemTime::now(),
+    )
+    .unwrap();
+    let mut request = format!("{method} {} HTTP/1.1\r\n", signed.uri);
+    for (n, v) in &signed.headers {
+        request.push_str(&format!("{n}: {v}\r\n"));
+    }
+    request.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    (response[9..12].parse().unwrap(), response)
+}
+
+#[tokio::test]
+async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
+    let emulator = start().await;
+    let client = emulator
+        .client_builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+
+    emulator.push(Action::status(503));
+    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Service(e) if e.status == 503 && e.error_code == "APIG.503"),
+        "{err:?}"
+    );
+
+    emulator.push(Action::too_many_requests_after(7));
+    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Service(e) if e.status == 429 && e.error_code == "APIG.0308"),
+        "{err:?}"
+    );
+
+    emulator.push(Action::non_json(
+        502,
+        "text/html",
+        "<html>Bad Gateway</html>",
+    ));
+    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    let Error::Service(e) = &err else {
+        panic!("{err:?}")
+    };
+    // The status, request ID and raw body survive a non-JSON answer, as in the official SDKs.
+    assert_eq!(
+        (e.status, e.error_code.as_str(), e.error_msg.as_str()),
+        (502, "502", "<html>Bad Gateway</html>")
+    );
+    assert_eq!(
+        e.request_id.as_deref(),
+        Some(emulator.exchanges()[2].request_id.as_str())
+    );
+    assert!(!e.is_client_error());
+
+    emulator.push(Action::json(
+        200,
+        r#"{"error_code":1,"error_description":"busy"}"#,
+    ));
+    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    let Error::Failed {
+        error_code,
+        description,
+        request_id,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!((*error_code, description.as_str()), (1, "busy"));
+    assert_eq!(
+        request_id.as_deref(),
+        Some(emulator.exchanges()[3].request_id.as_str())
+    );
+
+    emulator.push(Action::Reset);
+    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    assert!(matches!(&err, Error::Transport { .. }), "{err:?}");
+
+    emulator.push(Action::TruncatedBody);
+    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Transport { .. } | Error::InvalidResponse { .. }
+        ),
+        "{err:?}"
+    );
+
+    emulator.push(Action::Delay(Duration::from_secs(2)));
+    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Transport {
+                kind: TransportKind::Timeout,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // Nothing scripted is left, and none of it counted as a synchronization.
+    assert_eq!(emulator.pending_actions(), 0);
+    assert!(emulator.state().projects.is_empty());
+    client.run_image_synchronize(&private()).await.unwrap();
+    let verdicts: Vec<Verdict> = emulator.exchanges().iter().map(|e| e.verdict).collect();
+    assert_eq!(
+        verdicts.iter().filter(|v| **v == Verdict::Scripted).count(),
+        6
+    );
+    assert_eq!(verdicts.last(), Some(&Verdict::Accepted));
+}
+
+/// Many concurrent clients: every good request accepted, every bad one refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_load_keeps_every_verdict_right() {
+    const REQUESTS: usize = 600;
+    let emulator = start().await;
+    let good = emulator.client_builder().build().unwrap();
+    let bad = HssClient::builder()
+        .endpoint(emulator.endpoint())
+        .credentials(
+            Credentials::new(hss_image_sync::emulator::DEMO_ACCESS_KEY, "wrong")
+                .with_project_id(emulator.project_id()),
+        )
+        .build()
+        .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..REQUESTS {
+        let client = if i % 10 == 0 {
+            bad.clone()
+        } else {
+            good.clone()
+        };
+        tasks.spawn(async move { (i % 10 == 0, client.run_image_synchronize(&private()).await) });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (is_bad, result) = joined.unwrap();
+        match (is_bad, result) {
+            (false, Ok(_)) => {}
+            (true, Err(Error::Service(e))) if e.status == 401 => {}
+            (is_bad, other) => panic!("bad={is_bad}: {other:?}"),
+        }
+    }
+    let exchanges = emulator.exchanges();
+    assert_eq!(exchanges.len(), REQUESTS);
+    let accepted = exchanges
+        .iter()
+        .filter(|e| e.verdict == Verdict::Accepted)
+        .count();
+    assert_eq!(accepted, REQUESTS - REQUESTS / 10);
+    let state = emulator.state();
+    assert_eq!(
+        state
+            .sync_record(emulator.project_id(), "private_image")
+            .unwrap()
+            .count as usize,
+        accepted
+    );
+}

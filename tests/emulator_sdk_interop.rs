@@ -1,0 +1,220 @@
+//! The emulator (`hss-image-sync emulator`) against Huawei's official Python SDK as the client
+//! (tests/oracle/sdk_against_emulator.py): what the SDK signs is accepted, what is tampered with
+//! after signing is refused with 401 APIG.0301, invalid bodies get HSS.0001/HSS.0002, unknown
+//! routes APIG.0101, every answer has an X-Request-Id. Once with a permanent access key, once
+//! with a temporary one (`--security-token`).
+//!
+//! Needs the oracle venv: `HSS_ORACLE_PYTHON` (set by `cargo xtask ci`), else
+//! `target/oracle-venv/bin/python` if it exists. Without either the test says so and passes,
+//! unless `HSS_REQUIRE_ORACLE=1` (also set by `cargo xtask ci`) makes that a failure.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const AK: &str = "EMUSDKINTEROPAK00001";
+const SK: &str = "emulator-sdk-interop-secret-key-7Qm2xV9";
+const SECURITY_TOKEN: &str = concat!(
+    "sts-token/gQpJb3JpZ2luX2tleV9pZBI0Y24tbm9ydGgtNC9zdHMvdGVtcG9yYXJ5L2NyZWRlbnRpYWxz",
+    "L2V4YW1wbGUtdG9rZW4tdmFsdWUtdGhhdC1pcy1xdWl0ZS1sb25nLWFuZC1oYXMtYmFzZTY0LWNoYXJzKy89PQ=="
+);
+
+fn oracle_python() -> Option<PathBuf> {
+    if let Some(python) = std::env::var_os("HSS_ORACLE_PYTHON") {
+        return Some(PathBuf::from(python));
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/oracle-venv/bin/python");
+    if venv.exists() {
+        return Some(venv);
+    }
+    assert!(
+        std::env::var_os("HSS_REQUIRE_ORACLE").is_none(),
+        "HSS_REQUIRE_ORACLE is set but no oracle python was found"
+    );
+    None
+}
+
+/// `hss-image-sync emulator` as a child process; its stdout is drained into `lines` by a
+/// thread so the pipe never fills. Killed on drop.
+struct EmulatorProcess {
+    child: Child,
+    endpoint: String,
+    lines: Arc<Mutex<Vec<String>>>,
+    drain: Option<JoinHandle<()>>,
+}
+
+impl EmulatorProcess {
+    fn start(security_token: Option<&str>) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hss-image-sync"));
+        cmd.args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--ak",
+            AK,
+            "--sk",
+            SK,
+        ])
+        .env_remove("HSS_EMULATOR_SK")
+        .env_remove("HSS_EMULATOR_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+        if let Some(token) = security_token {
+            cmd.args(["--security-token", token]);
+        }
+        let mut child = cmd.spawn().expect("start hss-image-sync emulator");
+        let stdout = child.stdout.take().expect("emulator stdout");
+        // From here on, a panic kills the child through Drop.
+        let mut emulator = EmulatorProcess {
+            child,
+            endpoint: String::new(),
+            lines: Arc::default(),
+            drain: None,
+        };
+        let mut reader = BufReader::new(stdout);
+        let mut first = String::new();
+        reader
+            .read_line(&mut first)
+            .expect("read the emulator's first line");
+        emulator.endpoint = first
+            .trim_end()
+            .strip_prefix("listening on ")
+            .filter(|endpoint| endpoint.starts_with("http://127.0.0.1:"))
+            .unwrap_or_else(|| panic!("the emulator's first line is {first:?}"))
+            .to_owned();
+        let lines = emulator.lines.clone();
+        emulator.drain = Some(std::thread::spawn(move || {
+            for line in reader.lines() {
+                let Ok(line) = line else { break };
+                lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+            }
+        }));
+        emulator
+    }
+
+    fn log_lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The log lines once at least `count` have arrived (or after a few seconds).
+    fn wait_for_lines(&self, count: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let lines = self.log_lines();
+            if lines.len() >= count || Instant::now() > deadline {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(drain) = self.drain.take() {
+            let _ = drain.join();
+        }
+    }
+}
+
+/// Runs the SDK script against a fresh emulator and checks its report and the emulator's log.
+fn sdk_against_emulator(security_token: Option<&str>) {
+    let Some(python) = oracle_python() else {
+        eprintln!("skipped: no oracle python (run `bash tests/oracle/setup_venv.sh`)");
+        return;
+    };
+    let emulator = EmulatorProcess::start(security_token);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/sdk_against_emulator.py");
+    let mut cmd = Command::new(&python);
+    cmd.arg(&script)
+        .arg(&emulator.endpoint)
+        .args(["--ak", AK, "--sk", SK])
+        .stdin(Stdio::null());
+    if let Some(token) = security_token {
+        cmd.args(["--security-token", token]);
+    }
+    let out = cmd.output().expect("run sdk_against_emulator.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    if !stderr.is_empty() {
+        eprintln!("{stderr}");
+    }
+    let report = format!("{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "sdk_against_emulator.py failed ({}):\n{report}",
+        out.status
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    let (passed, failed) = last
+        .strip_suffix(" failed")
+        .and_then(|rest| rest.split_once(" passed, "))
+        .and_then(|(p, f)| Some((p.parse::<usize>().ok()?, f.parse::<usize>().ok()?)))
+        .unwrap_or_else(|| panic!("last line is not `N passed, M failed`: {last:?}\n{report}"));
+    assert_eq!(failed, 0, "{report}");
+    assert!(passed >= 20, "only {passed} checks passed:\n{report}");
+
+    // The emulator logged one line per request it answered (the script counts the responses),
+    // with both verdicts, the expected error codes, and never the secret key or the token.
+    let responses: usize = stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("ok   all ")?
+                .strip_suffix(" responses carry X-Request-Id and Date")
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no response count in the report:\n{report}"));
+    let lines = emulator.wait_for_lines(responses);
+    let log = lines.join("\n");
+    assert_eq!(
+        lines.len(),
+        responses,
+        "log lines for {responses} responses:\n{log}"
+    );
+    assert!(responses >= 20, "{log}");
+    let verdict = |word: &str| lines.iter().filter(|l| l.contains(word)).count();
+    assert!(verdict(" accepted auth=SDK-HMAC-SHA256 ") >= 5, "{log}");
+    assert!(verdict(" rejected ") >= 10, "{log}");
+    assert_eq!(verdict(" scripted "), 0, "{log}");
+    for code in ["APIG.0301", "APIG.0101", "HSS.0001", "HSS.0002"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(" rejected ") && l.contains(&format!(" code={code} "))),
+            "no rejection with {code}:\n{log}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains(" -> ") && l.contains(" request_id=")),
+        "{log}"
+    );
+    assert!(
+        !log.contains(SK),
+        "the secret key appears in the emulator log"
+    );
+    if let Some(token) = security_token {
+        assert!(
+            !log.contains(token),
+            "the security token appears in the emulator log"
+        );
+    }
+}
+
+#[test]
+fn official_sdk_client_against_emulator_with_permanent_key() {
+    sdk_against_emulator(None);
+}
+
+#[test]
+fn official_sdk_client_against_emulator_with_temporary_key() {
+    sdk_against_emulator(Some(SECURITY_TOKEN));
+}
