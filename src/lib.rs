@@ -60,7 +60,7 @@ pub mod generated {
     include!("generated/client.rs");
 }
 
-/// The README's Rust examples, compiled as doc tests.
-#[cfg(doctest)]
+/// The README's Rust examples, compiled as doc tests (one uses the emulator).
+#[cfg(all(doctest, feature = "emulator"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
