@@ -265,7 +265,7 @@ fn judge(raw: &RawRequest, shared: &Shared) -> Judgement {
     };
     let (auth, canonical_request) = match authenticate(raw, shared) {
         Ok(ok) => ok,
-        Err(rejected) => return rejected,
+        Err(rejected) => return *rejected,
     };
     match validate::validate(raw, project_id) {
         Ok(call) => Judgement {
@@ -285,58 +285,57 @@ fn judge(raw: &RawRequest, shared: &Shared) -> Judgement {
     }
 }
 
+fn deny(message: impl std::fmt::Display) -> Box<Judgement> {
+    Box::new(Judgement::unauthorized(message))
+}
+
 fn authenticate(
     raw: &RawRequest,
     shared: &Shared,
-) -> Result<(&'static str, Option<String>), Judgement> {
+) -> Result<(&'static str, Option<String>), Box<Judgement>> {
     let config = &shared.config;
     let Some(authorization) = raw.header("authorization") else {
         let Some(token) = raw.header("x-auth-token") else {
-            return Err(Judgement::unauthorized("x-auth-token not found"));
+            return Err(deny("x-auth-token not found"));
         };
         return match &config.auth_token {
             Some(expected) if expected.expose_secret() == token.trim() => {
                 Ok(("X-Auth-Token", None))
             }
-            _ => Err(Judgement::unauthorized("decrypt token fail")),
+            _ => Err(deny("decrypt token fail")),
         };
     };
-    let auth = verify::parse_authorization(authorization).ok_or_else(|| {
-        Judgement::unauthorized("verify aksk signature fail, malformed Authorization header")
-    })?;
+    let auth = verify::parse_authorization(authorization)
+        .ok_or_else(|| deny("verify aksk signature fail, malformed Authorization header"))?;
     if auth.access_key != config.access_key {
-        return Err(Judgement::unauthorized(
-            "Get secretKey failed,ak:******,err:ak not exist",
-        ));
+        return Err(deny("Get secretKey failed,ak:******,err:ak not exist"));
     }
     let sent_token = raw.header("x-security-token").map(str::trim);
     match (&config.security_token, sent_token) {
         (Some(expected), Some(sent)) if expected.expose_secret() == sent => {
             if !auth.signed_headers.iter().any(|h| h == "x-security-token") {
-                return Err(Judgement::unauthorized(
+                return Err(deny(
                     "verify aksk signature fail, x-security-token is not signed",
                 ));
             }
         }
         (Some(_), _) => {
-            return Err(Judgement::unauthorized(
+            return Err(deny(
                 "security token missing or invalid for a temporary access key",
             ));
         }
         (None, Some(_)) => {
-            return Err(Judgement::unauthorized(
-                "x-security-token sent with a permanent access key",
-            ));
+            return Err(deny("x-security-token sent with a permanent access key"));
         }
         (None, None) => {}
     }
     let secret = config.secret_key.expose_secret().as_bytes();
     match verify::verify_signature(raw, &auth, secret, shared.now()) {
         Ok(canonical) => Ok(("SDK-HMAC-SHA256", Some(canonical))),
-        Err(rejection) => Err(Judgement {
+        Err(rejection) => Err(Box::new(Judgement {
             canonical_request: rejection.canonical_request,
             ..Judgement::unauthorized(rejection.message)
-        }),
+        })),
     }
 }
 

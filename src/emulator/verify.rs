@@ -72,7 +72,8 @@ pub struct AuthorizationHeader {
 pub struct Rejection {
     /// The reason, gateway style.
     pub message: String,
-    /// The canonical request the emulator computed, when it got that far.
+    /// The canonical request the emulator computed, when it got that far (security token
+    /// masked).
     pub canonical_request: Option<String>,
 }
 
@@ -153,14 +154,28 @@ pub fn verify_signature(
     mac.update(string_to_sign.as_bytes());
     let expected = from_hex(&auth.signature).unwrap_or_default();
     // Constant-time comparison.
+    let shown = redact_security_token(&canonical);
     mac.verify_slice(&expected).map_err(|_| Rejection {
         message: format!(
             "verify aksk signature fail, canonicalRequest:{}",
-            canonical.replace('\n', "|")
+            shown.replace('\n', "|")
         ),
-        canonical_request: Some(canonical.clone()),
+        canonical_request: Some(shown.clone()),
     })?;
-    Ok(canonical)
+    Ok(shown)
+}
+
+/// The canonical request as shown in answers and logs: the signed `x-security-token` value is
+/// a secret, so it is masked.
+fn redact_security_token(canonical: &str) -> String {
+    canonical
+        .split('\n')
+        .map(|line| match line.strip_prefix("x-security-token:") {
+            Some(_) => "x-security-token:******",
+            None => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The canonical request of what arrived, for the given signed headers.
@@ -300,6 +315,17 @@ mod tests {
         assert_eq!(
             canonical_query("b=2&a=10&a=1&k&s=a+b"),
             "a=1&a=10&b=2&k=&s=a%2Bb"
+        );
+    }
+
+    #[test]
+    fn security_token_is_masked_in_shown_canonical_requests() {
+        let shown = redact_security_token(
+            "POST\n/\n\nhost:h\nx-security-token:secret\n\nhost;x-security-token\nabc",
+        );
+        assert_eq!(
+            shown,
+            "POST\n/\n\nhost:h\nx-security-token:******\n\nhost;x-security-token\nabc"
         );
     }
 

@@ -29,7 +29,6 @@ Prints one line per check and ends with "N passed, M failed"; exits non-zero if 
 import argparse
 import copy
 import datetime
-import hashlib
 import http.client
 import json
 import os
