@@ -41,6 +41,12 @@ pub enum Error {
         /// The response's `X-Request-Id`.
         request_id: Option<String>,
     },
+    /// The answer's body is larger than the configured cap; reading stopped there.
+    #[error("response body larger than the limit of {limit} bytes")]
+    ResponseTooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
     /// The response could not be read as the API describes it.
     #[error("unexpected response (HTTP {status}): {message}")]
     InvalidResponse {
@@ -49,13 +55,15 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
-    /// Connecting, TLS, sending or receiving failed, or a timeout expired.
-    #[error("transport ({kind}): {message}")]
+    /// Connecting, TLS, sending or receiving failed, or a timeout expired (after retries).
+    #[error("transport ({kind}, {attempts} attempt(s)): {message}")]
     Transport {
         /// What kind of failure.
         kind: TransportKind,
         /// Details from the HTTP stack.
         message: String,
+        /// Attempts made, retries included.
+        attempts: u32,
     },
 }
 
@@ -99,7 +107,11 @@ impl From<reqwest::Error> for Error {
             message.push_str(&cause.to_string());
             source = cause.source();
         }
-        Error::Transport { kind, message }
+        Error::Transport {
+            kind,
+            message,
+            attempts: 1,
+        }
     }
 }
 
@@ -116,6 +128,8 @@ pub struct ServiceError {
     pub error_msg: String,
     /// `encoded_authorization_message`, when present.
     pub encoded_authorization_message: Option<String>,
+    /// Attempts made, retries included.
+    pub attempts: u32,
 }
 
 impl std::error::Error for ServiceError {}
@@ -132,6 +146,9 @@ impl fmt::Display for ServiceError {
         )?;
         if let Some(encoded) = &self.encoded_authorization_message {
             write!(f, " (encoded authorization message: {encoded})")?;
+        }
+        if self.attempts > 1 {
+            write!(f, " after {} attempts", self.attempts)?;
         }
         Ok(())
     }

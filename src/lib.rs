@@ -45,8 +45,8 @@ pub mod region;
 pub mod signer;
 
 pub use client::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HssClient, HssClientBuilder, ImageType, SyncRequest,
-    SyncResponse,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HssClient, HssClientBuilder, ImageType, RetryPolicy,
+    SyncRequest, SyncResponse,
 };
 pub use credentials::{AuthToken, Credentials};
 pub use error::{Error, ServiceError, TransportKind};

@@ -44,6 +44,10 @@ fn help_documents_every_flag() {
         "--auth-token",
         "HUAWEICLOUD_SDK_AUTH_TOKEN",
         "--timeout",
+        "--max-attempts",
+        "--no-retry",
+        "--verbose",
+        "--emulator",
     ] {
         assert!(help.contains(flag), "sync --help lacks {flag}");
     }
@@ -216,4 +220,95 @@ async fn invalid_input_exits_2_before_sending() {
         server.requests().is_empty(),
         "bad input reached the network"
     );
+}
+
+#[tokio::test]
+async fn retries_are_logged_without_secrets_and_can_be_turned_off() {
+    let server = CaptureServer::start(0).await;
+    server.reply_with(Reply::json(
+        503,
+        r#"{"error_code":"APIG.0202","error_msg":"busy"}"#,
+    ));
+    let endpoint = server.endpoint();
+    let out = tokio::task::spawn_blocking(move || {
+        cli(
+            &[
+                "-vv",
+                "sync",
+                "--endpoint",
+                &endpoint,
+                "--image-type",
+                "private_image",
+            ],
+            &KEYS,
+        )
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("retrying") && stderr.contains("503"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("attempt=2"), "{stderr}");
+    assert!(!stderr.contains(KEYS[1].1), "the SK leaked into the logs");
+    assert_eq!(server.requests().len(), 2);
+
+    server.reply_with(Reply::json(
+        503,
+        r#"{"error_code":"APIG.0202","error_msg":"busy"}"#,
+    ));
+    let endpoint = server.endpoint();
+    let out = tokio::task::spawn_blocking(move || {
+        cli(
+            &[
+                "sync",
+                "--endpoint",
+                &endpoint,
+                "--image-type",
+                "private_image",
+                "--no-retry",
+            ],
+            &KEYS,
+        )
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("status: 503") && stderr.contains("attempts: 1"),
+        "{stderr}"
+    );
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[test]
+fn main_job_runs_on_the_embedded_emulator() {
+    let out = cli(
+        &[
+            "sync",
+            "--emulator",
+            "--image-type",
+            "shared_image",
+            "--region-header",
+            "cn-north-4",
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["error_code"], 0);
+    assert!(
+        stderr.contains("200 accepted auth=SDK-HMAC-SHA256"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("signature verified over the canonical request"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("region:cn-north-4"), "{stderr}");
+    assert!(stderr.contains(r#""shared_image":{"count":1"#), "{stderr}");
 }

@@ -145,37 +145,28 @@ async fn wrong_key_is_a_real_apig_0301_with_the_canonical_request() {
 
 #[tokio::test]
 async fn signatures_older_or_newer_than_15_minutes_are_refused() {
-    for offset in [-16 * 60, 16 * 60] {
-        let emulator = Emulator::new()
-            .clock_offset_secs(offset)
-            .start()
-            .await
-            .unwrap();
-        let err = emulator
-            .client_builder()
-            .build()
-            .unwrap()
-            .run_image_synchronize(&private())
-            .await
-            .unwrap_err();
-        let Error::Service(e) = err else {
-            panic!("{err:?}")
-        };
-        assert_eq!(e.status, 401);
-        assert!(e.error_msg.contains("signature expired"), "{}", e.error_msg);
+    let emulator = start().await;
+    let path = format!("/v5/{}/image/synchronize", emulator.project_id());
+    let body = r#"{"image_type": "private_image"}"#;
+    for minutes in [-16i64, 16] {
+        let at = shifted(SystemTime::now(), minutes * 60);
+        let (status, response) = send_signed_at(&emulator, "POST", &path, body, at).await;
+        assert_eq!(status, 401, "{minutes} min: {response}");
+        assert!(response.contains("signature expired"), "{response}");
     }
-    let within = Emulator::new()
-        .clock_offset_secs(14 * 60)
-        .start()
-        .await
-        .unwrap();
-    within
-        .client_builder()
-        .build()
-        .unwrap()
-        .run_image_synchronize(&private())
-        .await
-        .unwrap();
+    for minutes in [-14i64, 14] {
+        let at = shifted(SystemTime::now(), minutes * 60);
+        let (status, response) = send_signed_at(&emulator, "POST", &path, body, at).await;
+        assert_eq!(status, 200, "{minutes} min: {response}");
+    }
+}
+
+fn shifted(time: SystemTime, secs: i64) -> SystemTime {
+    if secs >= 0 {
+        time + Duration::from_secs(secs as u64)
+    } else {
+        time - Duration::from_secs(secs.unsigned_abs())
+    }
 }
 
 #[tokio::test]
@@ -408,6 +399,16 @@ async fn send_signed(
     path: &str,
     body: &str,
 ) -> (u16, String) {
+    send_signed_at(emulator, method, path, body, SystemTime::now()).await
+}
+
+async fn send_signed_at(
+    emulator: &RunningEmulator,
+    method: &str,
+    path: &str,
+    body: &str,
+    at: SystemTime,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = emulator.addr().to_string();
     let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
@@ -424,7 +425,7 @@ async fn send_signed(
         &signable,
         hss_image_sync::emulator::DEMO_ACCESS_KEY,
         &sk,
-        SystemTime::now(),
+        at,
     )
     .unwrap();
     let mut request = format!("{method} {} HTTP/1.1\r\n", signed.uri);
@@ -447,6 +448,7 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
     let emulator = start().await;
     let client = emulator
         .client_builder()
+        .no_retry()
         .timeout(Duration::from_millis(500))
         .build()
         .unwrap();
@@ -589,4 +591,54 @@ async fn concurrent_load_keeps_every_verdict_right() {
             .count as usize,
         accepted
     );
+}
+
+/// The README's downstream example, run for real.
+mod readme_example {
+    use hss_image_sync::emulator::{Action, Emulator, Verdict};
+    use hss_image_sync::{Error, HssClient, ImageType, SyncRequest};
+
+    async fn sync_everything(client: &HssClient) -> usize {
+        let mut done = 0;
+        for image_type in [ImageType::PrivateImage, ImageType::SharedImage] {
+            match client
+                .run_image_synchronize(&SyncRequest::new(image_type))
+                .await
+            {
+                Ok(_) => done += 1,
+                Err(Error::Service(e)) => eprintln!("HSS said {} {}", e.status, e.error_code),
+                Err(other) => eprintln!("{other}"),
+            }
+        }
+        done
+    }
+
+    #[tokio::test]
+    async fn survives_throttling_and_reports_server_errors() {
+        let emulator = Emulator::new().start().await.unwrap();
+        let client = emulator.client_builder().build().unwrap();
+        emulator.push(Action::too_many_requests_after(1));
+        assert_eq!(sync_everything(&client).await, 2);
+        emulator.push(Action::status(500));
+        assert_eq!(sync_everything(&client).await, 1);
+
+        use Verdict::*;
+        let verdicts: Vec<Verdict> = emulator.exchanges().iter().map(|e| e.verdict).collect();
+        assert_eq!(verdicts, [Scripted, Accepted, Accepted, Scripted, Accepted]);
+        let state = emulator.state();
+        assert_eq!(
+            state
+                .sync_record(emulator.project_id(), "private_image")
+                .unwrap()
+                .count,
+            1
+        );
+        assert_eq!(
+            state
+                .sync_record(emulator.project_id(), "shared_image")
+                .unwrap()
+                .count,
+            2
+        );
+    }
 }

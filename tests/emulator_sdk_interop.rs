@@ -204,7 +204,10 @@ fn sdk_against_emulator(security_token: Option<&str>) {
     // The emulator's 401 messages quote the canonical request with the signed
     // `x-security-token:` value masked: the token appears nowhere.
     if let Some(token) = security_token {
-        assert!(!log.contains(token), "the security token appears in the emulator log");
+        assert!(
+            !log.contains(token),
+            "the security token appears in the emulator log"
+        );
         if log.contains("canonicalRequest:") && log.contains("|x-security-token:") {
             assert!(log.contains("|x-security-token:******|"));
         }

@@ -4,6 +4,8 @@ use super::HssClient;
 use crate::credentials::{AuthToken, Credentials};
 use crate::error::Error;
 use crate::generated;
+use crate::hooks::response::DEFAULT_MAX_RESPONSE_BYTES;
+use crate::hooks::retry::RetryPolicy;
 use crate::hooks::{Auth, HookState, TimeSource};
 use crate::region;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 /// Default connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default timeout of a whole request (connect, send, receive).
+/// Default timeout of a whole call: every attempt and every delay between them.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Configures an [`HssClient`]. Created by [`HssClient::builder`].
@@ -26,6 +28,9 @@ pub struct HssClientBuilder {
     user_agent: Option<String>,
     connect_timeout: Option<Duration>,
     timeout: Option<Duration>,
+    attempt_timeout: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    max_response_bytes: Option<usize>,
     time_source: Option<TimeSource>,
 }
 
@@ -41,6 +46,9 @@ impl std::fmt::Debug for HssClientBuilder {
             .field("user_agent", &self.user_agent)
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("retry", &self.retry)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -98,9 +106,35 @@ impl HssClientBuilder {
         self
     }
 
-    /// Timeout for a whole request (default 60 s).
+    /// Timeout of a whole call, every attempt and every delay between them included
+    /// (default 60 s). A call never outlives it.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Timeout of one attempt (connect, send, receive); by default only the total applies.
+    /// An attempt that times out is retried while attempts and time are left.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// How to retry (default: 3 attempts, full-jitter backoff from 1 s, delays capped at
+    /// 20 s). See [`RetryPolicy`] for what is retried and why that is safe.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// One attempt per call.
+    pub fn no_retry(self) -> Self {
+        self.retry(RetryPolicy::disabled())
+    }
+
+    /// Largest response body read (default 1 MiB); a larger one is an error.
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = Some(limit);
         self
     }
 
@@ -139,10 +173,26 @@ impl HssClientBuilder {
             .unwrap_or_else(|| format!("hss-image-sync/{}", env!("CARGO_PKG_VERSION")));
         super::validate::header_value("User-Agent", &user_agent)?;
 
-        let http = http_client(
-            self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-            self.timeout.unwrap_or(DEFAULT_TIMEOUT),
-        )?;
+        let retry = self.retry.unwrap_or_default();
+        if retry.max_attempts == 0 {
+            return Err(Error::InvalidInput {
+                field: "max_attempts",
+                rule: "must be at least 1".into(),
+            });
+        }
+        for (field, value) in [
+            ("timeout", self.timeout),
+            ("attempt_timeout", self.attempt_timeout),
+            ("connect_timeout", self.connect_timeout),
+        ] {
+            if value.is_some_and(|t| t.is_zero()) {
+                return Err(Error::InvalidInput {
+                    field,
+                    rule: "must be longer than zero".into(),
+                });
+            }
+        }
+        let http = http_client(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))?;
         let state = HookState {
             auth,
             host,
@@ -150,6 +200,13 @@ impl HssClientBuilder {
             now: self
                 .time_source
                 .unwrap_or_else(|| Arc::new(SystemTime::now)),
+            clock_offset_secs: Arc::default(),
+            retry,
+            attempt_timeout: self.attempt_timeout,
+            total_timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            max_response_bytes: self
+                .max_response_bytes
+                .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
         };
         Ok(HssClient {
             inner: generated::Client::new_with_client(&base_url, http, state),
@@ -219,8 +276,9 @@ fn split_endpoint(endpoint: &str) -> Result<(String, String), Error> {
 }
 
 /// Our own reqwest client: rustls with the ring provider (no C build, no process-wide default
-/// provider needed) and the platform's certificate verifier; nothing here can panic.
-fn http_client(connect_timeout: Duration, timeout: Duration) -> Result<reqwest::Client, Error> {
+/// provider needed) and the platform's certificate verifier; nothing here can panic. Attempt
+/// and total timeouts are set on each request by the hooks.
+fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
     let tls_error = |e: &dyn std::fmt::Display| Error::Config(format!("TLS setup: {e}"));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier =
@@ -234,7 +292,6 @@ fn http_client(connect_timeout: Duration, timeout: Duration) -> Result<reqwest::
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .connect_timeout(connect_timeout)
-        .timeout(timeout)
         .http1_title_case_headers()
         .build()
         .map_err(|e| Error::Config(format!("HTTP client: {e}")))

@@ -3,9 +3,10 @@
 mod builder;
 mod validate;
 
+pub use crate::hooks::retry::RetryPolicy;
 pub use builder::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HssClientBuilder};
 
-use crate::error::{Error, ServiceError};
+use crate::error::{Error, ServiceError, TransportKind};
 use crate::generated::{self, types};
 use crate::hooks::{self, Auth};
 
@@ -75,6 +76,9 @@ pub struct SyncResponse {
     /// The response's `X-Request-Id`.
     #[serde(skip)]
     pub request_id: Option<String>,
+    /// Attempts made, retries included.
+    #[serde(skip)]
+    pub attempts: u32,
 }
 
 /// A client for HSS `RunImageSynchronize`. Cheap to clone; clones share connections.
@@ -152,16 +156,29 @@ impl HssClient {
             image_type: request.image_type,
         };
 
-        let result = self
-            .inner
-            .run_image_synchronize(
-                &project_id,
-                enterprise_project_id.as_ref(),
-                token.as_ref(),
-                region.as_ref(),
-                &body,
-            )
-            .await;
+        let call = self.inner.run_image_synchronize(
+            &project_id,
+            enterprise_project_id.as_ref(),
+            token.as_ref(),
+            region.as_ref(),
+            &body,
+        );
+        // The hooks bound every attempt and delay by the total timeout; this outer bound only
+        // guards against anything they do not cover.
+        let total = self.inner_state().total_timeout;
+        let (result, record) =
+            hooks::call::scoped(tokio::time::timeout(total + OUTER_TIMEOUT_GRACE, call)).await;
+        let attempts = record.attempts();
+        if let Some(failure) = record.take_failure() {
+            return Err(failure);
+        }
+        let Ok(result) = result else {
+            return Err(Error::Transport {
+                kind: TransportKind::Timeout,
+                message: format!("the call did not finish within {total:?}"),
+                attempts,
+            });
+        };
         match result {
             Ok(value) => {
                 let request_id = hooks::request_id(value.headers()).map(str::to_owned);
@@ -179,9 +196,10 @@ impl HssClient {
                     error_code,
                     error_description: description,
                     request_id,
+                    attempts,
                 })
             }
-            Err(e) => Err(map_error(e)),
+            Err(e) => Err(map_error(e, attempts)),
         }
     }
 
@@ -191,7 +209,10 @@ impl HssClient {
     }
 }
 
-fn map_error(error: progenitor_client::Error<types::HuaweiError>) -> Error {
+/// Slack for the outer timeout around a call, beyond the configured total.
+const OUTER_TIMEOUT_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn map_error(error: progenitor_client::Error<types::HuaweiError>, attempts: u32) -> Error {
     use progenitor_client::Error as E;
     match error {
         E::ErrorResponse(value) => {
@@ -204,6 +225,7 @@ fn map_error(error: progenitor_client::Error<types::HuaweiError>) -> Error {
                 error_code: body.error_code.unwrap_or_else(|| status.to_string()),
                 error_msg: body.error_msg.unwrap_or_default(),
                 encoded_authorization_message: body.encoded_authorization_message,
+                attempts,
             })
         }
         E::InvalidResponsePayload(_, e) => Error::InvalidResponse {
@@ -214,7 +236,16 @@ fn map_error(error: progenitor_client::Error<types::HuaweiError>) -> Error {
             status: response.status().as_u16(),
             message: "status not described by the API".into(),
         },
-        E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => e.into(),
+        E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
+            match Error::from(e) {
+                Error::Transport { kind, message, .. } => Error::Transport {
+                    kind,
+                    message,
+                    attempts,
+                },
+                other => other,
+            }
+        }
         E::InvalidRequest(message) => Error::InvalidInput {
             field: "request",
             rule: message,

@@ -22,13 +22,21 @@
 //! let state = emulator.state();
 //! assert_eq!(state.sync_record(emulator.project_id(), "private_image").unwrap().count, 1);
 //!
-//! // Script a throttled answer and watch the client report it.
-//! emulator.push(Action::too_many_requests_after(1));
+//! // A throttled answer: the client honours Retry-After and tries again.
+//! emulator.push(Action::too_many_requests_after(0));
+//! let done = client
+//!     .run_image_synchronize(&SyncRequest::new(ImageType::SharedImage))
+//!     .await
+//!     .unwrap();
+//! assert_eq!(done.attempts, 2);
+//!
+//! // A 500 is not retried, and reaches the caller with its status and request ID.
+//! emulator.push(Action::status(500));
 //! let err = client
 //!     .run_image_synchronize(&SyncRequest::new(ImageType::SharedImage))
 //!     .await
 //!     .unwrap_err();
-//! assert!(matches!(err, Error::Service(ref e) if e.status == 429));
+//! assert!(matches!(err, Error::Service(ref e) if e.status == 500 && e.request_id.is_some()));
 //! emulator.stop();
 //! # }
 //! ```

@@ -413,7 +413,7 @@ async fn scripted_response(
             Ok(base_response(200, request_id, shared)
                 .header("Content-Type", "application/json")
                 .header("Content-Length", (body.len() * 2).to_string())
-                .body(BoxBody::new(Truncated(Some(Bytes::from_static(body)))))
+                .body(BoxBody::new(Truncated::new(Bytes::from_static(body))))
                 .unwrap_or_else(|_| Response::new(full(""))))
         }
         // Handled before judging.
@@ -425,9 +425,21 @@ async fn scripted_response(
     }
 }
 
-/// A body that yields one chunk and then fails, so hyper cuts the connection short of the
-/// declared Content-Length.
-struct Truncated(Option<Bytes>);
+/// A body that yields one chunk, pauses so hyper flushes the head and that chunk, then fails,
+/// so hyper cuts the connection short of the declared Content-Length.
+struct Truncated {
+    chunk: Option<Bytes>,
+    pause: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Truncated {
+    fn new(chunk: Bytes) -> Self {
+        Truncated {
+            chunk: Some(chunk),
+            pause: Box::pin(tokio::time::sleep(Duration::from_millis(50))),
+        }
+    }
+}
 
 impl Body for Truncated {
     type Data = Bytes;
@@ -435,12 +447,15 @@ impl Body for Truncated {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        Poll::Ready(Some(match self.0.take() {
-            Some(chunk) => Ok(Frame::data(chunk)),
-            None => Err(std::io::Error::other("scripted truncation")),
-        }))
+        if let Some(chunk) = self.chunk.take() {
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
+        }
+        match self.pause.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::other("scripted truncation")))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

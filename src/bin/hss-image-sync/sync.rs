@@ -2,7 +2,9 @@
 
 use clap::{Args, ValueEnum};
 use hss_image_sync::emulator::{Emulator, RunningEmulator};
-use hss_image_sync::{AuthToken, Error, HssClient, ImageType, SyncRequest, credentials};
+use hss_image_sync::{
+    AuthToken, Error, HssClient, ImageType, RetryPolicy, SyncRequest, credentials,
+};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -47,9 +49,20 @@ pub struct SyncArgs {
     #[arg(long, env = "HUAWEICLOUD_SDK_AUTH_TOKEN", hide_env_values = true)]
     auth_token: Option<String>,
 
-    /// Timeout of the request, in seconds.
+    /// Timeout of the whole call in seconds, retries and the delays between them included.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     timeout: f64,
+
+    /// Attempts in all, first try included. Connection failures and resets, attempt timeouts,
+    /// 429 (honouring Retry-After), 502, 503 and 504 are retried with exponential backoff and
+    /// full jitter (1 s base, 20 s cap); other errors are not. Retrying is safe: synchronizing
+    /// twice has the same effect as once.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    max_attempts: u32,
+
+    /// One attempt only (same as --max-attempts 1).
+    #[arg(long, conflicts_with = "max_attempts")]
+    no_retry: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -84,7 +97,13 @@ pub async fn run(args: SyncArgs) -> ExitCode {
         None
     };
     let client = match &emulator {
-        Some(running) => timeout(&args).and_then(|t| running.client_builder().timeout(t).build()),
+        Some(running) => timeout(&args).and_then(|t| {
+            running
+                .client_builder()
+                .timeout(t)
+                .retry(retry_policy(&args))
+                .build()
+        }),
         None => build_client(&args),
     };
     let client = match client {
@@ -112,6 +131,13 @@ fn show_verification(emulator: &RunningEmulator) {
     let state = emulator.state();
     if let Ok(json) = serde_json::to_string(&state) {
         eprintln!("emulator: state {json}");
+    }
+}
+
+fn retry_policy(args: &SyncArgs) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: if args.no_retry { 1 } else { args.max_attempts },
+        ..RetryPolicy::default()
     }
 }
 
@@ -152,7 +178,9 @@ async fn sync(client: &HssClient, args: &SyncArgs) -> ExitCode {
 }
 
 fn build_client(args: &SyncArgs) -> Result<HssClient, Error> {
-    let mut builder = HssClient::builder().timeout(timeout(args)?);
+    let mut builder = HssClient::builder()
+        .timeout(timeout(args)?)
+        .retry(retry_policy(args));
     if let Some(endpoint) = &args.endpoint {
         builder = builder.endpoint(endpoint);
     }
@@ -178,6 +206,7 @@ fn report(error: &Error) -> ExitCode {
             if let Some(encoded) = &e.encoded_authorization_message {
                 eprintln!("encoded authorization message: {encoded}");
             }
+            eprintln!("attempts: {}", e.attempts);
             ExitCode::FAILURE
         }
         Error::Failed {
