@@ -253,35 +253,6 @@ async fn lenient_on_what_we_receive() {
     );
 }
 
-#[tokio::test]
-async fn connection_refused_is_a_transport_error() {
-    // Bind then drop a listener to get a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let client = HssClient::builder()
-        .endpoint(format!("http://127.0.0.1:{port}"))
-        .credentials(Credentials::new(AK, SK).with_project_id(PROJECT))
-        .build()
-        .unwrap();
-    let err = client
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Transport {
-                kind: hss_image_sync::TransportKind::Connect,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-}
-
 /// Every request constraint of the spec is checked before anything is sent, and the error
 /// names the parameter and the rule.
 #[tokio::test]
@@ -435,4 +406,37 @@ fn configuration_errors_are_clear() {
             .build()
             .is_ok()
     );
+}
+
+/// Project IDs the URL parser would rewrite are sent as the official SDKs send them, or
+/// refused when no URL can carry them.
+#[tokio::test]
+async fn awkward_project_ids() {
+    let server = CaptureServer::start(0).await;
+    let client = client(&server);
+    for (project, target) in [
+        ("a\\b", "/v5/a%5Cb/image/synchronize"),
+        ("a/b", "/v5/a%2Fb/image/synchronize"),
+        ("...", "/v5/.../image/synchronize"),
+        ("%2e%2e", "/v5/%252e%252e/image/synchronize"),
+        ("p q|^[]", "/v5/p%20q%7C%5E%5B%5D/image/synchronize"),
+    ] {
+        let request = SyncRequest::new(ImageType::PrivateImage).project_id(project);
+        client.run_image_synchronize(&request).await.unwrap();
+        let got = server.requests().pop().unwrap();
+        assert_eq!(got.target, target, "{project}");
+        assert_eq!(
+            recompute_authorization(&got, SK),
+            got.header("Authorization").unwrap()
+        );
+    }
+    for project in [".", ".."] {
+        let request = SyncRequest::new(ImageType::PrivateImage).project_id(project);
+        let err = client.run_image_synchronize(&request).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidInput { field: "project_id", rule } if rule.contains("path segment")),
+            "{err:?}"
+        );
+    }
+    assert_eq!(server.requests().len(), 5);
 }

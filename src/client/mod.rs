@@ -133,6 +133,19 @@ impl HssClient {
                        client builder or on the request"
                     .into(),
             })?;
+        if project_id == "." || project_id == ".." {
+            // URL parsers resolve these as dot segments (encoded or not); the official SDKs
+            // cannot send them either.
+            return Err(Error::InvalidInput {
+                field: "project_id",
+                rule: "\".\" and \"..\" cannot be sent as a URL path segment".into(),
+            });
+        }
+        // The path as the official SDKs send it: `quote(project_id, safe='')`.
+        let path = format!(
+            "/v5/{}/image/synchronize",
+            crate::signer::encode(project_id)
+        );
         let project_id: types::RunImageSynchronizeProjectId =
             validate::spec_value("project_id", project_id)?;
         let enterprise_project_id: Option<types::RunImageSynchronizeEnterpriseProjectId> = request
@@ -166,8 +179,12 @@ impl HssClient {
         // The hooks bound every attempt and delay by the total timeout; this outer bound only
         // guards against anything they do not cover.
         let total = self.inner_state().total_timeout;
-        let (result, record) =
-            hooks::call::scoped(tokio::time::timeout(total + OUTER_TIMEOUT_GRACE, call)).await;
+        let record = hooks::call::CallRecord::with_path(path);
+        let (result, record) = hooks::call::scoped(
+            record,
+            tokio::time::timeout(total + OUTER_TIMEOUT_GRACE, call),
+        )
+        .await;
         let attempts = record.attempts();
         if let Some(failure) = record.take_failure() {
             return Err(failure);

@@ -13,11 +13,24 @@ tokio::task_local! {
 /// The record of one call.
 #[derive(Debug, Default)]
 pub struct CallRecord {
+    /// The request path as the official SDKs encode it, when the caller knows it.
+    path: Option<String>,
     attempts: AtomicU32,
     failure: Mutex<Option<Error>>,
 }
 
 impl CallRecord {
+    /// A record for a call whose request path, encoded as the official SDKs do, is `path`.
+    ///
+    /// Needed because progenitor's path encoding leaves `\` to the URL parser, which turns it
+    /// into `/`; the hand-written client knows the parameters and supplies the real path.
+    pub fn with_path(path: String) -> Self {
+        CallRecord {
+            path: Some(path),
+            ..CallRecord::default()
+        }
+    }
+
     pub fn attempts(&self) -> u32 {
         self.attempts.load(Ordering::Relaxed)
     }
@@ -27,11 +40,19 @@ impl CallRecord {
     }
 }
 
-/// Runs `future` with a fresh record, returned with its output.
-pub async fn scoped<F: Future>(future: F) -> (F::Output, std::sync::Arc<CallRecord>) {
-    let record = std::sync::Arc::new(CallRecord::default());
+/// Runs `future` with `record`, returned with its output.
+pub async fn scoped<F: Future>(
+    record: CallRecord,
+    future: F,
+) -> (F::Output, std::sync::Arc<CallRecord>) {
+    let record = std::sync::Arc::new(record);
     let output = CALL.scope(record.clone(), future).await;
     (output, record)
+}
+
+/// The current call's request path, if its caller supplied one.
+pub fn path() -> Option<String> {
+    CALL.try_with(|record| record.path.clone()).ok().flatten()
 }
 
 /// Counts one attempt of the current call (no-op outside [`scoped`]).

@@ -20,7 +20,7 @@ pub(super) fn prepare(state: &HookState, request: &mut reqwest::Request) -> Resu
         .unwrap_or_default();
 
     let url = request.url_mut();
-    let path = sdk_encoded_path(url.path());
+    let path = super::call::path().unwrap_or_else(|| sdk_encoded_path(url.path()));
     url.set_path(&path);
     let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     let canonical_query = signer::canonical_query(&query);
