@@ -8,8 +8,12 @@
 //! `target/oracle-venv/bin/python` if it exists. Without either the test says so and passes,
 //! unless `HSS_REQUIRE_ORACLE=1` (also set by `cargo xtask ci`) makes that a failure.
 
+mod common;
+
+use common::oracle::oracle_python;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -21,21 +25,6 @@ const SECURITY_TOKEN: &str = concat!(
     "sts-token/gQpJb3JpZ2luX2tleV9pZBI0Y24tbm9ydGgtNC9zdHMvdGVtcG9yYXJ5L2NyZWRlbnRpYWxz",
     "L2V4YW1wbGUtdG9rZW4tdmFsdWUtdGhhdC1pcy1xdWl0ZS1sb25nLWFuZC1oYXMtYmFzZTY0LWNoYXJzKy89PQ=="
 );
-
-fn oracle_python() -> Option<PathBuf> {
-    if let Some(python) = std::env::var_os("HSS_ORACLE_PYTHON") {
-        return Some(PathBuf::from(python));
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/oracle-venv/bin/python");
-    if venv.exists() {
-        return Some(venv);
-    }
-    assert!(
-        std::env::var_os("HSS_REQUIRE_ORACLE").is_none(),
-        "HSS_REQUIRE_ORACLE is set but no oracle python was found"
-    );
-    None
-}
 
 /// `hss-image-sync emulator` as a child process; its stdout is drained into `lines` by a
 /// thread so the pipe never fills. Killed on drop.

@@ -6,27 +6,16 @@
 //! `target/oracle-venv/bin/python` if it exists. Without either the test says so and passes,
 //! unless `HSS_REQUIRE_ORACLE=1` (also set by `cargo xtask ci`) makes that a failure.
 
+mod common;
+
+use common::oracle::oracle_python;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 const AK: &str = "HPUAL8FWGBJPNSCL4E2X";
 const SK: &str = "xN3qV7mK2pL9sR4tW8yB1cD6fG0hJ5kZaQeUiOo";
-
-fn oracle_python() -> Option<PathBuf> {
-    if let Some(python) = std::env::var_os("HSS_ORACLE_PYTHON") {
-        return Some(PathBuf::from(python));
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/oracle-venv/bin/python");
-    if venv.exists() {
-        return Some(venv);
-    }
-    assert!(
-        std::env::var_os("HSS_REQUIRE_ORACLE").is_none(),
-        "HSS_REQUIRE_ORACLE is set but no oracle python was found"
-    );
-    None
-}
 
 struct VerifyServer {
     child: Child,

@@ -3,6 +3,8 @@
 //! responses.
 #![allow(dead_code)]
 
+pub mod oracle;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
