@@ -118,11 +118,45 @@ impl HssClient {
     }
 
     /// Synchronizes the SWR image list. Every parameter is checked against the spec before
-    /// anything is sent.
+    /// anything is sent; retries, timeouts and signing happen in the client hooks.
     pub async fn run_image_synchronize(
         &self,
         request: &SyncRequest,
     ) -> Result<SyncResponse, Error> {
+        let params = self.parameters(request)?;
+        let call = self.inner.run_image_synchronize(
+            &params.project_id,
+            params.enterprise_project_id.as_ref(),
+            params.token.as_ref(),
+            params.region.as_ref(),
+            &params.body,
+        );
+        // The hooks bound every attempt and delay by the total timeout; this outer bound only
+        // guards against anything they do not cover.
+        let total = self.inner_state().total_timeout;
+        let record = hooks::call::CallRecord::with_path(params.path);
+        let (result, record) = hooks::call::scoped(
+            record,
+            tokio::time::timeout(total + OUTER_TIMEOUT_GRACE, call),
+        )
+        .await;
+        let attempts = record.attempts();
+        if let Some(failure) = record.take_failure() {
+            return Err(failure);
+        }
+        match result {
+            Ok(Ok(value)) => success(value, attempts),
+            Ok(Err(e)) => Err(map_error(e, attempts)),
+            Err(_) => Err(Error::Transport {
+                kind: TransportKind::Timeout,
+                message: format!("the call did not finish within {total:?}"),
+                attempts,
+            }),
+        }
+    }
+
+    /// The call's parameters, each checked against the spec (through the generated types).
+    fn parameters(&self, request: &SyncRequest) -> Result<Parameters, Error> {
         let project_id = request
             .project_id
             .as_deref()
@@ -141,89 +175,76 @@ impl HssClient {
                 rule: "\".\" and \"..\" cannot be sent as a URL path segment".into(),
             });
         }
-        // The path as the official SDKs send it: `quote(project_id, safe='')`.
-        let path = format!(
-            "/v5/{}/image/synchronize",
-            crate::signer::encode(project_id)
-        );
-        let project_id: types::RunImageSynchronizeProjectId =
-            validate::spec_value("project_id", project_id)?;
-        let enterprise_project_id: Option<types::RunImageSynchronizeEnterpriseProjectId> = request
-            .enterprise_project_id
-            .as_deref()
-            .or(self.enterprise_project_id.as_deref())
-            .map(|id| validate::spec_value("enterprise_project_id", id))
-            .transpose()?;
-        let region: Option<types::RunImageSynchronizeRegion> = match request.region.as_deref() {
+        let region = match request.region.as_deref() {
             Some(region) => {
                 validate::header_value("region", region)?;
                 Some(validate::spec_value("region", region)?)
             }
             None => None,
         };
-        let token: Option<types::RunImageSynchronizeXAuthToken> = match &self.inner_state().auth {
+        let token = match &self.inner_state().auth {
             Auth::Token(token) => Some(validate::spec_value("X-Auth-Token", token.expose())?),
             Auth::AkSk(_) => None,
         };
-        let body = types::RunImageSynchronizeRequestInfo {
-            image_type: request.image_type,
-        };
-
-        let call = self.inner.run_image_synchronize(
-            &project_id,
-            enterprise_project_id.as_ref(),
-            token.as_ref(),
-            region.as_ref(),
-            &body,
-        );
-        // The hooks bound every attempt and delay by the total timeout; this outer bound only
-        // guards against anything they do not cover.
-        let total = self.inner_state().total_timeout;
-        let record = hooks::call::CallRecord::with_path(path);
-        let (result, record) = hooks::call::scoped(
-            record,
-            tokio::time::timeout(total + OUTER_TIMEOUT_GRACE, call),
-        )
-        .await;
-        let attempts = record.attempts();
-        if let Some(failure) = record.take_failure() {
-            return Err(failure);
-        }
-        let Ok(result) = result else {
-            return Err(Error::Transport {
-                kind: TransportKind::Timeout,
-                message: format!("the call did not finish within {total:?}"),
-                attempts,
-            });
-        };
-        match result {
-            Ok(value) => {
-                let request_id = hooks::request_id(value.headers()).map(str::to_owned);
-                let body = value.into_inner();
-                let error_code = body.error_code.unwrap_or(0);
-                let description = body.error_description.unwrap_or_default();
-                if error_code != 0 {
-                    return Err(Error::Failed {
-                        error_code,
-                        description,
-                        request_id,
-                    });
-                }
-                Ok(SyncResponse {
-                    error_code,
-                    error_description: description,
-                    request_id,
-                    attempts,
-                })
-            }
-            Err(e) => Err(map_error(e, attempts)),
-        }
+        Ok(Parameters {
+            // The path as the official SDKs send it: `quote(project_id, safe='')`.
+            path: format!(
+                "/v5/{}/image/synchronize",
+                crate::signer::encode(project_id)
+            ),
+            project_id: validate::spec_value("project_id", project_id)?,
+            enterprise_project_id: request
+                .enterprise_project_id
+                .as_deref()
+                .or(self.enterprise_project_id.as_deref())
+                .map(|id| validate::spec_value("enterprise_project_id", id))
+                .transpose()?,
+            token,
+            region,
+            body: types::RunImageSynchronizeRequestInfo {
+                image_type: request.image_type,
+            },
+        })
     }
 
     fn inner_state(&self) -> &hooks::HookState {
         use progenitor_client::ClientInfo;
         self.inner.inner()
     }
+}
+
+/// Validated parameters of one call.
+struct Parameters {
+    path: String,
+    project_id: types::RunImageSynchronizeProjectId,
+    enterprise_project_id: Option<types::RunImageSynchronizeEnterpriseProjectId>,
+    token: Option<types::RunImageSynchronizeXAuthToken>,
+    region: Option<types::RunImageSynchronizeRegion>,
+    body: types::RunImageSynchronizeRequestInfo,
+}
+
+/// A 200: success when its `error_code` is 0 (or absent), else [`Error::Failed`].
+fn success(
+    value: progenitor_client::ResponseValue<types::RunImageSynchronizeResponse>,
+    attempts: u32,
+) -> Result<SyncResponse, Error> {
+    let request_id = hooks::request_id(value.headers()).map(str::to_owned);
+    let body = value.into_inner();
+    let error_code = body.error_code.unwrap_or(0);
+    let description = body.error_description.unwrap_or_default();
+    if error_code != 0 {
+        return Err(Error::Failed {
+            error_code,
+            description,
+            request_id,
+        });
+    }
+    Ok(SyncResponse {
+        error_code,
+        error_description: description,
+        request_id,
+        attempts,
+    })
 }
 
 /// Slack for the outer timeout around a call, beyond the configured total.
