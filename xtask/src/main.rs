@@ -9,7 +9,8 @@ const USAGE: &str = "usage: cargo xtask <regen [--check] | downstream | bench | 
   regen --check  fail if the committed snapshot differs from what the spec generates
   downstream     build tests/downstream (a tiny user crate) and check it compiles no codegen or CLI crate
   bench          signing speed of our signer and of the official Python SDK, side by side
-  ci             everything CI runs: fmt, clippy, regen --check, downstream, all tests";
+  ci             everything CI runs: fmt, clippy, docs, regen --check, downstream, the oracle's
+                 vector check and self-test, all tests";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -206,6 +207,9 @@ fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
+    run(cargo()
+        .args(["doc", "--no-deps", "--features", "cli"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
     regen(true)?;
     downstream()?;
     let python = oracle_python()?;
