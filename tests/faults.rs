@@ -425,3 +425,30 @@ async fn clock_skew_is_measured_corrected_and_remembered() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn extreme_settings_do_not_panic() {
+    let emulator = Emulator::new()
+        .clock_offset_secs(i64::MAX)
+        .start()
+        .await
+        .unwrap();
+    let client = emulator
+        .client_builder()
+        .timeout(Duration::MAX)
+        .attempt_timeout(Duration::MAX)
+        .connect_timeout(Duration::MAX)
+        .retry(RetryPolicy {
+            max_attempts: u32::MAX,
+            base_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+        })
+        .build()
+        .unwrap();
+    // The emulator's clock offset does not fit: it keeps the system clock, and the call works.
+    let done = client
+        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .await
+        .unwrap();
+    assert_eq!(done.attempts, 1);
+}

@@ -137,7 +137,7 @@ impl HssClient {
         let record = hooks::call::CallRecord::with_path(params.path);
         let (result, record) = hooks::call::scoped(
             record,
-            tokio::time::timeout(total + OUTER_TIMEOUT_GRACE, call),
+            tokio::time::timeout(total.saturating_add(OUTER_TIMEOUT_GRACE), call),
         )
         .await;
         let attempts = record.attempts();

@@ -66,9 +66,9 @@ impl Shared {
         let offset = Duration::from_secs(self.config.clock_offset_secs.unsigned_abs());
         let now = SystemTime::now();
         if self.config.clock_offset_secs >= 0 {
-            now + offset
+            now.checked_add(offset).unwrap_or(now)
         } else {
-            now - offset
+            now.checked_sub(offset).unwrap_or(now)
         }
     }
 

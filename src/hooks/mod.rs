@@ -138,7 +138,11 @@ impl HookState {
         client: &reqwest::Client,
         request: reqwest::Request,
     ) -> reqwest::Result<reqwest::Response> {
-        let deadline = Instant::now() + self.total_timeout;
+        // A timeout too large to add to the clock means "no deadline" in practice.
+        let started = Instant::now();
+        let deadline = started
+            .checked_add(self.total_timeout)
+            .unwrap_or(started + Duration::from_secs(100 * 365 * 86_400));
         let mut attempt = 0;
         let mut skew_corrected = false;
         loop {

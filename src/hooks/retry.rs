@@ -48,7 +48,9 @@ impl RetryPolicy {
             .base_delay
             .saturating_mul(1u32 << retry.saturating_sub(1).min(20))
             .min(self.max_delay);
-        exponential.mul_f64(unit.clamp(0.0, 1.0))
+        // `mul_f64` could round past `Duration::MAX` for huge delays; checked, it cannot panic.
+        Duration::try_from_secs_f64(exponential.as_secs_f64() * unit.clamp(0.0, 1.0))
+            .unwrap_or(exponential)
     }
 }
 
@@ -121,6 +123,20 @@ mod tests {
         assert_eq!(policy.backoff(60, 1.0), Duration::from_secs(20));
         assert_eq!(policy.backoff(3, 0.0), Duration::ZERO);
         assert_eq!(policy.backoff(3, 0.5), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn huge_settings_do_not_overflow() {
+        let policy = RetryPolicy {
+            max_attempts: u32::MAX,
+            base_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+        };
+        for retry in [0, 1, 2, 40, u32::MAX] {
+            for unit in [0.0, 0.5, 1.0, f64::NAN, f64::INFINITY, -1.0] {
+                assert!(policy.backoff(retry, unit) <= Duration::MAX);
+            }
+        }
     }
 
     #[test]
