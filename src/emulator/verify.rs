@@ -237,9 +237,14 @@ fn percent_decode(text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+        // Exactly two hex digits (`u8::from_str_radix` alone would also take "+A").
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && bytes[i + 1].is_ascii_hexdigit()
+            && bytes[i + 2].is_ascii_hexdigit()
+        {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or_default();
+            if let Ok(b) = u8::from_str_radix(hex, 16) {
                 out.push(b);
                 i += 3;
                 continue;
@@ -312,6 +317,8 @@ mod tests {
         assert_eq!(canonical_path("/v5/a%2Fb/x"), "/v5/a/b/x/");
         assert_eq!(canonical_path("/a:b%7e"), "/a%3Ab~/");
         assert_eq!(canonical_path("/%zz%4"), "/%25zz%254/");
+        // Found by fuzzing: a sign is not a hex digit.
+        assert_eq!(canonical_path("/%+A%-1"), "/%25%2BA%25-1/");
         assert_eq!(
             canonical_query("b=2&a=10&a=1&k&s=a+b"),
             "a=1&a=10&b=2&k=&s=a%2Bb"

@@ -108,6 +108,10 @@ pub enum SigningError {
     /// The signing time cannot be written as `YYYYMMDDTHHMMSSZ` (before 1970 or after 9999).
     #[error("signing time is outside the years 1970..=9999")]
     TimeOutOfRange,
+    /// Two headers have the same name (ignoring case). The official SDK would sign the last
+    /// value for both and send both, which no gateway can verify; refused instead.
+    #[error("header {0} is given more than once (names are case-insensitive)")]
+    DuplicateHeader(String),
 }
 
 /// Signs `request` with SDK-HMAC-SHA256.
@@ -130,6 +134,14 @@ pub fn sign(
         return Err(SigningError::EmptyPath);
     }
 
+    let mut seen: Vec<String> = Vec::with_capacity(request.headers.len());
+    for (name, _) in request.headers {
+        let lower = name.to_ascii_lowercase();
+        if seen.contains(&lower) {
+            return Err(SigningError::DuplicateHeader(lower));
+        }
+        seen.push(lower);
+    }
     let mut headers = HeaderList(request.headers.to_vec());
     headers.add_signer_headers(request.host, time)?;
     let date = headers
@@ -138,6 +150,7 @@ pub fn sign(
         .unwrap_or_default();
 
     // Names with `_` are sent but never signed (gateways in the nginx family drop them).
+    // Names are distinct (checked above), so each signed line has its one value.
     let mut signed: Vec<String> = headers
         .0
         .iter()
@@ -161,8 +174,7 @@ pub fn sign(
     for name in &signed {
         canonical_request.push_str(name);
         canonical_request.push(':');
-        // With two names differing only in case, both lines take the last value.
-        canonical_request.push_str(headers.last_value_ignore_case(name).unwrap_or_default());
+        canonical_request.push_str(headers.get_ignore_case(name).unwrap_or_default());
         canonical_request.push('\n');
     }
     canonical_request.push('\n');
@@ -256,14 +268,6 @@ impl HeaderList {
             .map(|(_, v)| v.as_str())
     }
 
-    fn last_value_ignore_case(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
     /// Adds, in the official SDK's order, the content-hash, date and host headers.
     fn add_signer_headers(&mut self, host: &str, time: SystemTime) -> Result<(), SigningError> {
         let content_type = self.get_exact("Content-Type").unwrap_or_default();
@@ -297,5 +301,28 @@ impl HeaderList {
                 *value = trimmed.to_owned();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_header_name_given_twice() {
+        let headers = [
+            ("X-Custom".to_owned(), "a".to_owned()),
+            ("x-custom".to_owned(), "b".to_owned()),
+        ];
+        let request = SignableRequest {
+            method: "GET",
+            host: "h",
+            path: "/",
+            query: &[],
+            headers: &headers,
+            body: b"",
+        };
+        let err = sign(&request, "AK", &SecretString::from("SK"), SystemTime::now()).unwrap_err();
+        assert_eq!(err, SigningError::DuplicateHeader("x-custom".into()));
     }
 }

@@ -10,7 +10,7 @@ const USAGE: &str = "usage: cargo xtask <regen [--check] | downstream | bench | 
   downstream     build tests/downstream (a tiny user crate) and check it compiles no codegen or CLI crate
   bench          signing speed of our signer and of the official Python SDK, side by side
   ci             everything CI runs: fmt, clippy, docs, regen --check, downstream, the oracle's
-                 vector check and self-test, all tests";
+                 vector check and self-test, all tests, the fuzz corpus replay";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -220,7 +220,9 @@ fn ci() -> Result<(), String> {
     run(cargo()
         .args(["test", "--workspace", "--features", "cli"])
         .env("HSS_ORACLE_PYTHON", &python)
-        .env("HSS_REQUIRE_ORACLE", "1"))
+        .env("HSS_REQUIRE_ORACLE", "1"))?;
+    // The fuzz crate's own tests replay its committed corpus (stable toolchain, no fuzzer).
+    run(cargo().args(["test", "--manifest-path", "fuzz/Cargo.toml", "--lib"]))
 }
 
 /// Re-records the deterministic SDK vectors and fails if any committed file changes.
