@@ -101,7 +101,8 @@ impl Json {
         }
     }
 
-    /// Text as Python's `str()` gives for scalars; JSON text for containers.
+    /// Text as Python's `str()` gives for strings, booleans, null and integers; JSON text for
+    /// other numbers (Python writes `1e-05` where this writes `0.00001`) and containers.
     fn to_python_str(&self) -> String {
         match self {
             Json::Null => "None".to_owned(),

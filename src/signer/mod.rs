@@ -271,9 +271,14 @@ impl HeaderList {
     /// Adds, in the official SDK's order, the content-hash, date and host headers.
     fn add_signer_headers(&mut self, host: &str, time: SystemTime) -> Result<(), SigningError> {
         let content_type = self.get_exact("Content-Type").unwrap_or_default();
+        // The SDK sets the exact name; a caller's header of another spelling is left alone
+        // (the SDK would add a second one, which no gateway can verify).
+        let other_spelling = self.get_exact(CONTENT_HASH_HEADER).is_none()
+            && self.get_ignore_case(CONTENT_HASH_HEADER).is_some();
         if !content_type.is_empty()
             && !content_type.starts_with("application/json")
             && !content_type.starts_with("application/bson")
+            && !other_spelling
         {
             self.set(CONTENT_HASH_HEADER, "UNSIGNED-PAYLOAD".to_owned());
         }
@@ -324,5 +329,28 @@ mod tests {
         };
         let err = sign(&request, "AK", &SecretString::from("SK"), SystemTime::now()).unwrap_err();
         assert_eq!(err, SigningError::DuplicateHeader("x-custom".into()));
+    }
+
+    /// Found by fuzzing: the content-hash header must not be added a second time.
+    #[test]
+    fn a_callers_content_hash_header_of_another_spelling_is_kept_once() {
+        let headers = [
+            ("Content-Type".to_owned(), "text/plain".to_owned()),
+            ("x-sdk-content-sha256".to_owned(), "abc".to_owned()),
+        ];
+        let request = SignableRequest {
+            method: "POST",
+            host: "h",
+            path: "/",
+            query: &[],
+            headers: &headers,
+            body: b"x",
+        };
+        let signed = sign(&request, "AK", &SecretString::from("SK"), SystemTime::now()).unwrap();
+        assert_eq!(
+            signed.signed_headers,
+            "content-type;host;x-sdk-content-sha256;x-sdk-date"
+        );
+        assert!(signed.canonical_request.ends_with("\nabc"));
     }
 }
