@@ -77,7 +77,7 @@ async fn accepts_signed_calls_and_keeps_per_project_state() {
     assert!(rejected.reason.contains("X-Project-Id"));
 
     // The admin path serves the same state as JSON.
-    let body = reqwest_get(&format!("{}/_emulator/state", emulator.endpoint())).await;
+    let body = raw_get(&format!("{}/_emulator/state", emulator.endpoint())).await;
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         json["projects"][emulator.project_id()]["private_image"]["count"],
@@ -85,7 +85,7 @@ async fn accepts_signed_calls_and_keeps_per_project_state() {
     );
 }
 
-async fn reqwest_get(url: &str) -> String {
+async fn raw_get(url: &str) -> String {
     // A raw HTTP/1.1 GET: no client configuration involved.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").unwrap();
@@ -234,7 +234,6 @@ async fn send_tampered(
     emulator: &RunningEmulator,
     tamper: impl FnOnce(&mut String, &mut Vec<(String, String)>, &mut Vec<u8>),
 ) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = emulator.addr().to_string();
     let project = emulator.project_id().to_owned();
     let path = format!("/v5/{project}/image/synchronize");
@@ -263,21 +262,7 @@ async fn send_tampered(
     let mut target = signed.uri.clone();
     let mut headers = signed.headers.clone();
     tamper(&mut target, &mut headers, &mut body);
-    let mut request = format!("POST {target} HTTP/1.1\r\n");
-    for (n, v) in &headers {
-        request.push_str(&format!("{n}: {v}\r\n"));
-    }
-    request.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    ));
-    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    stream.write_all(&body).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response[9..12].parse().unwrap();
-    (status, response)
+    send_raw(&host, "POST", &target, &headers, &body).await
 }
 
 fn set(headers: &mut [(String, String)], name: &str, value: &str) {
@@ -409,7 +394,6 @@ async fn send_signed_at(
     body: &str,
     at: SystemTime,
 ) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = emulator.addr().to_string();
     let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
     let signable = SignableRequest {
@@ -428,19 +412,7 @@ async fn send_signed_at(
         at,
     )
     .unwrap();
-    let mut request = format!("{method} {} HTTP/1.1\r\n", signed.uri);
-    for (n, v) in &signed.headers {
-        request.push_str(&format!("{n}: {v}\r\n"));
-    }
-    request.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    ));
-    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    (response[9..12].parse().unwrap(), response)
+    send_raw(&host, method, &signed.uri, &signed.headers, body.as_bytes()).await
 }
 
 #[tokio::test]
@@ -641,4 +613,30 @@ mod readme_example {
             2
         );
     }
+}
+
+/// Sends one HTTP/1.1 request over a raw socket (headers exactly as given) and returns the
+/// status and the whole response text.
+async fn send_raw(
+    host: &str,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut request = format!("{method} {target} HTTP/1.1\r\n");
+    for (n, v) in headers {
+        request.push_str(&format!("{n}: {v}\r\n"));
+    }
+    request.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    (response[9..12].parse().unwrap(), response)
 }

@@ -167,7 +167,7 @@ pub fn verify_signature(
 
 /// The canonical request as shown in answers and logs: the signed `x-security-token` value is
 /// a secret, so it is masked.
-fn redact_security_token(canonical: &str) -> String {
+pub fn redact_security_token(canonical: &str) -> String {
     canonical
         .split('\n')
         .map(|line| match line.strip_prefix("x-security-token:") {

@@ -134,13 +134,14 @@ pub fn sign(
         return Err(SigningError::EmptyPath);
     }
 
-    let mut seen: Vec<String> = Vec::with_capacity(request.headers.len());
-    for (name, _) in request.headers {
-        let lower = name.to_ascii_lowercase();
-        if seen.contains(&lower) {
-            return Err(SigningError::DuplicateHeader(lower));
+    // Checked without allocating: this is on every request's path.
+    for (i, (name, _)) in request.headers.iter().enumerate() {
+        if request.headers[..i]
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            return Err(SigningError::DuplicateHeader(name.to_ascii_lowercase()));
         }
-        seen.push(lower);
     }
     let mut headers = HeaderList(request.headers.to_vec());
     headers.add_signer_headers(request.host, time)?;
