@@ -60,7 +60,11 @@ mod codegen {
         settings
             .with_interface(InterfaceStyle::Positional)
             // The hand-written layer keeps credentials and signing state here...
-            .with_inner_type("crate::hooks::HookState".parse().expect("valid Rust path"))
+            .with_inner_type(
+                "crate::client::hooks::HookState"
+                    .parse()
+                    .expect("valid Rust path"),
+            )
             // ...and must implement ClientHooks: an unsigned client does not compile.
             .with_hooks(HooksMode::Expected);
         let tokens = Generator::new(&settings)

@@ -1,44 +1,70 @@
 //! The one error type of the crate.
 
 use crate::credentials::CredentialsError;
+use crate::signer::SigningError;
 use std::fmt;
+use std::time::Duration;
 
 /// Everything a call can fail with. Secrets (SK, security token, IAM token) never appear in
 /// any variant's `Display` or `Debug`.
+///
+/// Causes are kept: [`std::error::Error::source`] leads from a transport failure to the I/O or
+/// TLS error underneath.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A request parameter breaks a rule of the spec; nothing was sent.
+    /// A request parameter or a setting breaks a rule; nothing was sent.
     #[error("invalid input: {field}: {rule}")]
     InvalidInput {
-        /// The parameter, named as in the API (`project_id`, `X-Auth-Token`, ...).
+        /// The parameter, named as in the API (`project_id`, `X-Auth-Token`, ...) or as the
+        /// builder setting (`timeout`, `max_attempts`).
         field: &'static str,
         /// The rule broken. Never echoes a secret's value.
         rule: String,
     },
-    /// The client could not be configured (endpoint, region, credentials, TLS).
-    #[error("configuration: {0}")]
-    Config(String),
+    /// The client could not be configured.
+    #[error("configuration: {setting}: {problem}")]
+    Config {
+        /// What is misconfigured: `endpoint`, `region`, `credentials`, `tls` or `http`.
+        setting: &'static str,
+        /// What is wrong with it, and what to do.
+        problem: String,
+    },
     /// Credentials could not be loaded.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
     /// The request could not be signed.
     #[error("signing: {0}")]
-    Signing(String),
-    /// The gateway or the service answered with an error status.
+    Signing(#[from] SigningError),
+    /// The gateway or the service answered with an error status (4xx, 5xx).
     #[error(transparent)]
     Service(#[from] ServiceError),
-    /// HTTP 200, but the body's `error_code` is not 0.
+    /// HTTP 200, but the body's `error_code` is not 0: the service did not do what was asked.
     #[error(
-        "synchronization failed: error_code {error_code}: {description} (request id {})",
+        "HTTP 200 with error_code {error_code}: {description} (request id {})",
         request_id.as_deref().unwrap_or("none")
     )]
-    Failed {
+    NonZeroErrorCode {
         /// The body's `error_code`.
         error_code: i64,
         /// The body's `error_description`.
         description: String,
         /// The response's `X-Request-Id`.
+        request_id: Option<String>,
+        /// Attempts made, retries included.
+        attempts: u32,
+    },
+    /// The gateway refused the signature's time, and its clock differs from ours by more than
+    /// the client corrects on its own (24 hours): the system clock needs fixing.
+    #[error(
+        "the gateway's clock differs from this machine's by {offset_secs} s (request id {}): \
+         signatures are refused; fix the system clock",
+        request_id.as_deref().unwrap_or("none")
+    )]
+    ClockSkew {
+        /// How far the gateway's `Date` is ahead of our clock (negative: behind), in seconds.
+        offset_secs: i64,
+        /// The refusing answer's `X-Request-Id`.
         request_id: Option<String>,
     },
     /// The answer's body is larger than the configured cap; reading stopped there.
@@ -47,23 +73,31 @@ pub enum Error {
         /// The cap, in bytes.
         limit: usize,
     },
-    /// The response could not be read as the API describes it.
-    #[error("unexpected response (HTTP {status}): {message}")]
+    /// The answer could not be read as the API describes it (an undocumented status such as a
+    /// redirect, or a 200 whose body is not the documented JSON).
+    #[error(
+        "unexpected response (HTTP {status}, request id {}): {message}",
+        request_id.as_deref().unwrap_or("none")
+    )]
     InvalidResponse {
         /// HTTP status of the response.
         status: u16,
+        /// The response's `X-Request-Id`, when it could be kept.
+        request_id: Option<String>,
         /// What was wrong.
         message: String,
     },
-    /// Connecting, TLS, sending or receiving failed, or a timeout expired (after retries).
-    #[error("transport ({kind}, {attempts} attempt(s)): {message}")]
+    /// Connecting, TLS, sending or receiving failed, or a timeout expired (after retries). The
+    /// source is the failure underneath.
+    #[error("transport ({kind}) after {attempts} attempt(s)")]
     Transport {
         /// What kind of failure.
         kind: TransportKind,
-        /// Details from the HTTP stack.
-        message: String,
         /// Attempts made, retries included.
         attempts: u32,
+        /// The failure underneath (from the HTTP stack, or [`DeadlineExceeded`]).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -89,34 +123,44 @@ impl fmt::Display for TransportKind {
     }
 }
 
-impl From<reqwest::Error> for Error {
-    fn from(e: reqwest::Error) -> Self {
-        let kind = if e.is_timeout() {
+/// The source of an [`Error::Transport`] whose call ran out of its total timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the call did not finish within its total timeout of {0:?}")]
+pub struct DeadlineExceeded(pub Duration);
+
+impl Error {
+    /// A transport failure of `attempts` attempts, classified from reqwest's error.
+    pub(crate) fn transport(error: reqwest::Error, attempts: u32) -> Self {
+        let kind = if error.is_timeout() {
             TransportKind::Timeout
-        } else if e.is_connect() {
+        } else if error.is_connect() {
             TransportKind::Connect
         } else {
             TransportKind::Io
         };
-        // The source chain says *why* (refused, reset, certificate ...); reqwest's own Display
-        // only says "error sending request".
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
         Error::Transport {
             kind,
-            message,
-            attempts: 1,
+            attempts,
+            source: Box::new(error),
         }
+    }
+
+    /// Sets the attempt count of the variants that report one.
+    pub(crate) fn with_attempts(mut self, made: u32) -> Self {
+        match &mut self {
+            Error::Service(e) => e.attempts = made,
+            Error::NonZeroErrorCode { attempts, .. } | Error::Transport { attempts, .. } => {
+                *attempts = made
+            }
+            _ => {}
+        }
+        self
     }
 }
 
 /// An error answer of the API gateway or of HSS, read as the official SDKs read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServiceError {
     /// HTTP status.
     pub status: u16,
@@ -128,6 +172,8 @@ pub struct ServiceError {
     pub error_msg: String,
     /// `encoded_authorization_message`, when present.
     pub encoded_authorization_message: Option<String>,
+    /// The wait the answer asked for with `Retry-After` (429 and 503 answers).
+    pub retry_after: Option<Duration>,
     /// Attempts made, retries included.
     pub attempts: u32,
 }

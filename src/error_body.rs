@@ -8,21 +8,22 @@
 //! missing message to the raw body text; non-JSON bodies keep the raw text as message.
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::collections::HashMap;
 use std::fmt;
 
 /// `error_code`, `error_msg` and `encoded_authorization_message` of an error response.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ErrorFields {
     /// Service error code such as `APIG.0301`, or the HTTP status when the body has none.
     pub error_code: String,
     /// Human-readable message, or the raw body text.
     pub error_msg: String,
     /// The encoded reason of an authorization failure, when the body has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoded_authorization_message: Option<String>,
 }
 
-/// Parses an error response body; never fails.
+/// Parses an error response body; never fails, and takes time linear in the body's size.
 pub fn parse(status: u16, body: &[u8]) -> ErrorFields {
     let text = String::from_utf8_lossy(body);
     let mut found = Found::default();
@@ -193,10 +194,15 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
         let mut members: Vec<(String, Json)> = Vec::new();
+        // Where each key is, so that a body of many members is read in linear time.
+        let mut position: HashMap<String, usize> = HashMap::new();
         while let Some((key, value)) = map.next_entry::<String, Json>()? {
-            match members.iter_mut().find(|(k, _)| *k == key) {
-                Some(slot) => slot.1 = value,
-                None => members.push((key, value)),
+            match position.get(&key) {
+                Some(&at) => members[at].1 = value,
+                None => {
+                    position.insert(key.clone(), members.len());
+                    members.push((key, value));
+                }
             }
         }
         Ok(Json::Object(members))
@@ -244,6 +250,16 @@ mod tests {
         // Document order, not key order, decides which match is last.
         let body = r#"{"z":{"code":"Z","message":"z"},"a":{"code":"A","message":"a"}}"#;
         assert_eq!(p(400, body), ("A".into(), "a".into(), None));
+    }
+
+    #[test]
+    fn many_members_and_duplicates() {
+        let mut body = String::from("{");
+        for i in 0..50_000 {
+            body.push_str(&format!("\"k{i}\":{i},"));
+        }
+        body.push_str(r#""k7":"last","error_code":"E","error_msg":"m"}"#);
+        assert_eq!(p(400, &body), ("E".into(), "m".into(), None));
     }
 
     #[test]

@@ -10,7 +10,11 @@
 //! - [`signer`]: SDK-HMAC-SHA256 request signing, a pure function usable for any Huawei Cloud
 //!   API;
 //! - [`credentials`] and [`region`]: where keys and endpoints come from;
-//! - [`HssClient`]: validation, signing hooks and error mapping around the generated client.
+//! - [`HssClient`]: validation, retries and error mapping around the generated client, whose
+//!   progenitor hooks put each request in the official SDKs' wire form and sign it.
+//!
+//! The generated code is private: the public API is the hand-written layer, so a change of the
+//! spec is a breaking change of this crate only where that layer changes.
 //!
 //! ```no_run
 //! use hss_image_sync::{credentials, HssClient, ImageType, SyncRequest};
@@ -33,6 +37,7 @@
 //! ```
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod client;
 pub mod credentials;
@@ -40,20 +45,27 @@ pub mod credentials;
 pub mod emulator;
 mod error;
 pub mod error_body;
-mod hooks;
 pub mod region;
 pub mod signer;
 
 pub use client::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HssClient, HssClientBuilder, ImageType, RetryPolicy,
-    SyncRequest, SyncResponse,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClient,
+    HssClientBuilder, ImageType, RetryPolicy, SyncRequest, SyncResponse,
 };
 pub use credentials::{AuthToken, Credentials};
-pub use error::{Error, ServiceError, TransportKind};
+pub use error::{DeadlineExceeded, Error, ServiceError, TransportKind};
+pub use signer::SigningError;
 
-/// Client and models generated from `spec/hss-image-sync.yaml` by progenitor.
-#[allow(missing_docs, clippy::all, unused_comparisons)]
-pub mod generated {
+/// Client and models generated from `spec/hss-image-sync.yaml` by progenitor; private, used
+/// through [`HssClient`].
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    dead_code,
+    clippy::all,
+    unused_comparisons
+)]
+pub(crate) mod generated {
     #[cfg(feature = "codegen")]
     include!(concat!(env!("OUT_DIR"), "/client.rs"));
     #[cfg(not(feature = "codegen"))]

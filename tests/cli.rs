@@ -90,7 +90,12 @@ async fn success_prints_the_response_as_json() {
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         body,
-        serde_json::json!({"error_code": 0, "error_description": "success"})
+        serde_json::json!({
+            "error_code": 0,
+            "error_description": "success",
+            "request_id": "req-200",
+            "attempts": 1
+        })
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("request id: req-200"));
     let got = &server.requests()[0];

@@ -137,7 +137,7 @@ proptest! {
             body: body.to_vec(),
         };
         let auth = parse_authorization(&signed.authorization).unwrap();
-        let good = raw(&signed.uri, &signed.headers, &body);
+        let good = raw(&signed.uri, &pairs(&signed.headers), &body);
         prop_assert!(verify_signature(&good, &auth, SK.as_bytes(), at()).is_ok());
 
         // Change one alphanumeric byte of one signed part to another alphanumeric byte (so
@@ -166,15 +166,15 @@ proptest! {
                 let mut body = body.clone();
                 let i = position.index(body.len());
                 body[i] ^= 0x01;
-                Some(raw(&signed.uri, &signed.headers, &body))
+                Some(raw(&signed.uri, &pairs(&signed.headers), &body))
             }
             1 => change(path_part).map(|p| {
                 let target = if query_part.is_empty() { p } else { format!("{p}?{query_part}") };
-                raw(&target, &signed.headers, &body)
+                raw(&target, &pairs(&signed.headers), &body)
             }),
-            2 => change(query_part).map(|q| raw(&format!("{path_part}?{q}"), &signed.headers, &body)),
+            2 => change(query_part).map(|q| raw(&format!("{path_part}?{q}"), &pairs(&signed.headers), &body)),
             3 => {
-                let mut headers = signed.headers.clone();
+                let mut headers = pairs(&signed.headers);
                 let at = headers.iter().position(|(n, _)| n == "X-Custom").unwrap();
                 change(&headers[at].1).map(|v| {
                     headers[at].1 = v;
@@ -182,7 +182,7 @@ proptest! {
                 })
             }
             _ => {
-                let mut headers = signed.headers.clone();
+                let mut headers = pairs(&signed.headers);
                 let slot = headers.iter_mut().find(|(n, _)| n == "X-Sdk-Date").unwrap();
                 let t = signer::sdk_date::parse(&slot.1).unwrap() + Duration::from_secs(1);
                 slot.1 = signer::sdk_date::format(t).unwrap();
@@ -208,7 +208,9 @@ proptest! {
     /// signs and sends.
     #[test]
     fn emulator_accepts_whatever_the_client_signs(
-        project in "[^/\\x00-\\x1f\\x7f]{1,40}",
+        // Without `\\`, which the client refuses in a path (see `client_wire::awkward_project_ids`).
+        project in "[^/\\\\\\x00-\\x1f\\x7f]{1,40}"
+            .prop_filter("a project ID to send", |p| !matches!(p.trim(), "" | "." | "..")),
         enterprise in proptest::option::of("\\PC{1,30}"),
         region in proptest::option::of("[ -~\u{a1}-\u{2fff}]{0,30}"),
         token in proptest::option::of("[!-~]{8,64}"),
@@ -237,7 +239,7 @@ proptest! {
                 request = request.enterprise_project_id(e);
             }
             if let Some(r) = &region {
-                request = request.region(r);
+                request = request.region_header(r);
             }
             let result = client.run_image_synchronize(&request).await;
             let exchanges = emulator.exchanges();
@@ -246,4 +248,12 @@ proptest! {
             Ok(())
         })?;
     }
+}
+
+/// The signed headers as name/value pairs.
+fn pairs(headers: &[hss_image_sync::signer::Header]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|h| (h.name.clone(), h.value.clone()))
+        .collect()
 }

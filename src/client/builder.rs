@@ -1,12 +1,11 @@
 //! Builds an [`HssClient`]: endpoint, credentials, defaults, and our own HTTP client.
 
 use super::HssClient;
+use super::hooks::{Auth, HookState, TimeSource};
+use super::retry::RetryPolicy;
 use crate::credentials::{AuthToken, Credentials};
 use crate::error::Error;
 use crate::generated;
-use crate::hooks::response::DEFAULT_MAX_RESPONSE_BYTES;
-use crate::hooks::retry::RetryPolicy;
-use crate::hooks::{Auth, HookState, TimeSource};
 use crate::region;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -15,6 +14,8 @@ use std::time::{Duration, SystemTime};
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default timeout of a whole call: every attempt and every delay between them.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default cap on a response body.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1 << 20;
 
 /// Configures an [`HssClient`]. Created by [`HssClient::builder`].
 #[derive(Clone, Default)]
@@ -160,9 +161,10 @@ impl HssClientBuilder {
                 Auth::AkSk(creds)
             }
             (None, None) => {
-                return Err(Error::Config(
-                    "no credentials: set AK/SK credentials or an IAM auth token".into(),
-                ));
+                return Err(Error::Config {
+                    setting: "credentials",
+                    problem: "none given: set AK/SK credentials or an IAM auth token".into(),
+                });
             }
         };
         let project_id = self
@@ -174,7 +176,7 @@ impl HssClientBuilder {
         super::validate::header_value("User-Agent", &user_agent)?;
 
         let retry = self.retry.unwrap_or_default();
-        if retry.max_attempts == 0 {
+        if retry.max_attempts() == 0 {
             return Err(Error::InvalidInput {
                 field: "max_attempts",
                 rule: "must be at least 1".into(),
@@ -200,16 +202,16 @@ impl HssClientBuilder {
             now: self
                 .time_source
                 .unwrap_or_else(|| Arc::new(SystemTime::now)),
-            clock_offset_secs: Arc::default(),
-            retry,
+            skew: Default::default(),
             attempt_timeout: self.attempt_timeout,
-            total_timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
             max_response_bytes: self
                 .max_response_bytes
                 .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
         };
         Ok(HssClient {
             inner: generated::Client::new_with_client(&base_url, http, state),
+            retry,
+            total_timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
             project_id,
             enterprise_project_id: self.enterprise_project_id,
         })
@@ -220,16 +222,19 @@ impl HssClientBuilder {
             return Ok(endpoint.clone());
         }
         let Some(region) = &self.region else {
-            return Err(Error::Config(
-                "no endpoint: set a region (e.g. cn-north-4) or an explicit endpoint".into(),
-            ));
+            return Err(Error::Config {
+                setting: "endpoint",
+                problem: "none given: set a region (e.g. cn-north-4) or an explicit endpoint"
+                    .into(),
+            });
         };
-        region::endpoint(region).ok_or_else(|| {
-            Error::Config(format!(
+        region::endpoint(region).ok_or_else(|| Error::Config {
+            setting: "region",
+            problem: format!(
                 "unknown HSS region {region:?}: pass the endpoint explicitly (builder \
                  .endpoint(\"https://...\"), CLI --endpoint) or set {}",
                 region::override_variable(region)
-            ))
+            ),
         })
     }
 }
@@ -251,11 +256,15 @@ fn check_credentials(creds: &Credentials) -> Result<(), Error> {
 /// Splits an endpoint into the base URL for requests and the authority exactly as written.
 fn split_endpoint(endpoint: &str) -> Result<(String, String), Error> {
     let endpoint = endpoint.trim();
+    let bad = |why: &str| Error::Config {
+        setting: "endpoint",
+        problem: why.to_owned(),
+    };
     if endpoint.contains('@') {
         // Not echoed: user info may hold a password.
-        return Err(Error::Config("endpoint: user info is not allowed".into()));
+        return Err(bad("user info is not allowed"));
     }
-    let bad = |why: &str| Error::Config(format!("endpoint {endpoint:?}: {why}"));
+    let bad = |why: &str| bad(&format!("{endpoint:?}: {why}"));
     let (scheme, rest) = match endpoint.split_once("://") {
         Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
         None => ("https".to_owned(), endpoint),
@@ -277,9 +286,12 @@ fn split_endpoint(endpoint: &str) -> Result<(String, String), Error> {
 
 /// Our own reqwest client: rustls with the ring provider (no C build, no process-wide default
 /// provider needed) and the platform's certificate verifier; nothing here can panic. Attempt
-/// and total timeouts are set on each request by the hooks.
+/// timeouts are set on each request by the hooks; the call's deadline by the client.
 fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
-    let tls_error = |e: &dyn std::fmt::Display| Error::Config(format!("TLS setup: {e}"));
+    let tls_error = |e: &dyn std::fmt::Display| Error::Config {
+        setting: "tls",
+        problem: e.to_string(),
+    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier =
         rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| tls_error(&e))?;
@@ -293,8 +305,14 @@ fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
         .tls_backend_preconfigured(tls)
         .connect_timeout(connect_timeout)
         .http1_title_case_headers()
+        // A redirect would carry X-Auth-Token or X-Security-Token to another host (reqwest
+        // drops only Authorization) and turn the POST into a GET: never follow one.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| Error::Config(format!("HTTP client: {e}")))
+        .map_err(|e| Error::Config {
+            setting: "http",
+            problem: e.to_string(),
+        })
 }
 
 #[cfg(test)]

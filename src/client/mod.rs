@@ -1,87 +1,36 @@
-//! [`HssClient`]: the generated client plus validation, defaults and error mapping.
+//! [`HssClient`]: the generated client, plus validation, retries and error mapping.
+//!
+//! One call, from the caller to the wire, in three files:
+//! 1. [`image_sync`] maps the operation's parameters, checked against the spec, onto the
+//!    generated operation, and its answer onto [`SyncResponse`];
+//! 2. [`call`] runs the generated operation in attempts (backoff, `Retry-After`, deadline,
+//!    clock-skew correction) and maps every answer and failure to [`Error`](crate::Error);
+//! 3. [`hooks`] is what progenitor runs inside each attempt: `pre` puts the request in the
+//!    official SDKs' wire form ([`wire`]) and signs it; `exec` sends it once, body capped.
+//!
+//! Adding an operation from the spec takes a file like [`image_sync`]: its parameters and the
+//! closure that calls the generated method.
 
 mod builder;
+mod call;
+pub(crate) mod hooks;
+mod image_sync;
+mod retry;
+pub(crate) mod skew;
 mod validate;
+mod wire;
 
-pub use crate::hooks::retry::RetryPolicy;
-pub use builder::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HssClientBuilder};
+pub use builder::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClientBuilder,
+};
+pub use image_sync::{ImageType, SyncRequest, SyncResponse};
+pub use retry::RetryPolicy;
 
-use crate::error::{Error, ServiceError, TransportKind};
-use crate::generated::{self, types};
-use crate::hooks::{self, Auth};
+use crate::generated;
+use std::time::Duration;
 
-pub use types::ImageType;
-
-/// One `RunImageSynchronize` call's parameters.
-///
-/// ```
-/// use hss_image_sync::{ImageType, SyncRequest};
-///
-/// let request = SyncRequest::new(ImageType::SharedImage)
-///     .enterprise_project_id("all_granted_eps")
-///     .region("cn-north-4");
-/// assert_eq!(request.image_type(), ImageType::SharedImage);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncRequest {
-    image_type: ImageType,
-    project_id: Option<String>,
-    enterprise_project_id: Option<String>,
-    region: Option<String>,
-}
-
-impl SyncRequest {
-    /// Synchronize `image_type` images.
-    pub fn new(image_type: ImageType) -> Self {
-        Self {
-            image_type,
-            project_id: None,
-            enterprise_project_id: None,
-            region: None,
-        }
-    }
-
-    /// The project for this call; defaults to the client's.
-    pub fn project_id(mut self, project_id: impl Into<String>) -> Self {
-        self.project_id = Some(project_id.into());
-        self
-    }
-
-    /// The enterprise project (1..256 characters; `0` is the default project,
-    /// `all_granted_eps` all of them); defaults to the client's, else none is sent.
-    pub fn enterprise_project_id(mut self, id: impl Into<String>) -> Self {
-        self.enterprise_project_id = Some(id.into());
-        self
-    }
-
-    /// The `region` header (0..128 characters); not sent unless set, as the official SDKs do.
-    pub fn region(mut self, region: impl Into<String>) -> Self {
-        self.region = Some(region.into());
-        self
-    }
-
-    /// The image type.
-    pub fn image_type(&self) -> ImageType {
-        self.image_type
-    }
-}
-
-/// A successful synchronization.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SyncResponse {
-    /// The body's `error_code` (0).
-    pub error_code: i64,
-    /// The body's `error_description` (e.g. `success`).
-    pub error_description: String,
-    /// The response's `X-Request-Id`.
-    #[serde(skip)]
-    pub request_id: Option<String>,
-    /// Attempts made, retries included.
-    #[serde(skip)]
-    pub attempts: u32,
-}
-
-/// A client for HSS `RunImageSynchronize`. Cheap to clone; clones share connections.
+/// A client for HSS `RunImageSynchronize`. Cheap to clone; clones share connections and the
+/// learnt clock correction.
 ///
 /// ```no_run
 /// use hss_image_sync::{Credentials, HssClient, ImageType, SyncRequest};
@@ -101,6 +50,9 @@ pub struct SyncResponse {
 #[derive(Debug, Clone)]
 pub struct HssClient {
     inner: generated::Client,
+    retry: RetryPolicy,
+    /// Every attempt and every delay of a call.
+    total_timeout: Duration,
     project_id: Option<String>,
     enterprise_project_id: Option<String>,
 }
@@ -111,183 +63,8 @@ impl HssClient {
         HssClientBuilder::default()
     }
 
-    /// The generated client, for direct use of the spec-level API (requests still go through
-    /// the signing hooks).
-    pub fn generated(&self) -> &generated::Client {
-        &self.inner
-    }
-
-    /// Synchronizes the SWR image list. Every parameter is checked against the spec before
-    /// anything is sent; retries, timeouts and signing happen in the client hooks.
-    pub async fn run_image_synchronize(
-        &self,
-        request: &SyncRequest,
-    ) -> Result<SyncResponse, Error> {
-        let params = self.parameters(request)?;
-        let call = self.inner.run_image_synchronize(
-            &params.project_id,
-            params.enterprise_project_id.as_ref(),
-            params.token.as_ref(),
-            params.region.as_ref(),
-            &params.body,
-        );
-        // The hooks bound every attempt and delay by the total timeout; this outer bound only
-        // guards against anything they do not cover.
-        let total = self.inner_state().total_timeout;
-        let record = hooks::call::CallRecord::with_path(params.path);
-        let (result, record) = hooks::call::scoped(
-            record,
-            tokio::time::timeout(total.saturating_add(OUTER_TIMEOUT_GRACE), call),
-        )
-        .await;
-        let attempts = record.attempts();
-        if let Some(failure) = record.take_failure() {
-            return Err(failure);
-        }
-        match result {
-            Ok(Ok(value)) => success(value, attempts),
-            Ok(Err(e)) => Err(map_error(e, attempts)),
-            Err(_) => Err(Error::Transport {
-                kind: TransportKind::Timeout,
-                message: format!("the call did not finish within {total:?}"),
-                attempts,
-            }),
-        }
-    }
-
-    /// The call's parameters, each checked against the spec (through the generated types).
-    fn parameters(&self, request: &SyncRequest) -> Result<Parameters, Error> {
-        let project_id = request
-            .project_id
-            .as_deref()
-            .or(self.project_id.as_deref())
-            .ok_or_else(|| Error::InvalidInput {
-                field: "project_id",
-                rule: "required: set it in the credentials (HUAWEICLOUD_SDK_PROJECT_ID), on the \
-                       client builder or on the request"
-                    .into(),
-            })?;
-        if project_id == "." || project_id == ".." {
-            // URL parsers resolve these as dot segments (encoded or not); the official SDKs
-            // cannot send them either.
-            return Err(Error::InvalidInput {
-                field: "project_id",
-                rule: "\".\" and \"..\" cannot be sent as a URL path segment".into(),
-            });
-        }
-        let region = match request.region.as_deref() {
-            Some(region) => {
-                validate::header_value("region", region)?;
-                Some(validate::spec_value("region", region)?)
-            }
-            None => None,
-        };
-        let token = match &self.inner_state().auth {
-            Auth::Token(token) => Some(validate::spec_value("X-Auth-Token", token.expose())?),
-            Auth::AkSk(_) => None,
-        };
-        Ok(Parameters {
-            // The path as the official SDKs send it: `quote(project_id, safe='')`.
-            path: format!(
-                "/v5/{}/image/synchronize",
-                crate::signer::encode(project_id)
-            ),
-            project_id: validate::spec_value("project_id", project_id)?,
-            enterprise_project_id: request
-                .enterprise_project_id
-                .as_deref()
-                .or(self.enterprise_project_id.as_deref())
-                .map(|id| validate::spec_value("enterprise_project_id", id))
-                .transpose()?,
-            token,
-            region,
-            body: types::RunImageSynchronizeRequestInfo {
-                image_type: request.image_type,
-            },
-        })
-    }
-
-    fn inner_state(&self) -> &hooks::HookState {
+    fn hooks(&self) -> &hooks::HookState {
         use progenitor_client::ClientInfo;
         self.inner.inner()
-    }
-}
-
-/// Validated parameters of one call.
-struct Parameters {
-    path: String,
-    project_id: types::RunImageSynchronizeProjectId,
-    enterprise_project_id: Option<types::RunImageSynchronizeEnterpriseProjectId>,
-    token: Option<types::RunImageSynchronizeXAuthToken>,
-    region: Option<types::RunImageSynchronizeRegion>,
-    body: types::RunImageSynchronizeRequestInfo,
-}
-
-/// A 200: success when its `error_code` is 0 (or absent), else [`Error::Failed`].
-fn success(
-    value: progenitor_client::ResponseValue<types::RunImageSynchronizeResponse>,
-    attempts: u32,
-) -> Result<SyncResponse, Error> {
-    let request_id = hooks::request_id(value.headers()).map(str::to_owned);
-    let body = value.into_inner();
-    let error_code = body.error_code.unwrap_or(0);
-    let description = body.error_description.unwrap_or_default();
-    if error_code != 0 {
-        return Err(Error::Failed {
-            error_code,
-            description,
-            request_id,
-        });
-    }
-    Ok(SyncResponse {
-        error_code,
-        error_description: description,
-        request_id,
-        attempts,
-    })
-}
-
-/// Slack for the outer timeout around a call, beyond the configured total.
-const OUTER_TIMEOUT_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
-
-fn map_error(error: progenitor_client::Error<types::HuaweiError>, attempts: u32) -> Error {
-    use progenitor_client::Error as E;
-    match error {
-        E::ErrorResponse(value) => {
-            let status = value.status().as_u16();
-            let request_id = hooks::request_id(value.headers()).map(str::to_owned);
-            let body = value.into_inner();
-            Error::Service(ServiceError {
-                status,
-                request_id,
-                error_code: body.error_code.unwrap_or_else(|| status.to_string()),
-                error_msg: body.error_msg.unwrap_or_default(),
-                encoded_authorization_message: body.encoded_authorization_message,
-                attempts,
-            })
-        }
-        E::InvalidResponsePayload(_, e) => Error::InvalidResponse {
-            status: 200,
-            message: format!("body is not a RunImageSynchronize response: {e}"),
-        },
-        E::UnexpectedResponse(response) => Error::InvalidResponse {
-            status: response.status().as_u16(),
-            message: "status not described by the API".into(),
-        },
-        E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
-            match Error::from(e) {
-                Error::Transport { kind, message, .. } => Error::Transport {
-                    kind,
-                    message,
-                    attempts,
-                },
-                other => other,
-            }
-        }
-        E::InvalidRequest(message) => Error::InvalidInput {
-            field: "request",
-            rule: message,
-        },
-        E::Custom(message) => Error::Signing(message),
     }
 }

@@ -34,6 +34,55 @@ pub(crate) fn header_value(field: &'static str, value: &str) -> Result<(), Error
     }
 }
 
+/// A path parameter must reach the wire as itself: the generated code encodes it with
+/// progenitor's `encode_path` and the URL parser reads the result, which turns `\` into `/` and
+/// resolves `.` and `..` as dot segments. The official SDKs encode with `quote(safe='')`, which
+/// keeps all of these; rather than send a different path than the SDK (or than asked), such
+/// values are refused.
+pub(crate) fn path_segment(field: &'static str, value: &str) -> Result<(), Error> {
+    if value == "." || value == ".." {
+        return Err(Error::InvalidInput {
+            field,
+            rule: "\".\" and \"..\" cannot be sent as a URL path segment".into(),
+        });
+    }
+    if survives_url_encoding(value) {
+        return Ok(());
+    }
+    let culprit = value
+        .chars()
+        .find(|c| !survives_url_encoding(c.encode_utf8(&mut [0; 4])));
+    Err(Error::InvalidInput {
+        field,
+        rule: match culprit {
+            Some(c) => format!(
+                "the character {c:?} cannot be sent in a URL path segment as the official SDKs \
+                 send it"
+            ),
+            None => "cannot be sent as a URL path segment as the official SDKs send it".into(),
+        },
+    })
+}
+
+/// Whether `value`, encoded and parsed as the generated code does, decodes back to itself.
+fn survives_url_encoding(value: &str) -> bool {
+    let url = format!("http://h/{}/end", progenitor_client::encode_path(value));
+    let Ok(parsed) = reqwest::Url::parse(&url) else {
+        return false;
+    };
+    let mut segments = parsed.path_segments().into_iter().flatten();
+    match (segments.next(), segments.next(), segments.next()) {
+        (Some(segment), Some("end"), None) => {
+            percent_encoding::percent_decode_str(segment)
+                .decode_utf8()
+                .ok()
+                .as_deref()
+                == Some(value)
+        }
+        _ => false,
+    }
+}
+
 /// A value that must not be empty.
 pub(crate) fn non_empty(field: &'static str, value: &str) -> Result<(), Error> {
     if value.is_empty() {
@@ -61,5 +110,20 @@ mod tests {
         assert!(header_value("region", "cn-north-4\tx").is_ok());
         assert!(header_value("region", "中国").is_ok());
         assert!(header_value("region", "a\u{7f}").is_err());
+    }
+
+    #[test]
+    fn path_segments_that_would_change_on_the_way_are_refused() {
+        for ok in ["0a1b2c", "a/b", "a%2Fb", "a b", "é", "a?b#c", "%", "..."] {
+            assert!(path_segment("project_id", ok).is_ok(), "{ok}");
+        }
+        let err = path_segment("project_id", "a\\b").unwrap_err().to_string();
+        assert!(
+            err.contains("project_id") && err.contains("'\\\\'"),
+            "{err}"
+        );
+        for bad in [".", ".."] {
+            assert!(path_segment("project_id", bad).is_err());
+        }
     }
 }

@@ -30,13 +30,13 @@
 //!     .unwrap();
 //! assert_eq!(done.attempts, 2);
 //!
-//! // A 500 is not retried, and reaches the caller with its status and request ID.
-//! emulator.push(Action::status(500));
+//! // A 403 is not retried, and reaches the caller with its status and request ID.
+//! emulator.push(Action::error(403, "HSS.1005", "no permission"));
 //! let err = client
 //!     .run_image_synchronize(&SyncRequest::new(ImageType::SharedImage))
 //!     .await
 //!     .unwrap_err();
-//! assert!(matches!(err, Error::Service(ref e) if e.status == 500 && e.request_id.is_some()));
+//! assert!(matches!(err, Error::Service(ref e) if e.status == 403 && e.request_id.is_some()));
 //! emulator.stop();
 //! # }
 //! ```

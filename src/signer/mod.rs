@@ -32,13 +32,16 @@
 //! ```
 
 mod canonical;
+mod redacted;
 pub mod sdk_date;
 
 pub use canonical::{canonical_query, canonical_uri, encode, trim_header_value};
+pub use redacted::{CanonicalRequest, Header, MASK, is_sensitive_header};
 
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+use std::fmt;
 use std::time::SystemTime;
 
 /// The algorithm name written in the string to sign and in `Authorization`.
@@ -51,8 +54,9 @@ pub const CONTENT_HASH_HEADER: &str = "X-Sdk-Content-Sha256";
 pub const EMPTY_BODY_HASH: &str =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/// What the signer needs of a request, as it will be sent.
-#[derive(Debug, Clone, Copy)]
+/// What the signer needs of a request, as it will be sent. Built with a struct literal; new
+/// fields, if any, will come with a constructor.
+#[derive(Clone, Copy)]
 pub struct SignableRequest<'a> {
     /// HTTP method; uppercased in the canonical request.
     pub method: &'a str,
@@ -70,19 +74,40 @@ pub struct SignableRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// The result of [`sign`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl fmt::Debug for SignableRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<Header> = self
+            .headers
+            .iter()
+            .map(|(name, value)| Header::new(name, value))
+            .collect();
+        f.debug_struct("SignableRequest")
+            .field("method", &self.method)
+            .field("host", &self.host)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("headers", &headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// The result of [`sign`]. Its `Debug` masks tokens and the signature.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SignedRequest {
     /// Every header to send, in order: the input's (values trimmed) plus `X-Sdk-Content-Sha256`
-    /// when the rule applies, `X-Sdk-Date`, `Host` and `Authorization`.
-    pub headers: Vec<(String, String)>,
+    /// when the rule applies, `X-Sdk-Date`, `Host` and `Authorization`. `Authorization`,
+    /// `X-Security-Token` and `X-Auth-Token` are marked sensitive.
+    pub headers: Vec<Header>,
     /// Path plus `?` and the canonical query string (omitted when empty): the request target
     /// to send.
     pub uri: String,
     /// The canonical query string, also the query string to send.
     pub canonical_query: String,
-    /// The canonical request, useful for debugging a gateway's APIG.0301 answer.
-    pub canonical_request: String,
+    /// The canonical request, useful for debugging a gateway's APIG.0301 answer (its
+    /// `Display` masks a signed security token).
+    pub canonical_request: CanonicalRequest,
     /// `SDK-HMAC-SHA256\n<date>\n<hex(sha256(canonical request))>`.
     pub string_to_sign: String,
     /// `;`-joined lowercase names of the signed headers.
@@ -93,12 +118,28 @@ pub struct SignedRequest {
     pub authorization: String,
 }
 
+impl fmt::Debug for SignedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedRequest")
+            .field("uri", &self.uri)
+            .field("headers", &self.headers)
+            .field("signed_headers", &self.signed_headers)
+            .field("canonical_request", &self.canonical_request)
+            .field("string_to_sign", &self.string_to_sign)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Why a request could not be signed. Never contains key material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SigningError {
-    /// The access key ID or the secret key is empty.
-    #[error("credentials: {0} must not be empty")]
-    EmptyKey(&'static str),
+    /// The access key ID is empty.
+    #[error("credentials: the access key ID (AK) must not be empty")]
+    EmptyAccessKey,
+    /// The secret access key is empty.
+    #[error("credentials: the secret access key (SK) must not be empty")]
+    EmptySecretKey,
     /// The path is empty; it must start with `/`.
     #[error("request path must not be empty")]
     EmptyPath,
@@ -112,6 +153,10 @@ pub enum SigningError {
     /// value for both and send both, which no gateway can verify; refused instead.
     #[error("header {0} is given more than once (names are case-insensitive)")]
     DuplicateHeader(String),
+    /// A header value cannot be sent as it was signed (it holds a control character or is not
+    /// UTF-8). Names the header, never the value.
+    #[error("header {0}: the value cannot be sent as signed (control character or not UTF-8)")]
+    InvalidHeaderValue(String),
 }
 
 /// Signs `request` with SDK-HMAC-SHA256.
@@ -125,10 +170,10 @@ pub fn sign(
     time: SystemTime,
 ) -> Result<SignedRequest, SigningError> {
     if access_key_id.is_empty() {
-        return Err(SigningError::EmptyKey("access key ID (AK)"));
+        return Err(SigningError::EmptyAccessKey);
     }
     if secret_key.expose_secret().is_empty() {
-        return Err(SigningError::EmptyKey("secret access key (SK)"));
+        return Err(SigningError::EmptySecretKey);
     }
     if request.path.is_empty() {
         return Err(SigningError::EmptyPath);
@@ -195,6 +240,11 @@ pub fn sign(
         "{ALGORITHM} Access={access_key_id}, SignedHeaders={signed_headers}, Signature={signature}"
     );
     headers.set("Authorization", authorization.clone());
+    let headers = headers
+        .0
+        .into_iter()
+        .map(|(name, value)| Header::new(name, value))
+        .collect();
 
     let uri = if canonical_query.is_empty() {
         request.path.to_owned()
@@ -202,10 +252,10 @@ pub fn sign(
         format!("{}?{canonical_query}", request.path)
     };
     Ok(SignedRequest {
-        headers: headers.0,
+        headers,
         uri,
         canonical_query,
-        canonical_request,
+        canonical_request: CanonicalRequest::new(canonical_request),
         string_to_sign,
         signed_headers,
         signature,
@@ -213,8 +263,8 @@ pub fn sign(
     })
 }
 
-/// Lowercase hexadecimal.
-pub fn hex(bytes: &[u8]) -> String {
+/// Lowercase hexadecimal: the one hex encoder of the crate (signatures, hashes, request IDs).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -352,6 +402,6 @@ mod tests {
             signed.signed_headers,
             "content-type;host;x-sdk-content-sha256;x-sdk-date"
         );
-        assert!(signed.canonical_request.ends_with("\nabc"));
+        assert!(signed.canonical_request.as_str().ends_with("\nabc"));
     }
 }

@@ -1,9 +1,9 @@
 //! `hss-image-sync sync`.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use hss_image_sync::emulator::{Emulator, RunningEmulator};
 use hss_image_sync::{
-    AuthToken, Error, HssClient, ImageType, RetryPolicy, SyncRequest, credentials,
+    AuthToken, Error, HssClient, HssClientBuilder, ImageType, RetryPolicy, SyncRequest, credentials,
 };
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,7 +15,7 @@ const EXIT_INVALID: u8 = 2;
 pub struct SyncArgs {
     /// Which SWR image repositories to synchronize.
     #[arg(long, value_enum)]
-    image_type: ImageTypeArg,
+    image_type: ImageType,
 
     /// HSS region, e.g. cn-north-4; the endpoint is https://hss.<region>.myhuaweicloud.com
     /// (.eu for eu-west-101) unless HUAWEICLOUD_SDK_REGION_HSS_<REGION> overrides it.
@@ -54,34 +54,15 @@ pub struct SyncArgs {
     timeout: f64,
 
     /// Attempts in all, first try included. Connection failures and resets, attempt timeouts,
-    /// 429 (honouring Retry-After), 502, 503 and 504 are retried with exponential backoff and
-    /// full jitter (1 s base, 20 s cap); other errors are not. Retrying is safe: synchronizing
-    /// twice has the same effect as once.
+    /// 408, 429 and 503 (honouring Retry-After), 500, 502 and 504 are retried with exponential
+    /// backoff and full jitter (1 s base, 20 s cap); other errors are not. Retrying is safe:
+    /// synchronizing twice has the same effect as once.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     max_attempts: u32,
 
     /// One attempt only (same as --max-attempts 1).
     #[arg(long, conflicts_with = "max_attempts")]
     no_retry: bool,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ImageTypeArg {
-    /// Private image repositories.
-    #[value(name = "private_image")]
-    PrivateImage,
-    /// Shared image repositories.
-    #[value(name = "shared_image")]
-    SharedImage,
-}
-
-impl From<ImageTypeArg> for ImageType {
-    fn from(arg: ImageTypeArg) -> Self {
-        match arg {
-            ImageTypeArg::PrivateImage => ImageType::PrivateImage,
-            ImageTypeArg::SharedImage => ImageType::SharedImage,
-        }
-    }
 }
 
 pub async fn run(args: SyncArgs) -> ExitCode {
@@ -96,17 +77,7 @@ pub async fn run(args: SyncArgs) -> ExitCode {
     } else {
         None
     };
-    let client = match &emulator {
-        Some(running) => timeout(&args).and_then(|t| {
-            running
-                .client_builder()
-                .timeout(t)
-                .retry(retry_policy(&args))
-                .build()
-        }),
-        None => build_client(&args),
-    };
-    let client = match client {
+    let client = match build_client(&args, emulator.as_ref()) {
         Ok(client) => client,
         Err(e) => return report(&e),
     };
@@ -135,10 +106,7 @@ fn show_verification(emulator: &RunningEmulator) {
 }
 
 fn retry_policy(args: &SyncArgs) -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: if args.no_retry { 1 } else { args.max_attempts },
-        ..RetryPolicy::default()
-    }
+    RetryPolicy::default().with_max_attempts(if args.no_retry { 1 } else { args.max_attempts })
 }
 
 fn timeout(args: &SyncArgs) -> Result<Duration, Error> {
@@ -152,7 +120,7 @@ fn timeout(args: &SyncArgs) -> Result<Duration, Error> {
 }
 
 async fn sync(client: &HssClient, args: &SyncArgs) -> ExitCode {
-    let mut request = SyncRequest::new(args.image_type.into());
+    let mut request = SyncRequest::new(args.image_type);
     if let Some(id) = &args.project_id {
         request = request.project_id(id);
     }
@@ -160,7 +128,7 @@ async fn sync(client: &HssClient, args: &SyncArgs) -> ExitCode {
         request = request.enterprise_project_id(id);
     }
     if let Some(region) = &args.region_header {
-        request = request.region(region);
+        request = request.region_header(region);
     }
     match client.run_image_synchronize(&request).await {
         Ok(response) => {
@@ -177,21 +145,30 @@ async fn sync(client: &HssClient, args: &SyncArgs) -> ExitCode {
     }
 }
 
-fn build_client(args: &SyncArgs) -> Result<HssClient, Error> {
-    let mut builder = HssClient::builder()
+/// The client for the call: pointed at the embedded emulator with its keys, or configured
+/// from the arguments and the credential chain.
+fn build_client(args: &SyncArgs, emulator: Option<&RunningEmulator>) -> Result<HssClient, Error> {
+    let builder = match emulator {
+        Some(running) => running.client_builder(),
+        None => configured(HssClient::builder(), args)?,
+    };
+    builder
         .timeout(timeout(args)?)
-        .retry(retry_policy(args));
+        .retry(retry_policy(args))
+        .build()
+}
+
+fn configured(mut builder: HssClientBuilder, args: &SyncArgs) -> Result<HssClientBuilder, Error> {
     if let Some(endpoint) = &args.endpoint {
         builder = builder.endpoint(endpoint);
     }
     if let Some(region) = &args.region {
         builder = builder.region(region);
     }
-    builder = match &args.auth_token {
+    Ok(match &args.auth_token {
         Some(token) => builder.auth_token(AuthToken::new(token)),
         None => builder.credentials(credentials::default_chain()?),
-    };
-    builder.build()
+    })
 }
 
 /// Prints what went wrong on stderr and picks the exit status.
@@ -209,10 +186,11 @@ fn report(error: &Error) -> ExitCode {
             eprintln!("attempts: {}", e.attempts);
             ExitCode::FAILURE
         }
-        Error::Failed {
+        Error::NonZeroErrorCode {
             error_code,
             description,
             request_id,
+            ..
         } => {
             eprintln!("error: synchronization failed");
             eprintln!("status: 200");
@@ -221,13 +199,29 @@ fn report(error: &Error) -> ExitCode {
             eprintln!("error message: {description}");
             ExitCode::FAILURE
         }
-        Error::InvalidInput { .. } | Error::Config(_) | Error::Credentials(_) => {
-            eprintln!("error: {error}");
+        Error::InvalidInput { .. } | Error::Config { .. } | Error::Credentials(_) => {
+            eprintln!("error: {}", with_causes(error));
             ExitCode::from(EXIT_INVALID)
         }
         other => {
-            eprintln!("error: {other}");
+            eprintln!("error: {}", with_causes(other));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its chain of causes, `: `-separated (reqwest's own text says only "error
+/// sending request"; the causes say refused, reset, certificate ...).
+fn with_causes(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }

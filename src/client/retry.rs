@@ -1,29 +1,41 @@
 //! When to try a call again, and how long to wait.
 //!
 //! Retrying `RunImageSynchronize` is safe: it asks HSS to refresh its copy of the SWR image
-//! list, so synchronizing twice has the same effect as synchronizing once. Only failures where
-//! the request may not have been processed, or the gateway asks us to come back, are retried:
-//! connection failures and resets, attempt timeouts, 429, 502, 503 and 504. Other 4xx answers
-//! would fail again the same way and are never retried.
+//! list, so synchronizing twice has the same effect as synchronizing once. Only failures that
+//! may heal are retried: connection failures and resets, attempt timeouts, and the statuses
+//! 408, 429, 500, 502, 503 and 504 (smithy-rs's standard retry mode treats 500/502/503/504 as
+//! transient; 408 and 429 ask the client to come back). Other answers would fail again the same
+//! way and are never retried.
 
 use std::time::{Duration, SystemTime};
 
 /// How a call retries. `max_attempts` counts the first try: 1 turns retries off.
 ///
 /// The delay before retry *n* is drawn uniformly from `0..=min(max_delay, base_delay * 2^(n-1))`
-/// ("full jitter"), unless a 429 carries `Retry-After`, which is honoured up to `max_delay`.
-/// (backon's jitter adds `U(0, d)` to the delay `d` instead, which spreads retries less.)
+/// ("full jitter"), unless the answer carries `Retry-After` (429, 503), which is honoured up to
+/// `max_delay`. No delay runs past the call's total timeout: when the next one would, the call
+/// ends with the last failure instead.
+///
+/// ```
+/// use hss_image_sync::RetryPolicy;
+/// use std::time::Duration;
+///
+/// let policy = RetryPolicy::default()
+///     .with_max_attempts(5)
+///     .with_base_delay(Duration::from_millis(200));
+/// assert_eq!(policy.max_attempts(), 5);
+/// assert_eq!(policy.max_delay(), Duration::from_secs(20));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
-    /// Attempts in all, first try included (at least 1).
-    pub max_attempts: u32,
-    /// Upper bound of the first backoff delay.
-    pub base_delay: Duration,
-    /// Upper bound of any delay, `Retry-After` included.
-    pub max_delay: Duration,
+    max_attempts: u32,
+    base_delay: Duration,
+    max_delay: Duration,
 }
 
 impl Default for RetryPolicy {
+    /// 3 attempts, delays from 1 s, capped at 20 s.
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 3,
@@ -36,14 +48,44 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// One attempt, no retries.
     pub fn disabled() -> Self {
-        RetryPolicy {
-            max_attempts: 1,
-            ..RetryPolicy::default()
-        }
+        RetryPolicy::default().with_max_attempts(1)
+    }
+
+    /// Attempts in all, the first try included (the client refuses 0).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// Upper bound of the first backoff delay.
+    pub fn with_base_delay(mut self, delay: Duration) -> Self {
+        self.base_delay = delay;
+        self
+    }
+
+    /// Upper bound of any delay, `Retry-After` included.
+    pub fn with_max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// Attempts in all, the first try included.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// Upper bound of the first backoff delay.
+    pub fn base_delay(&self) -> Duration {
+        self.base_delay
+    }
+
+    /// Upper bound of any delay.
+    pub fn max_delay(&self) -> Duration {
+        self.max_delay
     }
 
     /// The full-jitter delay before retry number `retry` (1-based), with `unit` in `0.0..1.0`.
-    pub fn backoff(&self, retry: u32, unit: f64) -> Duration {
+    fn backoff(&self, retry: u32, unit: f64) -> Duration {
         let exponential = self
             .base_delay
             .saturating_mul(1u32 << retry.saturating_sub(1).min(20))
@@ -52,16 +94,43 @@ impl RetryPolicy {
         Duration::try_from_secs_f64(exponential.as_secs_f64() * unit.clamp(0.0, 1.0))
             .unwrap_or(exponential)
     }
+
+    /// The delays between attempts, for backon: one fewer than the attempts.
+    pub(crate) fn delays(&self) -> Delays {
+        Delays {
+            policy: *self,
+            retry: 0,
+        }
+    }
+}
+
+/// The full-jitter delays of a [`RetryPolicy`], as a backon `Backoff` (an iterator of delays).
+/// backon's own jitter adds `U(0, d)` to the delay `d`, which spreads retries less.
+pub(crate) struct Delays {
+    policy: RetryPolicy,
+    retry: u32,
+}
+
+impl Iterator for Delays {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        if self.retry.saturating_add(1) >= self.policy.max_attempts {
+            return None;
+        }
+        self.retry += 1;
+        Some(self.policy.backoff(self.retry, fastrand::f64()))
+    }
 }
 
 /// Statuses worth another attempt.
-pub fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 429 | 502 | 503 | 504)
+pub(crate) fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
 /// Transport failures worth another attempt: no connection, a connection reset or closed
 /// before the answer, an attempt timeout.
-pub fn is_retryable_error(error: &reqwest::Error) -> bool {
+pub(crate) fn is_retryable_transport(error: &reqwest::Error) -> bool {
     if error.is_connect() || error.is_timeout() {
         return true;
     }
@@ -79,8 +148,8 @@ pub fn is_retryable_error(error: &reqwest::Error) -> bool {
         }
         // hyper reports a peer that closed before answering as an incomplete message.
         if cause
-            .to_string()
-            .contains("connection closed before message completed")
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(|e| e.is_incomplete_message())
         {
             return true;
         }
@@ -90,23 +159,13 @@ pub fn is_retryable_error(error: &reqwest::Error) -> bool {
 }
 
 /// `Retry-After` as delay-seconds or an HTTP date, relative to `now`.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// How far the server's clock (its `Date` header) is ahead of ours (negative: behind), in
-/// whole seconds.
-pub fn clock_offset_secs(date_header: &str, local_now: SystemTime) -> Option<i64> {
-    let server = httpdate::parse_http_date(date_header.trim()).ok()?;
-    Some(match server.duration_since(local_now) {
-        Ok(ahead) => i64::try_from(ahead.as_secs()).ok()?,
-        Err(behind) => -i64::try_from(behind.duration().as_secs()).ok()?,
-    })
 }
 
 #[cfg(test)]
@@ -126,12 +185,25 @@ mod tests {
     }
 
     #[test]
+    fn one_delay_fewer_than_attempts() {
+        assert_eq!(RetryPolicy::default().delays().count(), 2);
+        assert_eq!(RetryPolicy::disabled().delays().count(), 0);
+        assert_eq!(
+            RetryPolicy::default().with_max_attempts(0).delays().count(),
+            0
+        );
+        let policy = RetryPolicy::default().with_max_attempts(6);
+        for (retry, delay) in policy.delays().enumerate() {
+            assert!(delay <= policy.backoff(retry as u32 + 1, 1.0));
+        }
+    }
+
+    #[test]
     fn huge_settings_do_not_overflow() {
-        let policy = RetryPolicy {
-            max_attempts: u32::MAX,
-            base_delay: Duration::MAX,
-            max_delay: Duration::MAX,
-        };
+        let policy = RetryPolicy::default()
+            .with_max_attempts(u32::MAX)
+            .with_base_delay(Duration::MAX)
+            .with_max_delay(Duration::MAX);
         for retry in [0, 1, 2, 40, u32::MAX] {
             for unit in [0.0, 0.5, 1.0, f64::NAN, f64::INFINITY, -1.0] {
                 assert!(policy.backoff(retry, unit) <= Duration::MAX);
@@ -155,21 +227,11 @@ mod tests {
     }
 
     #[test]
-    fn clock_offsets() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let ahead = httpdate::fmt_http_date(now + Duration::from_secs(600));
-        assert_eq!(clock_offset_secs(&ahead, now), Some(600));
-        let behind = httpdate::fmt_http_date(now - Duration::from_secs(420));
-        assert_eq!(clock_offset_secs(&behind, now), Some(-420));
-        assert_eq!(clock_offset_secs("yesterday", now), None);
-    }
-
-    #[test]
     fn retryable_statuses() {
-        for status in [429, 502, 503, 504] {
+        for status in [408, 429, 500, 502, 503, 504] {
             assert!(is_retryable_status(status));
         }
-        for status in [200, 400, 401, 403, 404, 413, 500, 501] {
+        for status in [200, 400, 401, 403, 404, 413, 501] {
             assert!(!is_retryable_status(status));
         }
     }

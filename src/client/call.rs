@@ -1,0 +1,498 @@
+//! The one call path every operation takes: attempts of the generated operation, retried with
+//! backon (full-jitter backoff, `Retry-After`, the total deadline), one clock-skew correction,
+//! and the mapping of every answer and failure to [`Error`].
+//!
+//! Each attempt calls the generated operation again, so progenitor's `pre` hook re-signs it
+//! with a fresh `X-Sdk-Date`; nothing here touches the request.
+
+use super::HssClient;
+use super::hooks::Auth;
+use super::retry;
+use super::skew::Verdict;
+use crate::error::{DeadlineExceeded, Error, ServiceError};
+use crate::error_body;
+use backon::Retryable;
+use progenitor_client::{ByteStream, ResponseValue};
+use reqwest::header::HeaderMap;
+use secrecy::ExposeSecret;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime};
+use tracing::Instrument;
+
+/// What the generated operations return: our spec declares every error body as raw bytes.
+pub(crate) type Generated<T> = Result<ResponseValue<T>, progenitor_client::Error<ByteStream>>;
+
+/// A successful answer and what it took.
+pub(crate) struct Answer<T> {
+    pub value: T,
+    pub request_id: Option<String>,
+    pub attempts: u32,
+}
+
+/// A failed attempt, with what the retry loop needs to know about it.
+struct Failure {
+    error: Error,
+    retryable: bool,
+    retry_after: Option<Duration>,
+    /// The `Date` of a refused signature (APIG.0301), for clock-skew correction.
+    refused_signature_date: Option<SystemTime>,
+}
+
+impl Failure {
+    fn final_(error: Error) -> Self {
+        Failure {
+            error,
+            retryable: false,
+            retry_after: None,
+            refused_signature_date: None,
+        }
+    }
+
+    fn transport(error: reqwest::Error) -> Self {
+        Failure {
+            retryable: retry::is_retryable_transport(&error),
+            ..Failure::final_(Error::transport(error, 0))
+        }
+    }
+}
+
+/// Secrets shorter than this are not masked in server text: they would mask ordinary words,
+/// and real keys and tokens are long.
+const MIN_MASKED_SECRET_LEN: usize = 8;
+
+impl HssClient {
+    /// Runs `send` (one call of a generated operation) until it succeeds, fails for good, runs
+    /// out of attempts or out of time.
+    pub(crate) async fn call<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        send: F,
+    ) -> Result<Answer<T>, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Generated<T>>,
+    {
+        let attempts = AtomicU32::new(0);
+        let total = self.total_timeout;
+        let deadline = tokio::time::Instant::now()
+            .checked_add(total)
+            .unwrap_or_else(far_future);
+        let max_attempts = self.retry.max_attempts();
+        let max_delay = self.retry.max_delay();
+        let retried = (|| self.attempt(&send, &attempts))
+            .retry(self.retry.delays())
+            .sleep(tokio::time::sleep)
+            .when(|failure: &Failure| failure.retryable)
+            .adjust(|failure, backoff| {
+                // `None`: no attempts left. `Retry-After` replaces the backoff, up to the cap.
+                let delay = failure.retry_after.map_or(backoff?, |d| d.min(max_delay));
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                // Sleeping into the deadline would only trade the real failure for a timeout.
+                (delay < left).then_some(delay)
+            })
+            .notify(|failure, delay| {
+                let attempt = attempts.load(Ordering::Relaxed);
+                tracing::warn!(
+                    error = %failure.error,
+                    ?delay,
+                    "retrying after attempt {attempt} of {max_attempts}"
+                );
+            });
+        let span = tracing::info_span!("hss_call", operation);
+        let outcome = tokio::time::timeout_at(deadline, retried)
+            .instrument(span)
+            .await;
+        let made = attempts.load(Ordering::Relaxed);
+        match outcome {
+            Ok(Ok(answer)) => Ok(Answer {
+                attempts: made,
+                ..answer
+            }),
+            Ok(Err(failure)) => Err(failure.error.with_attempts(made)),
+            Err(_elapsed) => Err(Error::Transport {
+                kind: crate::TransportKind::Timeout,
+                attempts: made,
+                source: Box::new(DeadlineExceeded(total)),
+            }),
+        }
+    }
+
+    /// One attempt, and one more at once if the gateway refused the signature's time and we
+    /// could learn its clock.
+    async fn attempt<T, F, Fut>(&self, send: &F, attempts: &AtomicU32) -> Result<Answer<T>, Failure>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Generated<T>>,
+    {
+        let mut corrected = false;
+        loop {
+            let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            let span = tracing::info_span!("attempt", attempt);
+            let outcome = async { self.settle(send().await).await }
+                .instrument(span.clone())
+                .await;
+            let Err(failure) = outcome else {
+                return outcome;
+            };
+            let Some(server_date) = failure.refused_signature_date.filter(|_| !corrected) else {
+                return Err(failure);
+            };
+            match self
+                .hooks()
+                .skew
+                .learn(server_date, self.hooks().signing_time())
+            {
+                Verdict::InTolerance => return Err(failure),
+                Verdict::Adopted { offset_secs } => {
+                    span.in_scope(|| {
+                        tracing::warn!(
+                            offset_secs,
+                            "signature refused and the gateway's clock differs from ours: \
+                             signing with the gateway's time and trying again"
+                        )
+                    });
+                    corrected = true;
+                }
+                Verdict::TooFar { offset_secs } => {
+                    let request_id = match &failure.error {
+                        Error::Service(e) => e.request_id.clone(),
+                        _ => None,
+                    };
+                    return Err(Failure::final_(Error::ClockSkew {
+                        offset_secs,
+                        request_id,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// What one call of a generated operation amounts to.
+    async fn settle<T>(&self, result: Generated<T>) -> Result<Answer<T>, Failure> {
+        use progenitor_client::Error as E;
+        match result {
+            Ok(value) => {
+                let request_id = request_id(value.headers()).map(|id| self.mask(id));
+                tracing::info!(status = value.status().as_u16(), request_id, "answer");
+                Ok(Answer {
+                    value: value.into_inner(),
+                    request_id,
+                    attempts: 0,
+                })
+            }
+            Err(E::ErrorResponse(answer)) => Err(self.service_failure(answer).await),
+            Err(E::CommunicationError(e) | E::InvalidUpgrade(e)) => Err(Failure::transport(e)),
+            Err(E::ResponseBodyError(e)) => Err(self.body_failure(e)),
+            Err(E::InvalidResponsePayload(_, e)) => Err(Failure::final_(Error::InvalidResponse {
+                status: 200,
+                request_id: None,
+                message: format!("the body is not the documented JSON: {e}"),
+            })),
+            Err(E::UnexpectedResponse(response)) => {
+                Err(Failure::final_(self.unexpected(&response)))
+            }
+            Err(E::InvalidRequest(rule)) => Err(Failure::final_(Error::InvalidInput {
+                field: "request",
+                rule,
+            })),
+            Err(E::Custom(text)) => {
+                Err(Failure::final_(match super::hooks::signing_error(&text) {
+                    Some(e) => Error::Signing(e),
+                    None => Error::InvalidInput {
+                        field: "request",
+                        rule: text,
+                    },
+                }))
+            }
+        }
+    }
+
+    /// A 4xx or 5xx: the body read once, under the cap, as the official SDKs read it.
+    async fn service_failure(&self, answer: ResponseValue<ByteStream>) -> Failure {
+        let status = answer.status().as_u16();
+        let headers = answer.headers().clone();
+        let body = match read_all(answer.into_inner()).await {
+            Ok(body) => body,
+            Err(e) => return self.body_failure(e),
+        };
+        let fields = error_body::parse(status, &body);
+        let retry_after = header(&headers, reqwest::header::RETRY_AFTER)
+            .filter(|_| matches!(status, 429 | 503))
+            .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
+        let refused_signature_date = header(&headers, reqwest::header::DATE)
+            .filter(|_| {
+                status == 401
+                    && fields.error_code.ends_with(".0301")
+                    && matches!(self.hooks().auth, Auth::AkSk(_))
+            })
+            .and_then(|date| httpdate::parse_http_date(date.trim()).ok());
+        let error = ServiceError {
+            status,
+            request_id: request_id(&headers).map(|id| self.mask(id)),
+            error_code: self.mask(&fields.error_code),
+            error_msg: self.mask(&fields.error_msg),
+            encoded_authorization_message: fields
+                .encoded_authorization_message
+                .map(|m| self.mask(&m)),
+            retry_after,
+            attempts: 0,
+        };
+        tracing::info!(
+            status,
+            request_id = error.request_id,
+            code = error.error_code,
+            "answer"
+        );
+        Failure {
+            retryable: retry::is_retryable_status(status),
+            retry_after,
+            refused_signature_date,
+            error: Error::Service(error),
+        }
+    }
+
+    /// A body that could not be read: over the cap (the hook's limit), or a broken connection.
+    fn body_failure(&self, error: reqwest::Error) -> Failure {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        while let Some(e) = cause {
+            if e.is::<http_body_util::LengthLimitError>() {
+                let limit = self.hooks().max_response_bytes;
+                tracing::warn!(limit, "answer too large");
+                return Failure::final_(Error::ResponseTooLarge { limit });
+            }
+            cause = e.source();
+        }
+        Failure::transport(error)
+    }
+
+    /// A status the API does not describe; a redirect is refused, not followed, since it
+    /// would take the request (and its tokens) elsewhere.
+    fn unexpected(&self, response: &reqwest::Response) -> Error {
+        let status = response.status();
+        let headers = response.headers();
+        let message = if status.is_redirection() {
+            let location = header(headers, reqwest::header::LOCATION).unwrap_or("(none)");
+            format!(
+                "redirect to {} refused: requests go only to the configured endpoint",
+                self.mask(location)
+            )
+        } else {
+            "status not described by the API".to_owned()
+        };
+        Error::InvalidResponse {
+            status: status.as_u16(),
+            request_id: request_id(headers).map(|id| self.mask(id)),
+            message,
+        }
+    }
+
+    /// `text` from a server with our secrets masked, in case it echoes them.
+    pub(crate) fn mask(&self, text: &str) -> String {
+        let secrets: Vec<&str> = match &self.hooks().auth {
+            Auth::AkSk(creds) => std::iter::once(creds.secret_access_key().expose_secret())
+                .chain(creds.security_token().map(|t| t.expose_secret()))
+                .collect(),
+            Auth::Token(token) => vec![token.expose()],
+        };
+        let mut masked = text.to_owned();
+        for secret in secrets.iter().filter(|s| s.len() >= MIN_MASKED_SECRET_LEN) {
+            if masked.contains(secret) {
+                masked = masked.replace(secret, crate::signer::MASK);
+            }
+        }
+        masked
+    }
+}
+
+/// The response's `X-Request-Id`.
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<&str> {
+    header(headers, "x-request-id")
+}
+
+fn header(headers: &HeaderMap, name: impl reqwest::header::AsHeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A body read to its end (the hook's cap bounds it).
+async fn read_all(stream: ByteStream) -> reqwest::Result<Vec<u8>> {
+    let mut stream = stream.into_inner();
+    let mut body = Vec::new();
+    while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+        body.extend_from_slice(&chunk?);
+    }
+    Ok(body)
+}
+
+/// A deadline for a total timeout too large to add to the clock: never, in practice.
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400)
+}
+
+/// The retry loop on tokio's paused clock: exact delays, no sockets, nothing timing-dependent.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Credentials, RetryPolicy};
+    use std::sync::Mutex;
+    use tokio::time::Instant;
+
+    /// A client whose endpoint is never contacted: the tests hand `call` their own answers.
+    fn client(retry: RetryPolicy, total: Duration) -> HssClient {
+        HssClient::builder()
+            .endpoint("http://127.0.0.1:9")
+            .credentials(Credentials::new("AK", "SECRET-KEY-123").with_project_id("p"))
+            .retry(retry)
+            .timeout(total)
+            .build()
+            .unwrap()
+    }
+
+    #[allow(clippy::result_large_err)] // progenitor's error type, as the generated code returns it
+    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Generated<()> {
+        let mut response = http::Response::new(body.to_owned());
+        *response.status_mut() = reqwest::StatusCode::from_u16(status).unwrap();
+        for (name, value) in headers {
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap();
+            response.headers_mut().insert(name, value.parse().unwrap());
+        }
+        let response = reqwest::Response::from(response);
+        if status == 200 {
+            Ok(ResponseValue::new(
+                (),
+                response.status(),
+                response.headers().clone(),
+            ))
+        } else {
+            Err(progenitor_client::Error::ErrorResponse(
+                ResponseValue::stream(response),
+            ))
+        }
+    }
+
+    /// Runs `call` over scripted answers, returning the outcome and the (paused) time taken.
+    async fn run(
+        client: &HssClient,
+        script: Vec<Generated<()>>,
+    ) -> (Result<Answer<()>, Error>, Duration) {
+        let script = Mutex::new(script.into_iter());
+        let started = Instant::now();
+        let outcome = client
+            .call("test", || {
+                let next = script.lock().unwrap().next();
+                async move {
+                    match next {
+                        Some(answer) => answer,
+                        None => std::future::pending().await,
+                    }
+                }
+            })
+            .await;
+        (outcome, started.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured_up_to_the_cap() {
+        let policy = RetryPolicy::default().with_max_delay(Duration::from_secs(10));
+        let client = client(policy, Duration::from_secs(60));
+        let (outcome, took) = run(
+            &client,
+            vec![
+                answer(503, &[("retry-after", "7")], ""),
+                answer(200, &[], ""),
+            ],
+        )
+        .await;
+        assert_eq!(outcome.unwrap().attempts, 2);
+        assert_eq!(took, Duration::from_secs(7));
+
+        let (outcome, took) = run(
+            &client,
+            vec![
+                answer(429, &[("retry-after", "3600")], ""),
+                answer(200, &[], ""),
+            ],
+        )
+        .await;
+        assert_eq!(outcome.unwrap().attempts, 2);
+        assert_eq!(took, Duration::from_secs(10), "capped at max_delay");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_is_full_jitter_within_its_bounds() {
+        let policy = RetryPolicy::default()
+            .with_max_attempts(3)
+            .with_base_delay(Duration::from_secs(1));
+        let client = client(policy, Duration::from_secs(60));
+        let (outcome, took) = run(
+            &client,
+            vec![
+                answer(500, &[], ""),
+                answer(408, &[], ""),
+                answer(504, &[], ""),
+            ],
+        )
+        .await;
+        let Err(Error::Service(e)) = outcome else {
+            panic!("{:?}", outcome.err())
+        };
+        assert_eq!((e.status, e.attempts), (504, 3));
+        // Two delays, drawn from 0..=1 s and 0..=2 s.
+        assert!(took <= Duration::from_secs(3), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_ends_a_call_that_never_answers() {
+        let client = client(RetryPolicy::default(), Duration::from_secs(5));
+        let (outcome, took) = run(&client, vec![]).await;
+        let Err(Error::Transport {
+            kind,
+            attempts,
+            source,
+        }) = outcome
+        else {
+            panic!("{:?}", outcome.err())
+        };
+        assert_eq!((kind, attempts), (crate::TransportKind::Timeout, 1));
+        assert_eq!(
+            source.downcast_ref::<DeadlineExceeded>(),
+            Some(&DeadlineExceeded(Duration::from_secs(5)))
+        );
+        assert_eq!(took, Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_past_the_deadline_ends_the_call_with_the_real_failure() {
+        let client = client(RetryPolicy::default(), Duration::from_secs(5));
+        let (outcome, took) = run(
+            &client,
+            vec![
+                answer(503, &[("retry-after", "6")], "busy"),
+                answer(200, &[], ""),
+            ],
+        )
+        .await;
+        let Err(Error::Service(e)) = outcome else {
+            panic!("{:?}", outcome.err())
+        };
+        assert_eq!(
+            (e.status, e.attempts, e.error_msg.as_str()),
+            (503, 1, "busy")
+        );
+        assert_eq!(e.retry_after, Some(Duration::from_secs(6)));
+        assert_eq!(took, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn final_answers_are_not_retried_and_secrets_are_masked() {
+        let client = client(RetryPolicy::default(), Duration::from_secs(60));
+        let body = r#"{"error_code":"HSS.0001","error_msg":"bad key SECRET-KEY-123"}"#;
+        let (outcome, took) =
+            run(&client, vec![answer(400, &[("x-request-id", "r1")], body)]).await;
+        let Err(Error::Service(e)) = outcome else {
+            panic!("{:?}", outcome.err())
+        };
+        assert_eq!((e.status, e.attempts, took), (400, 1, Duration::ZERO));
+        assert_eq!(e.error_msg, "bad key ******");
+        assert_eq!(e.request_id.as_deref(), Some("r1"));
+    }
+}

@@ -1,0 +1,220 @@
+//! The progenitor hooks, run by the generated code for every attempt:
+//!
+//! - `pre` rewrites the request progenitor built into the official SDKs' wire form and signs
+//!   it, with a fresh `X-Sdk-Date` each time it runs;
+//! - `exec` sends it once, with the attempt's timeout, and caps the answer's body: reading past
+//!   the cap fails like any body-read error, with [`http_body_util::LengthLimitError`] as its
+//!   cause.
+//!
+//! The generated client is built with `HooksMode::Expected`, so it does not compile without the
+//! `ClientHooks` impl below: there is no way to get a client that sends unsigned requests.
+//! Retries, deadlines and error mapping are not here but in [`super::call`].
+
+use super::skew::ClockSkew;
+use super::wire;
+use crate::credentials::{AuthToken, Credentials};
+use crate::generated::Client;
+use crate::signer::{self, SignableRequest, SigningError};
+use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tracing::Instrument;
+
+/// How requests are authenticated.
+#[derive(Clone, Debug)]
+pub(crate) enum Auth {
+    /// Signed with SDK-HMAC-SHA256.
+    AkSk(Credentials),
+    /// `X-Auth-Token`, not signed.
+    Token(AuthToken),
+}
+
+/// A source of the current time, injectable so tests can sign at a fixed instant.
+pub(crate) type TimeSource = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// What the hooks need; stored inside the generated client, shared by clones.
+#[derive(Clone)]
+pub struct HookState {
+    pub(crate) auth: Auth,
+    /// The endpoint's authority, as the parsed URL writes it: signed, and sent as `Host`.
+    pub(crate) host: String,
+    pub(crate) user_agent: String,
+    pub(crate) now: TimeSource,
+    /// Correction of `now` learnt from the gateway; shared by clones of the client.
+    pub(crate) skew: ClockSkew,
+    /// Timeout of one attempt (connect, send, receive); `None`: only the call's deadline.
+    pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) max_response_bytes: usize,
+}
+
+impl fmt::Debug for HookState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookState")
+            .field("auth", &self.auth)
+            .field("host", &self.host)
+            .field("user_agent", &self.user_agent)
+            .field("skew", &self.skew)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HookState {
+    /// The time to sign with: the configured clock, corrected by what the gateway taught us.
+    pub(crate) fn signing_time(&self) -> SystemTime {
+        self.skew.correct((self.now)())
+    }
+
+    /// Wire form, then `X-Sdk-Date`, `Host` and `Authorization` over exactly what is sent.
+    fn prepare(&self, request: &mut reqwest::Request) -> Result<(), SigningError> {
+        let headers = wire::normalize(self, request)?;
+        let Auth::AkSk(creds) = &self.auth else {
+            *request.headers_mut() = header_map(headers.iter().map(|(n, v)| (n, v)))?;
+            return Ok(());
+        };
+        let query: Vec<(String, String)> = request.url().query_pairs().into_owned().collect();
+        let body = request
+            .body()
+            .and_then(|b| b.as_bytes())
+            .unwrap_or_default();
+        let signable = SignableRequest {
+            method: request.method().as_str(),
+            host: &self.host,
+            path: request.url().path(),
+            query: &query,
+            headers: &headers,
+            body,
+        };
+        let signed = signer::sign(
+            &signable,
+            creds.access_key_id(),
+            creds.secret_access_key(),
+            self.signing_time(),
+        )?;
+        *request.headers_mut() = header_map(signed.headers.iter().map(|h| (&h.name, &h.value)))?;
+        Ok(())
+    }
+}
+
+/// Headers as sent: raw UTF-8 bytes (the text that was signed is the text that is sent), secret
+/// ones marked sensitive so that no HTTP-level logging prints them.
+fn header_map<'a>(
+    headers: impl Iterator<Item = (&'a String, &'a String)>,
+) -> Result<HeaderMap, SigningError> {
+    let mut map = HeaderMap::with_capacity(10);
+    for (name, value) in headers {
+        let invalid = || SigningError::InvalidHeaderValue(name.to_ascii_lowercase());
+        let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+        let mut header_value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| invalid())?;
+        header_value.set_sensitive(signer::is_sensitive_header(name));
+        map.append(header_name, header_value);
+    }
+    Ok(map)
+}
+
+/// Carries a [`SigningError`] through progenitor's `Error::Custom(String)`, the only error a
+/// `pre` hook can return; [`signing_error`] reads it back.
+fn custom_error<E>(error: SigningError) -> progenitor_client::Error<E> {
+    let (code, detail) = match &error {
+        SigningError::EmptyAccessKey => ("empty-access-key", ""),
+        SigningError::EmptySecretKey => ("empty-secret-key", ""),
+        SigningError::EmptyPath => ("empty-path", ""),
+        SigningError::BadDateHeader(value) => ("bad-date-header", value.as_str()),
+        SigningError::TimeOutOfRange => ("time-out-of-range", ""),
+        SigningError::DuplicateHeader(name) => ("duplicate-header", name.as_str()),
+        SigningError::InvalidHeaderValue(name) => ("invalid-header-value", name.as_str()),
+    };
+    progenitor_client::Error::Custom(format!("{CUSTOM_PREFIX}{code}:{detail}"))
+}
+
+const CUSTOM_PREFIX: &str = "hss-image-sync signing:";
+
+/// The [`SigningError`] a `pre` hook reported; `None` for any other `Custom` text.
+pub(crate) fn signing_error(custom: &str) -> Option<SigningError> {
+    let (code, detail) = custom.strip_prefix(CUSTOM_PREFIX)?.split_once(':')?;
+    Some(match code {
+        "empty-access-key" => SigningError::EmptyAccessKey,
+        "empty-secret-key" => SigningError::EmptySecretKey,
+        "empty-path" => SigningError::EmptyPath,
+        "bad-date-header" => SigningError::BadDateHeader(detail.to_owned()),
+        "time-out-of-range" => SigningError::TimeOutOfRange,
+        "duplicate-header" => SigningError::DuplicateHeader(detail.to_owned()),
+        "invalid-header-value" => SigningError::InvalidHeaderValue(detail.to_owned()),
+        _ => return None,
+    })
+}
+
+/// The answer of one attempt, its body capped.
+async fn send_once(
+    client: &reqwest::Client,
+    mut request: reqwest::Request,
+    attempt_timeout: Option<Duration>,
+    max_response_bytes: usize,
+) -> reqwest::Result<reqwest::Response> {
+    if attempt_timeout.is_some() {
+        *request.timeout_mut() = attempt_timeout;
+    }
+    tracing::debug!(method = %request.method(), path = request.url().path(), "sending");
+    let response = client.execute(request).await?;
+    let status = response.status().as_u16();
+    let request_id = super::call::request_id(response.headers()).unwrap_or("none");
+    tracing::debug!(status, request_id, "answered");
+    let response: http::Response<reqwest::Body> = response.into();
+    let (parts, body) = response.into_parts();
+    let capped = http_body_util::Limited::new(body, max_response_bytes);
+    Ok(http::Response::from_parts(parts, reqwest::Body::wrap(capped)).into())
+}
+
+impl ClientHooks<HookState> for Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        _info: &OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        self.inner().prepare(request).map_err(custom_error)
+    }
+
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        let state = self.inner();
+        let span = tracing::debug_span!("exec", operation = info.operation_id);
+        send_once(
+            self.client(),
+            request,
+            state.attempt_timeout,
+            state.max_response_bytes,
+        )
+        .instrument(span)
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signing_errors_survive_the_custom_error() {
+        for error in [
+            SigningError::EmptyAccessKey,
+            SigningError::EmptySecretKey,
+            SigningError::EmptyPath,
+            SigningError::BadDateHeader("2024:x".into()),
+            SigningError::TimeOutOfRange,
+            SigningError::DuplicateHeader("x-a".into()),
+            SigningError::InvalidHeaderValue("region".into()),
+        ] {
+            let progenitor_client::Error::<()>::Custom(text) = custom_error(error.clone()) else {
+                panic!("not a Custom error");
+            };
+            assert_eq!(signing_error(&text), Some(error));
+        }
+        assert_eq!(signing_error("something else"), None);
+    }
+}

@@ -1,0 +1,229 @@
+//! `RunImageSynchronize`: its parameters, checked against the spec, and its answer.
+
+use super::HssClient;
+use super::call::Answer;
+use super::validate;
+use crate::error::Error;
+use crate::generated::types;
+use std::fmt;
+
+/// Which SWR image repositories to synchronize.
+///
+/// The crate's own type rather than the generated one, so that a spec change is not a
+/// breaking change of this crate's API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[non_exhaustive]
+pub enum ImageType {
+    /// Private image repositories (`private_image`).
+    #[cfg_attr(feature = "cli", value(name = "private_image"))]
+    PrivateImage,
+    /// Shared image repositories (`shared_image`).
+    #[cfg_attr(feature = "cli", value(name = "shared_image"))]
+    SharedImage,
+}
+
+impl ImageType {
+    /// The API's name: `private_image` or `shared_image`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ImageType::PrivateImage => "private_image",
+            ImageType::SharedImage => "shared_image",
+        }
+    }
+}
+
+impl fmt::Display for ImageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ImageType {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        match text {
+            "private_image" => Ok(ImageType::PrivateImage),
+            "shared_image" => Ok(ImageType::SharedImage),
+            _ => Err(Error::InvalidInput {
+                field: "image_type",
+                rule: "must be private_image or shared_image".into(),
+            }),
+        }
+    }
+}
+
+impl From<ImageType> for types::ImageType {
+    fn from(image_type: ImageType) -> Self {
+        match image_type {
+            ImageType::PrivateImage => types::ImageType::PrivateImage,
+            ImageType::SharedImage => types::ImageType::SharedImage,
+        }
+    }
+}
+
+/// One `RunImageSynchronize` call's parameters.
+///
+/// ```
+/// use hss_image_sync::{ImageType, SyncRequest};
+///
+/// let request = SyncRequest::new(ImageType::SharedImage)
+///     .enterprise_project_id("all_granted_eps")
+///     .region_header("cn-north-4");
+/// assert_eq!(request.image_type(), ImageType::SharedImage);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRequest {
+    image_type: ImageType,
+    project_id: Option<String>,
+    enterprise_project_id: Option<String>,
+    region_header: Option<String>,
+}
+
+impl SyncRequest {
+    /// Synchronize `image_type` images.
+    pub fn new(image_type: ImageType) -> Self {
+        Self {
+            image_type,
+            project_id: None,
+            enterprise_project_id: None,
+            region_header: None,
+        }
+    }
+
+    /// The project for this call (1..256 characters); defaults to the client's.
+    pub fn project_id(mut self, project_id: impl Into<String>) -> Self {
+        self.project_id = Some(project_id.into());
+        self
+    }
+
+    /// The enterprise project (1..256 characters; `0` is the default project,
+    /// `all_granted_eps` all of them); defaults to the client's, else none is sent.
+    pub fn enterprise_project_id(mut self, id: impl Into<String>) -> Self {
+        self.enterprise_project_id = Some(id.into());
+        self
+    }
+
+    /// The API's optional `region` *header* (0..128 characters); not sent unless set, as the
+    /// official SDKs do. The endpoint's region is set on the client builder.
+    pub fn region_header(mut self, region: impl Into<String>) -> Self {
+        self.region_header = Some(region.into());
+        self
+    }
+
+    /// The image type.
+    pub fn image_type(&self) -> ImageType {
+        self.image_type
+    }
+}
+
+/// A successful synchronization.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct SyncResponse {
+    /// The body's `error_code` (0).
+    pub error_code: i64,
+    /// The body's `error_description` (e.g. `success`).
+    pub error_description: String,
+    /// The response's `X-Request-Id`.
+    pub request_id: Option<String>,
+    /// Attempts made, retries included.
+    pub attempts: u32,
+}
+
+/// The call's parameters as the generated operation takes them.
+struct Parameters {
+    project_id: types::RunImageSynchronizeProjectId,
+    enterprise_project_id: Option<types::RunImageSynchronizeEnterpriseProjectId>,
+    token: Option<types::RunImageSynchronizeXAuthToken>,
+    region: Option<types::RunImageSynchronizeRegion>,
+    body: types::RunImageSynchronizeRequestInfo,
+}
+
+impl HssClient {
+    /// Synchronizes the SWR image list. Every parameter is checked against the spec before
+    /// anything is sent; failures that may heal are retried (see [`RetryPolicy`](crate::RetryPolicy)).
+    pub async fn run_image_synchronize(
+        &self,
+        request: &SyncRequest,
+    ) -> Result<SyncResponse, Error> {
+        let p = self.image_sync_parameters(request)?;
+        let answer = self
+            .call("run_image_synchronize", || {
+                self.inner.run_image_synchronize(
+                    &p.project_id,
+                    p.enterprise_project_id.as_ref(),
+                    p.token.as_ref(),
+                    p.region.as_ref(),
+                    &p.body,
+                )
+            })
+            .await?;
+        self.image_sync_response(answer)
+    }
+
+    fn image_sync_parameters(&self, request: &SyncRequest) -> Result<Parameters, Error> {
+        let project_id = request
+            .project_id
+            .as_deref()
+            .or(self.project_id.as_deref())
+            .ok_or_else(|| Error::InvalidInput {
+                field: "project_id",
+                rule: "required: set it in the credentials (HUAWEICLOUD_SDK_PROJECT_ID), on the \
+                       client builder or on the request"
+                    .into(),
+            })?;
+        validate::path_segment("project_id", project_id)?;
+        let region = match request.region_header.as_deref() {
+            Some(region) => {
+                validate::header_value("region", region)?;
+                Some(validate::spec_value("region", region)?)
+            }
+            None => None,
+        };
+        let token = match &self.hooks().auth {
+            super::hooks::Auth::Token(token) => {
+                Some(validate::spec_value("X-Auth-Token", token.expose())?)
+            }
+            super::hooks::Auth::AkSk(_) => None,
+        };
+        Ok(Parameters {
+            project_id: validate::spec_value("project_id", project_id)?,
+            enterprise_project_id: request
+                .enterprise_project_id
+                .as_deref()
+                .or(self.enterprise_project_id.as_deref())
+                .map(|id| validate::spec_value("enterprise_project_id", id))
+                .transpose()?,
+            token,
+            region,
+            body: types::RunImageSynchronizeRequestInfo {
+                image_type: request.image_type.into(),
+            },
+        })
+    }
+
+    /// A 200 is a success when its `error_code` is 0 (or absent).
+    fn image_sync_response(
+        &self,
+        answer: Answer<types::RunImageSynchronizeResponse>,
+    ) -> Result<SyncResponse, Error> {
+        let error_code = answer.value.error_code.unwrap_or(0);
+        let description = self.mask(&answer.value.error_description.unwrap_or_default());
+        if error_code != 0 {
+            return Err(Error::NonZeroErrorCode {
+                error_code,
+                description,
+                request_id: answer.request_id,
+                attempts: answer.attempts,
+            });
+        }
+        Ok(SyncResponse {
+            error_code,
+            error_description: description,
+            request_id: answer.request_id,
+            attempts: answer.attempts,
+        })
+    }
+}

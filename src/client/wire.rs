@@ -1,0 +1,169 @@
+//! The official SDKs' wire form. progenitor builds a correct request; this rewrites it into the
+//! exact bytes the official SDKs send, so a gateway sees nothing new from us:
+//! SDK-spaced JSON, the path encoded as `quote(segment, safe='')`, the canonical query string,
+//! and the SDK's header set (`Content-Type`, `User-Agent`, `X-Project-Id`, `X-Security-Token` or
+//! `X-Auth-Token`, `Host`, and the operation's own headers; no `Accept`, no `api-version`).
+
+use super::hooks::{Auth, HookState};
+use crate::signer::{self, SigningError};
+use percent_encoding::percent_decode_str;
+use secrecy::ExposeSecret;
+
+/// Headers progenitor adds that the official SDKs never send.
+const DROPPED_HEADERS: [&str; 2] = ["api-version", "accept"];
+
+/// Rewrites `request`'s URL and body into the wire form and returns the headers to send (values
+/// trimmed as the signer trims them, so what is signed is what is sent).
+pub(super) fn normalize(
+    state: &HookState,
+    request: &mut reqwest::Request,
+) -> Result<Vec<(String, String)>, SigningError> {
+    let body = request
+        .body()
+        .and_then(|b| b.as_bytes())
+        .map(python_style_json)
+        .unwrap_or_default();
+
+    let url = request.url_mut();
+    let path = sdk_encoded_path(url.path());
+    url.set_path(&path);
+    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let canonical_query = signer::canonical_query(&query);
+    url.set_query((!canonical_query.is_empty()).then_some(canonical_query.as_str()));
+    let project_id = path_project_id(request.url().path());
+
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(8);
+    for (name, value) in request.headers() {
+        if DROPPED_HEADERS.contains(&name.as_str()) || name == reqwest::header::CONTENT_TYPE {
+            continue;
+        }
+        let value = std::str::from_utf8(value.as_bytes())
+            .map_err(|_| SigningError::InvalidHeaderValue(name.as_str().to_owned()))?;
+        headers.push((name.as_str().to_owned(), value.to_owned()));
+    }
+    if !body.is_empty() {
+        headers.push(("Content-Type".into(), "application/json".into()));
+    }
+    headers.push(("User-Agent".into(), state.user_agent.clone()));
+    if let Auth::AkSk(creds) = &state.auth {
+        // The project the call is for, which is the one in the path, not necessarily the
+        // credentials' own.
+        if let Some(project_id) = project_id.or_else(|| creds.project_id().map(str::to_owned)) {
+            headers.push(("X-Project-Id".into(), project_id));
+        }
+        if let Some(token) = creds.security_token() {
+            headers.push(("X-Security-Token".into(), token.expose_secret().to_owned()));
+        }
+    }
+    headers.push(("Host".into(), state.host.clone()));
+    for (_, value) in &mut headers {
+        let trimmed = signer::trim_header_value(value);
+        if trimmed.len() != value.len() {
+            *value = trimmed.to_owned();
+        }
+    }
+    *request.body_mut() = (!body.is_empty()).then(|| body.into());
+    Ok(headers)
+}
+
+/// Every HSS v5 path is `/v5/{project_id}/...`: the decoded project ID it carries.
+fn path_project_id(path: &str) -> Option<String> {
+    let mut segments = path.strip_prefix("/v5/")?.split('/');
+    let project = segments.next().filter(|s| !s.is_empty())?;
+    segments.next()?;
+    Some(percent_decode_str(project).decode_utf8_lossy().into_owned())
+}
+
+/// Each path segment decoded and re-encoded with the signer's encoder: the form the official
+/// SDKs send (`quote(segment, safe='')`), whatever escaping progenitor chose. Only values that
+/// survive progenitor's encoding and URL parsing unchanged reach this point (the client refuses
+/// the others before sending, see `validate::path_segment`).
+pub(super) fn sdk_encoded_path(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            let decoded = percent_decode_str(segment).decode_utf8_lossy();
+            signer::encode(&decoded).to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Re-spaces compact JSON the way the official Python SDK writes bodies (`simplejson.dumps`
+/// defaults: `", "` and `": "` separators, non-ASCII as `\uXXXX`), so our requests carry the
+/// same bytes as the SDK's. Input that is not UTF-8 is returned unchanged.
+fn python_style_json(compact: &[u8]) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(compact) else {
+        return compact.to_vec();
+    };
+    let mut out = String::with_capacity(text.len() + 16);
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            if c.is_ascii() && c != '\u{7f}' {
+                out.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    use std::fmt::Write;
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+            continue;
+        }
+        out.push(c);
+        match c {
+            '"' => in_string = true,
+            ',' | ':' => out.push(' '),
+            _ => {}
+        }
+    }
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn py(s: &str) -> String {
+        String::from_utf8(python_style_json(s.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn spaces_separators_outside_strings_only() {
+        assert_eq!(
+            py(r#"{"image_type":"private_image"}"#),
+            r#"{"image_type": "private_image"}"#
+        );
+        assert_eq!(
+            py(r#"{"a":[1,2],"b":"x,y:z"}"#),
+            r#"{"a": [1, 2], "b": "x,y:z"}"#
+        );
+        assert_eq!(
+            py(r#"{"a":"q\"u,o:te\\","b":1}"#),
+            r#"{"a": "q\"u,o:te\\", "b": 1}"#
+        );
+    }
+
+    #[test]
+    fn escapes_non_ascii_like_ensure_ascii() {
+        assert_eq!(py(r#"{"k":"é😀"}"#), r#"{"k": "\u00e9\ud83d\ude00"}"#);
+        assert_eq!(py("[\"\u{7f}\"]"), r#"["\u007f"]"#);
+    }
+
+    #[test]
+    fn project_id_comes_from_the_path() {
+        assert_eq!(
+            path_project_id("/v5/a%2Fb/image/synchronize").as_deref(),
+            Some("a/b")
+        );
+        assert_eq!(path_project_id("/v5/p").as_deref(), None);
+        assert_eq!(path_project_id("/v3/p/x").as_deref(), None);
+    }
+}
