@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed inputs of the three fuzz targets (run from the fuzz/ directory).
 
-The record format is described at the top of src/lib.rs: records separated by 0xFF, each a tag
+The record format is described at the top of src/input.rs: records separated by 0xFF, each a tag
 byte and its content; 0xFE separates a pair's key from its value; `B` takes the rest as body.
 """
 import calendar
@@ -60,6 +60,17 @@ write("emulator_verify", "segments-and-raw-headers",
       SEP.join([b"Mpost", b"pa/b", b"p\xc3\xa9 ?", b"p", b"Q" + KV, b"Qk" + KV + b"v=&",
                 b"hX-A" + KV + b"\t v \xe3\x80\x80", b"hx_b" + KV + b"u",
                 b"hcontent-type" + KV + b"text/plain", b"Zgarbage", b"X\x00\x00\x05"]) + SEP + b"B\x00\xff")
+# Masking: a refused signature over a signed security token (the 401 text shows the canonical
+# request), and sensitive headers given to the signer, one `Authorization` of another spelling.
+write("emulator_verify", "refused-signature-with-security-token",
+      SEP.join([b"MPOST", b"P/v5/p/image/synchronize", b"hhost" + KV + b"hss.example.com",
+                b"hx-security-token" + KV + b"TOKEN-SECRET-1", b"hx-sdk-date" + KV + b"20240315T083530Z",
+                b"ZSDK-HMAC-SHA256 Access=AK, SignedHeaders=host;x-security-token;x-sdk-date, Signature="
+                + b"0" * 64, b"SSK", b"T1710491730"]) + SEP + b"B{}")
+write("signer_canonicalization", "authorization-other-spelling-and-tokens",
+      SEP.join([b"MPOST", b"P/v5/p/image/synchronize", b"hContent-Type" + KV + b"application/json",
+                b"hAuthorizaTion" + KV + b"given-before-signing", b"hX-Security-Token" + KV + b"TOKEN-SECRET-1",
+                b"hX-Auth-Token" + KV + b" iam-token "]) + SEP + b"B{}")
 
 errors = {
     "apig-0301": b'{"error_code":"APIG.0301","error_msg":"Incorrect IAM authentication information: verify aksk signature fail","request_id":"8f4e0c1a"}',

@@ -317,3 +317,273 @@ fn main_job_runs_on_the_embedded_emulator() {
     assert!(stderr.contains("region:cn-north-4"), "{stderr}");
     assert!(stderr.contains(r#""shared_image":{"count":1"#), "{stderr}");
 }
+
+/// Hostile server text: terminal escapes (ESC, CSI, OSC, BEL, CR, C1) and echoed secrets in
+/// every field the CLI prints reach the terminal escaped and masked.
+#[tokio::test]
+async fn server_text_is_escaped_and_secrets_masked_before_printing() {
+    let sk = KEYS[1].1;
+    let server = CaptureServer::start(0).await;
+    let hostile = "\u{1b}[2J\u{1b}]0;pwned\u{7}\r\u{9b}31m";
+    let body = serde_json::json!({
+        "error_code": format!("APIG.0301{hostile}{sk}"),
+        "error_msg": format!("bad {hostile} {sk}"),
+        "encoded_authorization_message": format!("enc{hostile}{sk}"),
+    });
+    let mut reply = Reply::json(401, &body.to_string());
+    reply.headers[1].1 = format!("req-\u{9b}1m-{sk}");
+    server.reply_with(reply);
+    let endpoint = server.endpoint();
+    let args = [
+        "sync",
+        "--endpoint",
+        &endpoint,
+        "--image-type",
+        "private_image",
+    ];
+    let out = {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            cli(&args, &KEYS)
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains(sk), "{stderr}");
+    for c in ['\u{1b}', '\u{7}', '\r', '\u{9b}'] {
+        assert!(
+            !stderr.contains(c),
+            "raw U+{:04X} printed: {stderr:?}",
+            c as u32
+        );
+    }
+    assert!(stderr.contains("APIG.0301\\u{1b}[2J"), "{stderr}");
+    assert!(
+        stderr.contains("request id: req-\\u{9b}1m-******"),
+        "{stderr}"
+    );
+
+    // A 200 whose description carries the same: stdout stays valid JSON, without raw controls.
+    let description = format!("done{hostile}{sk}");
+    server.reply_with(Reply::json(
+        200,
+        &serde_json::json!({"error_code": 0, "error_description": description}).to_string(),
+    ));
+    let out = {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            cli(&args, &KEYS)
+        })
+        .await
+        .unwrap()
+    };
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for c in ['\u{1b}', '\u{7}', '\r', '\u{9b}'] {
+        assert!(
+            !stdout.contains(c),
+            "raw U+{:04X} printed: {stdout:?}",
+            c as u32
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        json["error_description"],
+        format!("done\u{1b}[2J\u{1b}]0;pwned\u{7}\r\u{9b}31m******")
+    );
+}
+
+/// With an IAM token the project ID comes from `HUAWEICLOUD_SDK_PROJECT_ID`, as with keys.
+#[tokio::test]
+async fn token_auth_takes_the_project_id_from_the_environment() {
+    let server = CaptureServer::start(0).await;
+    let endpoint = server.endpoint();
+    let out = tokio::task::spawn_blocking(move || {
+        cli(
+            &[
+                "sync",
+                "--endpoint",
+                &endpoint,
+                "--image-type",
+                "private_image",
+            ],
+            &[
+                ("HUAWEICLOUD_SDK_AUTH_TOKEN", "iam-token-value"),
+                ("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = &server.requests()[0];
+    assert_eq!(got.path(), format!("/v5/{PROJECT}/image/synchronize"));
+    assert_eq!(got.header("X-Auth-Token"), Some("iam-token-value"));
+}
+
+/// A credentials file that is a FIFO, a device or huge is refused at once (exit 2).
+#[cfg(unix)]
+#[test]
+fn credential_files_that_are_not_small_regular_files_are_refused() {
+    let dir = std::env::temp_dir().join(format!("hss-cli-cred-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    let mut files = vec![("/dev/zero".to_owned(), "not a regular file")];
+    if made.is_ok_and(|s| s.success()) {
+        files.push((fifo.display().to_string(), "not a regular file"));
+    }
+    let big = dir.join("big");
+    std::fs::write(&big, vec![b'#'; 65 * 1024]).unwrap();
+    files.push((big.display().to_string(), "larger than"));
+    for (file, why) in files {
+        let started = std::time::Instant::now();
+        let out = cli(
+            &[
+                "sync",
+                "--region",
+                "cn-north-4",
+                "--image-type",
+                "private_image",
+                "--timeout",
+                "3",
+            ],
+            &[("HUAWEICLOUD_SDK_CREDENTIALS_FILE", file.as_str())],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
+        assert!(stderr.contains(why), "{file}: {stderr}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{file}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A group- or world-readable credentials file works, with one warning.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_credentials_file_others_can_read_gets_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("hss-cli-cred-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("credentials");
+    std::fs::write(
+        &file,
+        format!(
+            "[basic]\nak = {}\nsk = {}\nproject_id = {PROJECT}\n",
+            KEYS[0].1, KEYS[1].1
+        ),
+    )
+    .unwrap();
+    let server = CaptureServer::start(0).await;
+    for (mode, warned) in [(0o644, true), (0o600, false)] {
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        let endpoint = server.endpoint();
+        let path = file.display().to_string();
+        let out = tokio::task::spawn_blocking(move || {
+            cli(
+                &[
+                    "sync",
+                    "--endpoint",
+                    &endpoint,
+                    "--image-type",
+                    "private_image",
+                ],
+                &[("HUAWEICLOUD_SDK_CREDENTIALS_FILE", path.as_str())],
+            )
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(
+            stderr.contains("chmod 600"),
+            warned,
+            "mode {mode:o}: {stderr}"
+        );
+        assert!(!stderr.contains(KEYS[1].1));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The emulator's per-request log never blocks request handling: with its stdout never read
+/// after the first line (the pipe fills after a few hundred lines), requests are still answered.
+#[tokio::test]
+async fn the_emulator_keeps_answering_when_nobody_reads_its_log() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hss-image-sync"))
+        .env_clear()
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let endpoint = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let addr = endpoint.strip_prefix("http://").unwrap().to_owned();
+    // Each request logs a line of about 150 bytes: 3,000 of them are far beyond a pipe's 64 KiB.
+    for i in 0..3_000 {
+        let request = format!(
+            "GET /v5/{PROJECT}/image/synchronize?attempt={i} HTTP/1.1\r\nHost: {addr}\r\n\
+             Connection: close\r\n\r\n"
+        );
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut stream = tokio::net::TcpStream::connect(&addr).await?;
+            stream.write_all(request.as_bytes()).await?;
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer).await?;
+            std::io::Result::Ok(answer)
+        })
+        .await;
+        let status =
+            answer.map(|a| a.map(|a| String::from_utf8_lossy(&a[..12.min(a.len())]).into_owned()));
+        assert!(
+            matches!(&status, Ok(Ok(line)) if line.starts_with("HTTP/1.1 4")),
+            "request {i}: {status:?}"
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(stdout);
+}
+
+/// An emulator clock offset that leaves the representable dates is refused at startup.
+#[test]
+fn the_emulator_refuses_a_clock_offset_beyond_the_calendar() {
+    for offset in [
+        "9223372036854775807",
+        "-9223372036854775808",
+        "-2000000000",
+        "300000000000",
+    ] {
+        let out = cli(
+            &[
+                "emulator",
+                "--listen",
+                "127.0.0.1:0",
+                "--clock-offset",
+                offset,
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(2), "{offset}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--clock-offset"));
+    }
+}

@@ -420,6 +420,37 @@ fn configuration_errors_are_clear() {
             .build()
             .is_ok()
     );
+    // A blank IAM token would be sent empty (header values are trimmed): refused.
+    let err = HssClient::builder()
+        .region("cn-north-4")
+        .auth_token(hss_image_sync::AuthToken::new(" \t "))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput { field: "X-Auth-Token", rule } if rule.contains("empty")),
+        "{err:?}"
+    );
+    // An endpoint with a tab or newline is refused when configured, not when sending.
+    for endpoint in [
+        "https://hss.cn-north-4.my\thuaweicloud.com",
+        "http://127.0.0.1\n:80",
+    ] {
+        let err = HssClient::builder()
+            .endpoint(endpoint)
+            .credentials(creds())
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::Config {
+                    setting: "endpoint",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
 }
 
 /// Awkward project IDs are sent as the official SDKs send them (and `X-Project-Id` names the

@@ -1,7 +1,7 @@
 //! The emulator, driven by the client and by hand-made requests: verification, validation,
 //! state, admin path, and the scripted answers and faults the client must map.
 
-use hss_image_sync::emulator::{Action, Emulator, RunningEmulator, Verdict};
+use hss_image_sync::emulator::{Action, Emulator, Exchange, RunningEmulator, Verdict};
 use hss_image_sync::signer::{self, SignableRequest};
 use hss_image_sync::{
     AuthToken, Credentials, Error, HssClient, ImageType, SyncRequest, TransportKind,
@@ -224,6 +224,187 @@ async fn token_auth() {
         .unwrap();
     let err = bad.run_image_synchronize(&private()).await.unwrap_err();
     assert!(err.to_string().contains("decrypt token fail"), "{err}");
+}
+
+#[tokio::test]
+async fn a_key_pair_replaces_the_demo_keys() {
+    let emulator = Emulator::new()
+        .key_pair("MYACCESSKEY01", "my-secret-key")
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(emulator.credentials().access_key_id(), "MYACCESSKEY01");
+    emulator
+        .client_builder()
+        .build()
+        .unwrap()
+        .run_image_synchronize(&private())
+        .await
+        .unwrap();
+    let demo = HssClient::builder()
+        .endpoint(emulator.endpoint())
+        .credentials(
+            Credentials::new(
+                hss_image_sync::emulator::DEMO_ACCESS_KEY,
+                hss_image_sync::emulator::DEMO_SECRET_KEY,
+            )
+            .with_project_id("p"),
+        )
+        .build()
+        .unwrap();
+    let err = demo.run_image_synchronize(&private()).await.unwrap_err();
+    assert!(err.to_string().contains("ak not exist"), "{err}");
+}
+
+const SECURITY_TOKEN: &str = "session-token-SECRET-4711";
+const IAM_TOKEN: &str = "iam-token-SECRET-4711";
+
+/// The `Signature=` of the `Authorization` header the exchange's request carried.
+fn signature_of(exchange: &Exchange) -> String {
+    let authorization = exchange.request.header("authorization").unwrap();
+    let signature = authorization.rsplit_once("Signature=").unwrap().1;
+    assert_eq!(signature.len(), 64, "{authorization}");
+    signature.to_owned()
+}
+
+#[tokio::test]
+async fn exchanges_never_show_a_security_token_or_a_signature() {
+    let emulator = Emulator::new()
+        .security_token(SECURITY_TOKEN)
+        .start()
+        .await
+        .unwrap();
+    let client = emulator.client_builder().build().unwrap();
+    client.run_image_synchronize(&private()).await.unwrap();
+    let exchange = &emulator.exchanges()[0];
+    assert_eq!(exchange.verdict, Verdict::Accepted);
+    assert_eq!(
+        exchange.request.header("x-security-token"),
+        Some(SECURITY_TOKEN)
+    );
+    let signature = signature_of(exchange);
+    // The exact canonical request holds the signed token; what is shown masks it.
+    let canonical = exchange.canonical_request.as_ref().unwrap();
+    assert!(
+        canonical
+            .as_str()
+            .contains(&format!("\nx-security-token:{SECURITY_TOKEN}\n"))
+    );
+    assert!(
+        canonical
+            .to_string()
+            .contains(&format!("\nx-security-token:{}\n", signer::MASK)),
+        "{canonical}"
+    );
+    for shown in [
+        format!("{exchange:?}"),
+        format!("{exchange:#?}"),
+        format!("{:?}", exchange.request),
+        format!("{canonical}"),
+        format!("{canonical:?}"),
+        exchange.log_line(),
+    ] {
+        assert!(!shown.contains(SECURITY_TOKEN), "{shown}");
+        assert!(!shown.contains(&signature), "{shown}");
+    }
+    let shown = format!("{:?}", exchange.request);
+    assert!(
+        shown.contains(&format!("x-security-token: \"{}\"", signer::MASK)),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("authorization: \"{}\"", signer::MASK)),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn exchanges_never_show_an_iam_token() {
+    let emulator = Emulator::new().auth_token(IAM_TOKEN).start().await.unwrap();
+    let client = HssClient::builder()
+        .endpoint(emulator.endpoint())
+        .auth_token(AuthToken::new(IAM_TOKEN))
+        .project_id("p-token")
+        .build()
+        .unwrap();
+    client.run_image_synchronize(&private()).await.unwrap();
+    let exchange = &emulator.exchanges()[0];
+    assert_eq!(
+        (exchange.verdict, exchange.auth),
+        (Verdict::Accepted, "X-Auth-Token")
+    );
+    assert_eq!(exchange.request.header("x-auth-token"), Some(IAM_TOKEN));
+    assert!(exchange.request.header("authorization").is_none());
+    for shown in [
+        format!("{exchange:?}"),
+        format!("{exchange:#?}"),
+        format!("{:?}", exchange.request),
+        exchange.log_line(),
+    ] {
+        assert!(!shown.contains(IAM_TOKEN), "{shown}");
+    }
+    assert!(
+        format!("{:?}", exchange.request).contains(&format!("x-auth-token: \"{}\"", signer::MASK))
+    );
+
+    // A refused token is not shown either.
+    let wrong = "iam-token-WRONG-0815";
+    let bad = HssClient::builder()
+        .endpoint(emulator.endpoint())
+        .auth_token(AuthToken::new(wrong))
+        .project_id("p-token")
+        .build()
+        .unwrap();
+    let err = bad.run_image_synchronize(&private()).await.unwrap_err();
+    assert!(!format!("{err:?}").contains(wrong), "{err:?}");
+    let exchange = &emulator.exchanges()[1];
+    assert_eq!(exchange.verdict, Verdict::Rejected);
+    assert!(!format!("{exchange:?}").contains(wrong), "{exchange:?}");
+}
+
+#[tokio::test]
+async fn the_401_canonical_request_masks_the_security_token() {
+    let emulator = Emulator::new()
+        .security_token(SECURITY_TOKEN)
+        .start()
+        .await
+        .unwrap();
+    let client = HssClient::builder()
+        .endpoint(emulator.endpoint())
+        .credentials(
+            Credentials::new(hss_image_sync::emulator::DEMO_ACCESS_KEY, "wrong-secret")
+                .with_security_token(SECURITY_TOKEN)
+                .with_project_id("p1"),
+        )
+        .build()
+        .unwrap();
+    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    let Error::Service(e) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((e.status, e.error_code.as_str()), (401, "APIG.0301"));
+    assert!(
+        e.error_msg
+            .contains(&format!("|x-security-token:{}|", signer::MASK)),
+        "{}",
+        e.error_msg
+    );
+    assert!(!e.error_msg.contains(SECURITY_TOKEN), "{}", e.error_msg);
+
+    let exchange = &emulator.exchanges()[0];
+    assert_eq!(exchange.verdict, Verdict::Rejected);
+    let canonical = exchange.canonical_request.as_ref().unwrap();
+    assert!(canonical.as_str().contains(SECURITY_TOKEN));
+    let signature = signature_of(exchange);
+    for shown in [
+        format!("{exchange:?}"),
+        format!("{canonical}"),
+        exchange.reason.clone(),
+        exchange.log_line(),
+    ] {
+        assert!(!shown.contains(SECURITY_TOKEN), "{shown}");
+        assert!(!shown.contains(&signature), "{shown}");
+    }
 }
 
 /// Sends a request signed by our signer, then tampered by `tamper`, over a raw socket.

@@ -89,9 +89,9 @@ impl EmulatorProcess {
         self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The log lines once at least `count` have arrived (or after a few seconds).
+    /// The log lines once at least `count` have arrived (or after 30 s: slack for a loaded machine).
     fn wait_for_lines(&self, count: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let lines = self.log_lines();
             if lines.len() >= count || Instant::now() > deadline {

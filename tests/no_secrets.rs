@@ -67,7 +67,7 @@ async fn secrets_never_appear_in_debug_errors_or_logs() {
         .unwrap();
     let bad_token = HssClient::builder()
         .endpoint(server.endpoint())
-        .auth_token(AuthToken::new(format!("{IAM_TOKEN}\n")))
+        .auth_token(AuthToken::new(format!("{IAM_TOKEN}\nX-Injected: 1")))
         .build()
         .unwrap_err();
 
@@ -97,4 +97,55 @@ async fn secrets_never_appear_in_debug_errors_or_logs() {
         Some(SECURITY_TOKEN)
     );
     assert_eq!(server.requests()[1].header("X-Auth-Token"), Some(IAM_TOKEN));
+}
+
+/// The signer's output masks the security token (in its headers and canonical request) and the
+/// signature, whatever prints it; the exact text stays available to whoever asks for it.
+#[test]
+fn signed_requests_mask_tokens_by_type() {
+    use hss_image_sync::signer::{SignableRequest, sign};
+    use secrecy::SecretString;
+    let headers = [
+        ("Content-Type".to_owned(), "application/json".to_owned()),
+        ("X-Security-Token".to_owned(), SECURITY_TOKEN.to_owned()),
+        ("X-Auth-Token".to_owned(), IAM_TOKEN.to_owned()),
+    ];
+    let request = SignableRequest {
+        method: "POST",
+        host: "hss.cn-north-4.myhuaweicloud.com",
+        path: "/v5/p/image/synchronize",
+        query: &[],
+        headers: &headers,
+        body: b"{}",
+    };
+    let signed = sign(
+        &request,
+        AK,
+        &SecretString::from(SK),
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    let shown = [
+        format!("{signed:?}"),
+        format!("{request:?}"),
+        signed.canonical_request.to_string(),
+        format!("{:?}", signed.headers),
+    ];
+    for text in &shown {
+        for secret in [SK, SECURITY_TOKEN, IAM_TOKEN, signed.signature.as_str()] {
+            assert!(!text.contains(secret), "secret leaked in: {text}");
+        }
+    }
+    assert!(shown[2].contains("x-security-token:******"), "{}", shown[2]);
+    assert!(signed.canonical_request.as_str().contains(SECURITY_TOKEN));
+    let sensitive: Vec<&str> = signed
+        .headers
+        .iter()
+        .filter(|h| h.sensitive)
+        .map(|h| h.name.as_str())
+        .collect();
+    assert_eq!(
+        sensitive,
+        ["X-Security-Token", "X-Auth-Token", "Authorization"]
+    );
 }

@@ -130,12 +130,12 @@ proptest! {
     ) {
         let headers = vec![("X-Custom".to_owned(), header)];
         let signed = sign(&path, &query, &headers, &body);
-        let raw = |target: &str, headers: &[(String, String)], body: &[u8]| RawRequest {
-            method: "POST".into(),
-            target: target.to_owned(),
-            headers: headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec())).collect(),
-            body: body.to_vec(),
-        };
+        let raw = |target: &str, headers: &[(String, String)], body: &[u8]| RawRequest::new(
+            "POST",
+            target,
+            headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec())).collect(),
+            body,
+        );
         let auth = parse_authorization(&signed.authorization).unwrap();
         let good = raw(&signed.uri, &pairs(&signed.headers), &body);
         prop_assert!(verify_signature(&good, &auth, SK.as_bytes(), at()).is_ok());

@@ -7,6 +7,9 @@ use crate::credentials::{AuthToken, Credentials};
 use crate::error::Error;
 use crate::generated;
 use crate::region;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -33,7 +36,18 @@ pub struct HssClientBuilder {
     retry: Option<RetryPolicy>,
     max_response_bytes: Option<usize>,
     time_source: Option<TimeSource>,
+    extra_roots: Vec<ExtraRoots>,
 }
+
+/// CA certificates to trust besides the platform's.
+#[derive(Clone, Debug)]
+enum ExtraRoots {
+    Pem(Vec<u8>),
+    File(PathBuf),
+}
+
+/// A CA bundle is a few certificates; anything larger is not one.
+const MAX_CA_BUNDLE_BYTES: u64 = 4 << 20;
 
 impl std::fmt::Debug for HssClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -50,6 +64,7 @@ impl std::fmt::Debug for HssClientBuilder {
             .field("attempt_timeout", &self.attempt_timeout)
             .field("retry", &self.retry)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("extra_roots", &self.extra_roots)
             .finish_non_exhaustive()
     }
 }
@@ -64,8 +79,9 @@ impl HssClientBuilder {
     }
 
     /// An explicit endpoint, `https://host[:port]` (or `http://` for local testing); wins over
-    /// [`region`](Self::region). Without a scheme, `https://` is assumed. The authority is
-    /// signed and sent as `Host` exactly as written, port included.
+    /// [`region`](Self::region). Without a scheme, `https://` is assumed. The host as the URL
+    /// parser reads it (lowercase), with the port when one is written (`:443` included, as the
+    /// official SDKs keep it), is signed and sent as `Host`.
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = Some(endpoint.into());
         self
@@ -139,6 +155,21 @@ impl HssClientBuilder {
         self
     }
 
+    /// Also trust the CA certificates in `pem` (one or more `CERTIFICATE` blocks), besides the
+    /// platform's roots (and `SSL_CERT_FILE`): for a gateway behind a private CA, or the
+    /// emulator serving https.
+    pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots.push(ExtraRoots::Pem(pem.into()));
+        self
+    }
+
+    /// Like [`add_root_certificates_pem`](Self::add_root_certificates_pem), from a PEM file
+    /// read when the client is built (CLI `--ca-bundle FILE`).
+    pub fn ca_bundle_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.extra_roots.push(ExtraRoots::File(path.into()));
+        self
+    }
+
     /// The clock used for `X-Sdk-Date` (default: the system clock). For tests and replays.
     pub fn time_source(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.time_source = Some(Arc::new(now));
@@ -152,8 +183,13 @@ impl HssClientBuilder {
         let (base_url, host) = split_endpoint(&endpoint)?;
         let auth = match (self.auth_token, self.credentials.clone()) {
             (Some(token), _) => {
-                super::validate::non_empty("X-Auth-Token", token.expose())?;
-                super::validate::header_value("X-Auth-Token", token.expose())?;
+                // What is sent is the trimmed value: a blank token would go out empty.
+                let sent = crate::signer::trim_header_value(token.expose());
+                super::validate::non_empty("X-Auth-Token", sent)?;
+                super::validate::header_value("X-Auth-Token", sent)?;
+                super::validate::secret_spec_value::<
+                    generated::types::RunImageSynchronizeXAuthToken,
+                >("X-Auth-Token", sent)?;
                 Auth::Token(token)
             }
             (None, Some(creds)) => {
@@ -194,7 +230,11 @@ impl HssClientBuilder {
                 });
             }
         }
-        let http = http_client(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))?;
+        let roots = extra_roots(&self.extra_roots)?;
+        let http = http_client(
+            self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            roots,
+        )?;
         let state = HookState {
             auth,
             host,
@@ -253,7 +293,10 @@ fn check_credentials(creds: &Credentials) -> Result<(), Error> {
     Ok(())
 }
 
-/// Splits an endpoint into the base URL for requests and the authority exactly as written.
+/// Splits an endpoint into the base URL for requests and the authority sent (and signed) as
+/// `Host`: the parsed URL's host (lowercase, IDNA, brackets for IPv6) with the port when the
+/// endpoint writes one, even the default one, as the official SDKs keep `:443`. Whitespace and
+/// control characters are refused here, not silently dropped by the URL parser.
 fn split_endpoint(endpoint: &str) -> Result<(String, String), Error> {
     let endpoint = endpoint.trim();
     let bad = |why: &str| Error::Config {
@@ -264,6 +307,15 @@ fn split_endpoint(endpoint: &str) -> Result<(String, String), Error> {
         // Not echoed: user info may hold a password.
         return Err(bad("user info is not allowed"));
     }
+    if let Some(c) = endpoint
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(bad(&format!(
+            "must not contain white space or control characters (found U+{:04X})",
+            c as u32
+        )));
+    }
     let bad = |why: &str| bad(&format!("{endpoint:?}: {why}"));
     let (scheme, rest) = match endpoint.split_once("://") {
         Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
@@ -272,29 +324,43 @@ fn split_endpoint(endpoint: &str) -> Result<(String, String), Error> {
     if scheme != "https" && scheme != "http" {
         return Err(bad("the scheme must be https or http"));
     }
-    let (host, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
-    if host.is_empty() {
+    let (authority, path) = rest.split_at(rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len()));
+    if authority.is_empty() {
         return Err(bad("no host"));
     }
     if !path.is_empty() && path != "/" {
         return Err(bad("must not have a path, query or fragment"));
     }
-    let base_url = format!("{scheme}://{host}");
-    reqwest::Url::parse(&base_url).map_err(|e| bad(&e.to_string()))?;
-    Ok((base_url, host.to_owned()))
+    let base_url = format!("{scheme}://{authority}");
+    let url = reqwest::Url::parse(&base_url).map_err(|e| bad(&e.to_string()))?;
+    let host = url.host_str().ok_or_else(|| bad("no host"))?;
+    let port = url.port_or_known_default().unwrap_or_default();
+    let writes_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let host = if writes_port {
+        format!("{host}:{port}")
+    } else {
+        host.to_owned()
+    };
+    Ok((base_url, host))
 }
 
 /// Our own reqwest client: rustls with the ring provider (no C build, no process-wide default
 /// provider needed) and the platform's certificate verifier; nothing here can panic. Attempt
 /// timeouts are set on each request by the hooks; the call's deadline by the client.
-fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
+fn http_client(
+    connect_timeout: Duration,
+    extra_roots: Vec<CertificateDer<'static>>,
+) -> Result<reqwest::Client, Error> {
     let tls_error = |e: &dyn std::fmt::Display| Error::Config {
         setting: "tls",
         problem: e.to_string(),
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier =
-        rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| tls_error(&e))?;
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider.clone())
+            .map_err(|e| tls_error(&e))?;
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_error(&e))?
@@ -315,9 +381,94 @@ fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
         })
 }
 
+/// The certificates of every extra CA source, each of which must hold at least one.
+fn extra_roots(sources: &[ExtraRoots]) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let mut roots = Vec::new();
+    for source in sources {
+        let (pem, named) = match source {
+            ExtraRoots::Pem(pem) => (pem.clone(), "the PEM given".to_owned()),
+            ExtraRoots::File(path) => (read_ca_file(path)?, path.display().to_string()),
+        };
+        let bad = |why: String| Error::Config {
+            setting: "tls",
+            problem: format!("CA certificates in {named}: {why}"),
+        };
+        let before = roots.len();
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            roots.push(cert.map_err(|e| bad(e.to_string()))?);
+        }
+        if roots.len() == before {
+            return Err(bad("no PEM CERTIFICATE block".into()));
+        }
+    }
+    Ok(roots)
+}
+
+fn read_ca_file(path: &Path) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let bad = |why: String| Error::Config {
+        setting: "tls",
+        problem: format!("CA bundle {}: {why}", path.display()),
+    };
+    let metadata = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+    if !metadata.is_file() {
+        return Err(bad("not a regular file".into()));
+    }
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CA_BUNDLE_BYTES + 1).read_to_end(&mut pem))
+        .map_err(|e| bad(e.to_string()))?;
+    if pem.len() as u64 > MAX_CA_BUNDLE_BYTES {
+        return Err(bad(format!("larger than {MAX_CA_BUNDLE_BYTES} bytes")));
+    }
+    Ok(pem)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extra_roots_must_hold_certificates() {
+        for pem in [
+            &b""[..],
+            b"not pem",
+            b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
+        ] {
+            let err = extra_roots(&[ExtraRoots::Pem(pem.to_vec())]).unwrap_err();
+            assert!(matches!(err, Error::Config { setting: "tls", .. }), "{err}");
+        }
+        let dir = std::env::temp_dir();
+        let err = extra_roots(&[ExtraRoots::File(dir.clone())]).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let err = extra_roots(&[ExtraRoots::File(dir.join("no-such-ca-bundle.pem"))]).unwrap_err();
+        assert!(err.to_string().contains("no-such-ca-bundle.pem"), "{err}");
+    }
+
+    #[test]
+    fn host_comes_from_the_parsed_url() {
+        for (endpoint, host) in [
+            ("https://HSS.Example.COM", "hss.example.com"),
+            ("https://HSS.Example.COM:443", "hss.example.com:443"),
+            ("http://[::1]:8080/", "[::1]:8080"),
+            ("https://[::1]", "[::1]"),
+            ("https://bücher.example", "xn--bcher-kva.example"),
+            ("http://127.0.0.1:080", "127.0.0.1:80"),
+        ] {
+            assert_eq!(split_endpoint(endpoint).unwrap().1, host, "{endpoint}");
+        }
+        for endpoint in [
+            "https://hss.exa\tmple.com",
+            "https://hss.example\n.com",
+            "http://h\r\n:1",
+        ] {
+            let err = split_endpoint(endpoint).unwrap_err();
+            assert!(
+                matches!(&err, Error::Config { setting: "endpoint", problem } if problem.contains("control")),
+                "{endpoint:?}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn endpoints_keep_the_authority_as_written() {

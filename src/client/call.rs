@@ -172,7 +172,7 @@ impl HssClient {
         use progenitor_client::Error as E;
         match result {
             Ok(value) => {
-                let request_id = request_id(value.headers()).map(|id| self.mask(id));
+                let request_id = request_id(value.headers()).map(|id| self.mask(&id));
                 tracing::info!(status = value.status().as_u16(), request_id, "answer");
                 Ok(Answer {
                     value: value.into_inner(),
@@ -228,7 +228,7 @@ impl HssClient {
             .and_then(|date| httpdate::parse_http_date(date.trim()).ok());
         let error = ServiceError {
             status,
-            request_id: request_id(&headers).map(|id| self.mask(id)),
+            request_id: request_id(&headers).map(|id| self.mask(&id)),
             error_code: self.mask(&fields.error_code),
             error_msg: self.mask(&fields.error_msg),
             encoded_authorization_message: fields
@@ -281,7 +281,7 @@ impl HssClient {
         };
         Error::InvalidResponse {
             status: status.as_u16(),
-            request_id: request_id(headers).map(|id| self.mask(id)),
+            request_id: request_id(headers).map(|id| self.mask(&id)),
             message,
         }
     }
@@ -304,9 +304,11 @@ impl HssClient {
     }
 }
 
-/// The response's `X-Request-Id`.
-pub(crate) fn request_id(headers: &HeaderMap) -> Option<&str> {
-    header(headers, "x-request-id")
+/// The response's `X-Request-Id`, read as UTF-8 (lossily: a gateway may send any byte it
+/// likes there, and the ID is still worth reporting).
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("x-request-id")?;
+    Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
 }
 
 fn header(headers: &HeaderMap, name: impl reqwest::header::AsHeaderName) -> Option<&str> {

@@ -21,6 +21,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tracing::Instrument;
+use zeroize::Zeroize;
 
 /// How requests are authenticated.
 #[derive(Clone, Debug)]
@@ -69,8 +70,24 @@ impl HookState {
     }
 
     /// Wire form, then `X-Sdk-Date`, `Host` and `Authorization` over exactly what is sent.
+    /// The copies of secret header values made on the way are wiped once they are in the
+    /// request.
     fn prepare(&self, request: &mut reqwest::Request) -> Result<(), SigningError> {
-        let headers = wire::normalize(self, request)?;
+        let mut headers = wire::normalize(self, request)?;
+        let result = self.sign_into(request, &headers);
+        for (name, value) in &mut headers {
+            if signer::is_sensitive_header(name) {
+                value.zeroize();
+            }
+        }
+        result
+    }
+
+    fn sign_into(
+        &self,
+        request: &mut reqwest::Request,
+        headers: &[(String, String)],
+    ) -> Result<(), SigningError> {
         let Auth::AkSk(creds) = &self.auth else {
             *request.headers_mut() = header_map(headers.iter().map(|(n, v)| (n, v)))?;
             return Ok(());
@@ -85,16 +102,20 @@ impl HookState {
             host: &self.host,
             path: request.url().path(),
             query: &query,
-            headers: &headers,
+            headers,
             body,
         };
-        let signed = signer::sign(
+        let mut signed = signer::sign(
             &signable,
             creds.access_key_id(),
             creds.secret_access_key(),
             self.signing_time(),
         )?;
-        *request.headers_mut() = header_map(signed.headers.iter().map(|h| (&h.name, &h.value)))?;
+        let map = header_map(signed.headers.iter().map(|h| (&h.name, &h.value)));
+        for header in signed.headers.iter_mut().filter(|h| h.sensitive) {
+            header.value.zeroize();
+        }
+        *request.headers_mut() = map?;
         Ok(())
     }
 }
@@ -126,6 +147,7 @@ fn custom_error<E>(error: SigningError) -> progenitor_client::Error<E> {
         SigningError::TimeOutOfRange => ("time-out-of-range", ""),
         SigningError::DuplicateHeader(name) => ("duplicate-header", name.as_str()),
         SigningError::InvalidHeaderValue(name) => ("invalid-header-value", name.as_str()),
+        SigningError::AuthorizationGiven => ("authorization-given", ""),
     };
     progenitor_client::Error::Custom(format!("{CUSTOM_PREFIX}{code}:{detail}"))
 }
@@ -143,6 +165,7 @@ pub(crate) fn signing_error(custom: &str) -> Option<SigningError> {
         "time-out-of-range" => SigningError::TimeOutOfRange,
         "duplicate-header" => SigningError::DuplicateHeader(detail.to_owned()),
         "invalid-header-value" => SigningError::InvalidHeaderValue(detail.to_owned()),
+        "authorization-given" => SigningError::AuthorizationGiven,
         _ => return None,
     })
 }
@@ -160,8 +183,7 @@ async fn send_once(
     tracing::debug!(method = %request.method(), path = request.url().path(), "sending");
     let response = client.execute(request).await?;
     let status = response.status().as_u16();
-    let request_id = super::call::request_id(response.headers()).unwrap_or("none");
-    tracing::debug!(status, request_id, "answered");
+    tracing::debug!(status, "answered");
     let response: http::Response<reqwest::Body> = response.into();
     let (parts, body) = response.into_parts();
     let capped = http_body_util::Limited::new(body, max_response_bytes);
@@ -209,6 +231,7 @@ mod tests {
             SigningError::TimeOutOfRange,
             SigningError::DuplicateHeader("x-a".into()),
             SigningError::InvalidHeaderValue("region".into()),
+            SigningError::AuthorizationGiven,
         ] {
             let progenitor_client::Error::<()>::Custom(text) = custom_error(error.clone()) else {
                 panic!("not a Custom error");

@@ -136,7 +136,6 @@ pub struct SyncResponse {
 struct Parameters {
     project_id: types::RunImageSynchronizeProjectId,
     enterprise_project_id: Option<types::RunImageSynchronizeEnterpriseProjectId>,
-    token: Option<types::RunImageSynchronizeXAuthToken>,
     region: Option<types::RunImageSynchronizeRegion>,
     body: types::RunImageSynchronizeRequestInfo,
 }
@@ -154,7 +153,10 @@ impl HssClient {
                 self.inner.run_image_synchronize(
                     &p.project_id,
                     p.enterprise_project_id.as_ref(),
-                    p.token.as_ref(),
+                    // The hooks add `X-Auth-Token` with the other credential headers, so no
+                    // generated type (they derive `Debug`) ever holds the token. Its length was
+                    // checked against the spec when the client was built.
+                    None,
                     p.region.as_ref(),
                     &p.body,
                 )
@@ -182,12 +184,6 @@ impl HssClient {
             }
             None => None,
         };
-        let token = match &self.hooks().auth {
-            super::hooks::Auth::Token(token) => {
-                Some(validate::spec_value("X-Auth-Token", token.expose())?)
-            }
-            super::hooks::Auth::AkSk(_) => None,
-        };
         Ok(Parameters {
             project_id: validate::spec_value("project_id", project_id)?,
             enterprise_project_id: request
@@ -196,7 +192,6 @@ impl HssClient {
                 .or(self.enterprise_project_id.as_deref())
                 .map(|id| validate::spec_value("enterprise_project_id", id))
                 .transpose()?,
-            token,
             region,
             body: types::RunImageSynchronizeRequestInfo {
                 image_type: request.image_type.into(),

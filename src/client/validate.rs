@@ -16,6 +16,18 @@ where
     })
 }
 
+/// Checks a secret against its spec type `T` without keeping a copy: the parsed value is turned
+/// back into its `String` and wiped.
+pub(crate) fn secret_spec_value<T>(field: &'static str, value: &str) -> Result<(), Error>
+where
+    T: FromStr + Into<String>,
+    T::Err: std::fmt::Display,
+{
+    let checked: T = spec_value(field, value)?;
+    zeroize::Zeroize::zeroize(&mut checked.into());
+    Ok(())
+}
+
 /// A header value may not hold control characters other than tab (RFC 9110 field-value); the
 /// value itself is never echoed, as it may be a secret.
 pub(crate) fn header_value(field: &'static str, value: &str) -> Result<(), Error> {

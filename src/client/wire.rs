@@ -33,6 +33,9 @@ pub(super) fn normalize(
     let project_id = path_project_id(request.url().path());
 
     let mut headers: Vec<(String, String)> = Vec::with_capacity(8);
+    if let Auth::Token(token) = &state.auth {
+        headers.push(("X-Auth-Token".into(), token.expose().to_owned()));
+    }
     for (name, value) in request.headers() {
         if DROPPED_HEADERS.contains(&name.as_str()) || name == reqwest::header::CONTENT_TYPE {
             continue;

@@ -5,7 +5,10 @@
 
 mod provider;
 
-pub use provider::{CredentialsError, default_chain, from_env, from_profile_file, profile_path};
+pub use provider::{
+    CredentialsError, MAX_PROFILE_FILE_BYTES, default_chain, default_project_id, from_env,
+    from_profile_file, profile_path,
+};
 
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;

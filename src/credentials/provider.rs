@@ -4,7 +4,10 @@
 //! keys `ak`, `sk`, `project_id`, `security_token`).
 
 use super::Credentials;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use zeroize::Zeroizing;
 
 const ENV_AK: &str = "HUAWEICLOUD_SDK_AK";
 const ENV_SK: &str = "HUAWEICLOUD_SDK_SK";
@@ -12,9 +15,12 @@ const ENV_PROJECT_ID: &str = "HUAWEICLOUD_SDK_PROJECT_ID";
 const ENV_SECURITY_TOKEN: &str = "HUAWEICLOUD_SDK_SECURITY_TOKEN";
 const ENV_CREDENTIALS_FILE: &str = "HUAWEICLOUD_SDK_CREDENTIALS_FILE";
 const PROFILE_SECTION: &str = "basic";
+/// A profile file is a few lines; anything larger is not one (`/dev/zero`, a log file ...).
+pub const MAX_PROFILE_FILE_BYTES: u64 = 64 * 1024;
 
 /// Why no credentials could be loaded. Never contains a secret value.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CredentialsError {
     /// The environment does not hold both `HUAWEICLOUD_SDK_AK` and `HUAWEICLOUD_SDK_SK`.
     #[error("HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK are not both set")]
@@ -26,6 +32,18 @@ pub enum CredentialsError {
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// The profile path is not a regular file (a directory, a FIFO, a device ...): reading it
+    /// could hang or never end.
+    #[error("credentials file {0}: not a regular file")]
+    NotAFile(PathBuf),
+    /// The profile file is larger than [`MAX_PROFILE_FILE_BYTES`].
+    #[error("credentials file {path}: larger than {limit} bytes, not a credentials file")]
+    FileTooLarge {
+        /// The file tried.
+        path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
     },
     /// The profile file has no `[basic]` section with both `ak` and `sk`.
     #[error("credentials file {0}: no [basic] section with both ak and sk")]
@@ -69,26 +87,91 @@ pub fn profile_path() -> Option<PathBuf> {
 }
 
 /// Credentials from an INI profile file's `[basic]` section.
+///
+/// Only a regular file of at most [`MAX_PROFILE_FILE_BYTES`] is read; its text is wiped from
+/// memory after parsing. On Unix, a file that others than its owner may read gets a warning
+/// (once per process), as ssh and gcloud give.
 pub fn from_profile_file(path: &Path) -> Result<Credentials, CredentialsError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| CredentialsError::FileUnreadable {
-            path: path.to_owned(),
-            source,
-        })?;
+    let text = read_profile(path)?;
     let section = ini_section(&text, PROFILE_SECTION);
     let get = |key: &str| {
         section
             .iter()
             .rev()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
     };
     let (Some(ak), Some(sk)) = (get("ak"), get("sk")) else {
         return Err(CredentialsError::NotInFile(path.to_owned()));
     };
-    Ok(assemble(ak, sk, get("project_id"), get("security_token")))
+    Ok(assemble(
+        ak.to_owned(),
+        sk.to_owned(),
+        get("project_id").map(str::to_owned),
+        get("security_token").map(str::to_owned),
+    ))
 }
+
+/// The project ID configured for the official SDKs without keys: `HUAWEICLOUD_SDK_PROJECT_ID`,
+/// else `project_id` in the profile file's `[basic]` section. For IAM-token authentication,
+/// which has no credentials to carry it.
+pub fn default_project_id() -> Option<String> {
+    if let Some(id) = std::env::var(ENV_PROJECT_ID).ok().filter(|v| !v.is_empty()) {
+        return Some(id);
+    }
+    let text = read_profile(&profile_path()?).ok()?;
+    ini_section(&text, PROFILE_SECTION)
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k.eq_ignore_ascii_case("project_id"))
+        .map(|(_, v)| v.as_str().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn read_profile(path: &Path) -> Result<Zeroizing<String>, CredentialsError> {
+    let unreadable = |source| CredentialsError::FileUnreadable {
+        path: path.to_owned(),
+        source,
+    };
+    // Checked before opening: opening a FIFO for reading blocks until someone writes to it.
+    let metadata = std::fs::metadata(path).map_err(unreadable)?;
+    if !metadata.is_file() {
+        return Err(CredentialsError::NotAFile(path.to_owned()));
+    }
+    warn_if_readable_by_others(path, &metadata);
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.take(MAX_PROFILE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_PROFILE_FILE_BYTES {
+        return Err(CredentialsError::FileTooLarge {
+            path: path.to_owned(),
+            limit: MAX_PROFILE_FILE_BYTES,
+        });
+    }
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| unreadable(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    Ok(Zeroizing::new(text.to_owned()))
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &Path, metadata: &std::fs::Metadata) {
+    use std::os::unix::fs::PermissionsExt;
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let mode = metadata.permissions().mode();
+    if mode & 0o077 != 0 && !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format_args!("{:o}", mode & 0o777),
+            "the credentials file can be read by other users; restrict it with chmod 600"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_: &Path, _: &std::fs::Metadata) {}
 
 /// The chain the CLI uses: environment first, then the profile file.
 pub fn default_chain() -> Result<Credentials, CredentialsError> {
@@ -125,7 +208,7 @@ fn assemble(
 /// The `key = value` (or `key: value`) lines of one INI section, as Python's configparser reads
 /// them for simple files: section names are case-sensitive, keys are not, `#`/`;` start comment
 /// lines, values are trimmed.
-fn ini_section(text: &str, wanted: &str) -> Vec<(String, String)> {
+fn ini_section(text: &str, wanted: &str) -> Vec<(String, Zeroizing<String>)> {
     let mut in_section = false;
     let mut out = Vec::new();
     for line in text.lines() {
@@ -143,7 +226,7 @@ fn ini_section(text: &str, wanted: &str) -> Vec<(String, String)> {
         if let Some(at) = line.find(['=', ':']) {
             out.push((
                 line[..at].trim().to_owned(),
-                line[at + 1..].trim().to_owned(),
+                Zeroizing::new(line[at + 1..].trim().to_owned()),
             ));
         }
     }
@@ -184,9 +267,38 @@ mod tests {
     }
 
     #[test]
+    fn profile_files_are_read_only_when_regular_and_small() {
+        let dir = std::env::temp_dir().join(format!("hss-profile-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(matches!(
+            from_profile_file(&dir),
+            Err(CredentialsError::NotAFile(_))
+        ));
+        #[cfg(unix)]
+        assert!(matches!(
+            from_profile_file(Path::new("/dev/zero")),
+            Err(CredentialsError::NotAFile(_))
+        ));
+        let big = dir.join("big");
+        std::fs::write(&big, "#".repeat(MAX_PROFILE_FILE_BYTES as usize + 1)).unwrap();
+        let err = from_profile_file(&big).unwrap_err();
+        assert!(
+            matches!(err, CredentialsError::FileTooLarge { .. }),
+            "{err}"
+        );
+        let good = dir.join("good");
+        std::fs::write(&good, "[basic]\nak = A\nsk = S\n").unwrap();
+        assert_eq!(from_profile_file(&good).unwrap().access_key_id(), "A");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn ini_reads_only_the_basic_section() {
         let text = "[global]\nak = wrong\nsk = wrong\n\n[basic]\n# comment\nAK = right\nsk: s=k \nproject_id=p\n[other]\nsecurity_token = no\n";
-        let section = ini_section(text, "basic");
+        let section: Vec<(String, String)> = ini_section(text, "basic")
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect();
         assert_eq!(
             section,
             vec![

@@ -45,11 +45,13 @@ mod script;
 mod server;
 mod state;
 mod validate;
+#[doc(hidden)]
 pub mod verify;
 
 pub use script::{Action, ScriptedReply};
 pub use server::ExchangeHook;
 pub use state::{Exchange, State, SyncRecord, Verdict};
+pub use verify::RawRequest;
 
 use crate::HssClientBuilder;
 use crate::credentials::{AuthToken, Credentials};
@@ -107,7 +109,7 @@ impl Emulator {
     }
 
     /// Accept this AK/SK pair instead of the demo keys.
-    pub fn access_key(
+    pub fn key_pair(
         mut self,
         access_key: impl Into<String>,
         secret_key: impl Into<String>,

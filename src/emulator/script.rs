@@ -18,8 +18,9 @@ pub enum Action {
     TruncatedBody,
 }
 
-/// A complete scripted response.
+/// A complete scripted response, made by the [`Action`] constructors.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ScriptedReply {
     /// HTTP status.
     pub status: u16,

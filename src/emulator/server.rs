@@ -5,6 +5,7 @@ use super::script::{Action, ScriptedReply};
 use super::state::{Exchange, State, Verdict};
 use super::validate::{self, ValidCall};
 use super::verify::{self, RawRequest};
+use crate::signer::CanonicalRequest;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited, combinators::BoxBody};
 use hyper::body::{Body, Frame, Incoming};
@@ -63,19 +64,13 @@ impl Shared {
     }
 
     pub fn now(&self) -> SystemTime {
-        let offset = Duration::from_secs(self.config.clock_offset_secs.unsigned_abs());
-        let now = SystemTime::now();
-        if self.config.clock_offset_secs >= 0 {
-            now.checked_add(offset).unwrap_or(now)
-        } else {
-            now.checked_sub(offset).unwrap_or(now)
-        }
+        crate::client::skew::shift(SystemTime::now(), self.config.clock_offset_secs)
     }
 
     fn request_id(&self) -> String {
         let n = self.next_request.fetch_add(1, Ordering::Relaxed);
         let digest = Sha256::digest(format!("{}/{n}", self.seed).as_bytes());
-        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+        crate::signer::hex(&digest[..16])
     }
 }
 
@@ -139,7 +134,7 @@ struct Judgement {
     message: String,
     verdict: Verdict,
     auth: &'static str,
-    canonical_request: Option<String>,
+    canonical_request: Option<CanonicalRequest>,
     call: Option<ValidCall>,
 }
 
@@ -185,12 +180,7 @@ async fn handle_request(
         Ok(collected) => (collected.to_bytes().to_vec(), false),
         Err(_) => (Vec::new(), true),
     };
-    let raw = RawRequest {
-        method: parts.method.as_str().to_owned(),
-        target,
-        headers,
-        body,
-    };
+    let raw = RawRequest::new(parts.method.as_str(), target, headers, body);
 
     if raw.raw_path().starts_with("/_emulator/") {
         return Ok(admin(&raw, shared, &request_id));
@@ -292,7 +282,7 @@ fn deny(message: impl std::fmt::Display) -> Box<Judgement> {
 fn authenticate(
     raw: &RawRequest,
     shared: &Shared,
-) -> Result<(&'static str, Option<String>), Box<Judgement>> {
+) -> Result<(&'static str, Option<CanonicalRequest>), Box<Judgement>> {
     let config = &shared.config;
     let Some(authorization) = raw.header("authorization") else {
         let Some(token) = raw.header("x-auth-token") else {

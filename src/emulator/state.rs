@@ -1,11 +1,13 @@
 //! What the emulator remembers: per-project synchronizations and every request with its verdict.
 
 use super::verify::RawRequest;
+use crate::signer::CanonicalRequest;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Synchronizations of one image type in one project.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SyncRecord {
     /// How many times it was synchronized.
     pub count: u64,
@@ -17,6 +19,7 @@ pub struct SyncRecord {
 
 /// Per project, per image type (`private_image`, `shared_image`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct State {
     /// Project ID -> image type -> record.
     pub projects: BTreeMap<String, BTreeMap<String, SyncRecord>>,
@@ -50,6 +53,7 @@ impl State {
 /// How the emulator judged a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Verdict {
     /// Authenticated and valid; answered 200.
     Accepted,
@@ -60,7 +64,11 @@ pub enum Verdict {
 }
 
 /// One request the emulator received, and what it did with it.
+///
+/// Its `Debug` never shows a token: the request masks the values of `Authorization`,
+/// `X-Auth-Token` and `X-Security-Token`, and the canonical request masks signed tokens.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Exchange {
     /// The request as it arrived.
     pub request: RawRequest,
@@ -74,8 +82,9 @@ pub struct Exchange {
     pub reason: String,
     /// How the request authenticated: `SDK-HMAC-SHA256`, `X-Auth-Token`, or empty.
     pub auth: &'static str,
-    /// The canonical request the emulator computed, when it checked a signature.
-    pub canonical_request: Option<String>,
+    /// The canonical request the emulator computed, when it checked a signature. Print it
+    /// (`Display`) to see it with signed tokens masked; `as_str` gives the exact text.
+    pub canonical_request: Option<CanonicalRequest>,
     /// The `X-Request-Id` answered.
     pub request_id: String,
 }

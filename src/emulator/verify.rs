@@ -1,13 +1,20 @@
 //! Signature verification as the API gateway does it, from the raw request as received.
 //!
-//! Deliberately its own canonicalization (percent-coding, URI, query, headers, payload hash),
-//! written against the protocol and not shared with [`crate::signer`], so that a
-//! canonicalization bug cannot hide in both the client and the emulator that tests it. Only the
-//! `X-Sdk-Date` calendar arithmetic is shared.
+//! Test scaffolding: the emulator's server uses it, and the property tests and the fuzz targets
+//! drive it directly; it is not part of the documented API (only [`RawRequest`] is, re-exported
+//! as `emulator::RawRequest`).
+//!
+//! Deliberately its own canonicalization (URI, query, headers, payload hash), written against
+//! the protocol and not shared with [`crate::signer`], so that a canonicalization bug cannot
+//! hide in both the client and the emulator that tests it. Only the low-level helpers are
+//! shared: percent-decoding (`percent_encoding`), percent-encoding ([`signer::encode`]), hex,
+//! the `X-Sdk-Date` calendar arithmetic, and the masking [`CanonicalRequest`].
 
-use crate::signer::sdk_date;
+use crate::signer::{self, CanonicalRequest, Header, sdk_date};
 use hmac::{Hmac, KeyInit, Mac};
+use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
+use std::fmt::{self, Write};
 use std::time::{Duration, SystemTime};
 
 /// The largest difference between `X-Sdk-Date` and the gateway's clock, either way.
@@ -15,7 +22,12 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 
 /// A request as it arrived: method, raw target (path and query, still percent-encoded), headers
 /// with their raw value bytes, body bytes.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` masks the values of `Authorization`, `X-Auth-Token` and `X-Security-Token`
+/// (see [`signer::is_sensitive_header`]) and shows the other values and the body as lossy
+/// UTF-8.
+#[derive(Clone)]
+#[non_exhaustive]
 pub struct RawRequest {
     /// Request method as received.
     pub method: String,
@@ -27,7 +39,38 @@ pub struct RawRequest {
     pub body: Vec<u8>,
 }
 
+impl fmt::Debug for RawRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<Header> = self
+            .headers
+            .iter()
+            .map(|(name, value)| Header::new(name, String::from_utf8_lossy(value)))
+            .collect();
+        f.debug_struct("RawRequest")
+            .field("method", &self.method)
+            .field("target", &self.target)
+            .field("headers", &headers)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
+    }
+}
+
 impl RawRequest {
+    /// A request as it arrived; header names should be lowercase, as hyper delivers them.
+    pub fn new(
+        method: impl Into<String>,
+        target: impl Into<String>,
+        headers: Vec<(String, Vec<u8>)>,
+        body: impl Into<Vec<u8>>,
+    ) -> Self {
+        RawRequest {
+            method: method.into(),
+            target: target.into(),
+            headers,
+            body: body.into(),
+        }
+    }
+
     /// Every value of header `name` (lowercase), in order.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         // `name` is lowercase; hyper delivers lowercase names.
@@ -57,6 +100,7 @@ impl RawRequest {
 
 /// The parts of an `Authorization: SDK-HMAC-SHA256 ...` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AuthorizationHeader {
     /// `Access=` (the AK).
     pub access_key: String,
@@ -66,15 +110,31 @@ pub struct AuthorizationHeader {
     pub signature: String,
 }
 
+impl AuthorizationHeader {
+    /// Parts given directly, unchecked (for tests that go past [`parse_authorization`]).
+    pub fn new(
+        access_key: impl Into<String>,
+        signed_headers: Vec<String>,
+        signature: impl Into<String>,
+    ) -> Self {
+        AuthorizationHeader {
+            access_key: access_key.into(),
+            signed_headers,
+            signature: signature.into(),
+        }
+    }
+}
+
 /// Why a signature was refused. The text is what the gateway puts after
 /// "Incorrect IAM authentication information: ".
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Rejection {
-    /// The reason, gateway style.
+    /// The reason, gateway style (a canonical request in it is masked).
     pub message: String,
-    /// The canonical request the emulator computed, when it got that far (security token
-    /// masked).
-    pub canonical_request: Option<String>,
+    /// The canonical request the emulator computed, when it got that far (its `Display` and
+    /// `Debug` mask signed tokens).
+    pub canonical_request: Option<CanonicalRequest>,
 }
 
 impl Rejection {
@@ -119,7 +179,7 @@ pub fn verify_signature(
     auth: &AuthorizationHeader,
     secret_key: &[u8],
     now: SystemTime,
-) -> Result<String, Rejection> {
+) -> Result<CanonicalRequest, Rejection> {
     if !auth.signed_headers.iter().any(|h| h == "x-sdk-date") {
         return Err(Rejection::new(
             "verify aksk signature fail, x-sdk-date is not a signed header",
@@ -147,39 +207,29 @@ pub fn verify_signature(
     let canonical = canonical_request(request, &auth.signed_headers)?;
     let string_to_sign = format!(
         "SDK-HMAC-SHA256\n{date}\n{}",
-        to_hex(&Sha256::digest(canonical.as_bytes()))
+        signer::hex(&Sha256::digest(canonical.as_str().as_bytes()))
     );
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret_key)
         .map_err(|_| Rejection::new("verify aksk signature fail"))?;
     mac.update(string_to_sign.as_bytes());
     let expected = from_hex(&auth.signature).unwrap_or_default();
     // Constant-time comparison.
-    let shown = redact_security_token(&canonical);
-    mac.verify_slice(&expected).map_err(|_| Rejection {
-        message: format!(
-            "verify aksk signature fail, canonicalRequest:{}",
-            shown.replace('\n', "|")
-        ),
-        canonical_request: Some(shown.clone()),
-    })?;
-    Ok(shown)
-}
-
-/// The canonical request as shown in answers and logs: the signed `x-security-token` value is
-/// a secret, so it is masked.
-pub fn redact_security_token(canonical: &str) -> String {
-    canonical
-        .split('\n')
-        .map(|line| match line.strip_prefix("x-security-token:") {
-            Some(_) => "x-security-token:******",
-            None => line,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    if mac.verify_slice(&expected).is_err() {
+        // Shown masked, one line, as the gateway quotes it.
+        let shown = canonical.to_string().replace('\n', "|");
+        return Err(Rejection {
+            message: format!("verify aksk signature fail, canonicalRequest:{shown}"),
+            canonical_request: Some(canonical),
+        });
+    }
+    Ok(canonical)
 }
 
 /// The canonical request of what arrived, for the given signed headers.
-pub fn canonical_request(request: &RawRequest, signed: &[String]) -> Result<String, Rejection> {
+pub fn canonical_request(
+    request: &RawRequest,
+    signed: &[String],
+) -> Result<CanonicalRequest, Rejection> {
     let mut out = String::with_capacity(512);
     out.push_str(&request.method.to_ascii_uppercase());
     out.push('\n');
@@ -188,20 +238,21 @@ pub fn canonical_request(request: &RawRequest, signed: &[String]) -> Result<Stri
     out.push_str(&canonical_query(request.raw_query()));
     out.push('\n');
     for name in signed {
-        let values: Vec<&[u8]> = request.header_values(name).collect();
-        if values.is_empty() {
+        let mut values = request.header_values(name).peekable();
+        if values.peek().is_none() {
             return Err(Rejection::new(format!(
                 "verify aksk signature fail, signed header {name} is missing"
             )));
         }
-        let joined = values
-            .iter()
-            .map(|v| String::from_utf8_lossy(v).trim().to_owned())
-            .collect::<Vec<_>>()
-            .join(",");
         out.push_str(name);
         out.push(':');
-        out.push_str(&joined);
+        // Every received value, trimmed, joined with `,`.
+        for (i, value) in values.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(String::from_utf8_lossy(value).trim());
+        }
         out.push('\n');
     }
     out.push('\n');
@@ -211,60 +262,29 @@ pub fn canonical_request(request: &RawRequest, signed: &[String]) -> Result<Stri
         .header("x-sdk-content-sha256")
         .filter(|_| signed.iter().any(|h| h == "x-sdk-content-sha256"));
     let payload_hash = match declared {
-        _ if request.body.is_empty() => to_hex(&Sha256::digest(b"")),
+        _ if request.body.is_empty() => signer::hex(&Sha256::digest(b"")),
         Some(value) if !value.is_empty() => value.to_owned(),
-        _ => to_hex(&Sha256::digest(&request.body)),
+        _ => signer::hex(&Sha256::digest(&request.body)),
     };
     out.push_str(&payload_hash);
-    Ok(out)
+    Ok(CanonicalRequest::new(out))
 }
 
-/// Unreserved bytes stay, everything else becomes `%XX` (uppercase).
-fn uri_encode(bytes: &[u8], out: &mut String) {
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
-        }
-    }
-}
-
-fn percent_decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        // Exactly two hex digits (`u8::from_str_radix` alone would also take "+A").
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && bytes[i + 1].is_ascii_hexdigit()
-            && bytes[i + 2].is_ascii_hexdigit()
-        {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or_default();
-            if let Ok(b) = u8::from_str_radix(hex, 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    out
+/// Percent-decoded (`%` and two hex digits only; anything else, `+` included, is literal),
+/// invalid UTF-8 replaced by U+FFFD as Python's `unquote` does.
+fn decode(text: &str) -> std::borrow::Cow<'_, str> {
+    percent_decode_str(text).decode_utf8_lossy()
 }
 
 /// Decoded, split on `/`, each segment re-encoded, always ending in `/`.
 fn canonical_path(raw: &str) -> String {
-    let decoded = String::from_utf8_lossy(&percent_decode(raw)).into_owned();
+    let decoded = decode(raw);
     let mut out = String::with_capacity(decoded.len() + 1);
     for (i, segment) in decoded.split('/').enumerate() {
         if i > 0 {
             out.push('/');
         }
-        uri_encode(segment.as_bytes(), &mut out);
+        let _ = write!(out, "{}", signer::encode(segment));
     }
     if !out.ends_with('/') {
         out.push('/');
@@ -280,8 +300,7 @@ fn canonical_query(raw: &str) -> String {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let text = |s: &str| String::from_utf8_lossy(&percent_decode(s)).into_owned();
-            (text(k), text(v))
+            (decode(k).into_owned(), decode(v).into_owned())
         })
         .collect();
     pairs.sort();
@@ -290,21 +309,20 @@ fn canonical_query(raw: &str) -> String {
         if i > 0 {
             out.push('&');
         }
-        uri_encode(k.as_bytes(), &mut out);
-        out.push('=');
-        uri_encode(v.as_bytes(), &mut out);
+        let _ = write!(out, "{}={}", signer::encode(k), signer::encode(v));
     }
     out
 }
 
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
+/// Bytes of even-length hex text (either case); `None` for anything else.
 fn from_hex(text: &str) -> Option<Vec<u8>> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+    let nibble = |b: u8| char::from(b).to_digit(16);
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| match *pair {
+            [high, low] => u8::try_from(nibble(high)? * 16 + nibble(low)?).ok(),
+            _ => None,
+        })
         .collect()
 }
 
@@ -317,23 +335,75 @@ mod tests {
         assert_eq!(canonical_path("/v5/a%2Fb/x"), "/v5/a/b/x/");
         assert_eq!(canonical_path("/a:b%7e"), "/a%3Ab~/");
         assert_eq!(canonical_path("/%zz%4"), "/%25zz%254/");
-        // Found by fuzzing: a sign is not a hex digit.
-        assert_eq!(canonical_path("/%+A%-1"), "/%25%2BA%25-1/");
+        // Invalid UTF-8 after decoding becomes U+FFFD, as in the SDKs' unquote.
+        assert_eq!(canonical_path("/%FF%C3"), "/%EF%BF%BD%EF%BF%BD/");
+        assert_eq!(canonical_path("/%C3%A9 x"), "/%C3%A9%20x/");
         assert_eq!(
             canonical_query("b=2&a=10&a=1&k&s=a+b"),
             "a=1&a=10&b=2&k=&s=a%2Bb"
         );
     }
 
+    /// Found by fuzzing (finding 2): a sign is not a hex digit, so `%+X` and `%-X` stay
+    /// literal, in the path and in the query.
     #[test]
-    fn security_token_is_masked_in_shown_canonical_requests() {
-        let shown = redact_security_token(
-            "POST\n/\n\nhost:h\nx-security-token:secret\n\nhost;x-security-token\nabc",
+    fn a_percent_sign_needs_two_hex_digits() {
+        assert_eq!(canonical_path("/%+A%-1"), "/%25%2BA%25-1/");
+        assert_eq!(canonical_path("/%+F"), "/%25%2BF/");
+        assert_eq!(canonical_query("a=%+1&b=%4"), "a=%25%2B1&b=%254");
+        assert_eq!(decode("%+1%-1%1+%g0%"), "%+1%-1%1+%g0%");
+        assert_eq!(decode("%41%7a%7E"), "Az~");
+    }
+
+    #[test]
+    fn hex_decoding_is_strict() {
+        assert_eq!(from_hex("00ffA0"), Some(vec![0, 255, 160]));
+        assert_eq!(from_hex("+f"), None);
+        assert_eq!(from_hex("abc"), None);
+        assert_eq!(from_hex("é1"), None);
+        assert_eq!(from_hex(""), Some(vec![]));
+    }
+
+    #[test]
+    fn the_refusal_masks_a_signed_security_token() {
+        let raw = RawRequest::new(
+            "POST",
+            "/v5/p/image/synchronize",
+            vec![
+                ("host".into(), b"h".to_vec()),
+                ("x-security-token".into(), b"TOKEN-VALUE".to_vec()),
+                ("x-sdk-date".into(), b"20240315T083530Z".to_vec()),
+            ],
+            b"{}".to_vec(),
         );
-        assert_eq!(
-            shown,
-            "POST\n/\n\nhost:h\nx-security-token:******\n\nhost;x-security-token\nabc"
+        let auth = AuthorizationHeader::new(
+            "AK",
+            vec![
+                "host".into(),
+                "x-security-token".into(),
+                "x-sdk-date".into(),
+            ],
+            "0".repeat(64),
         );
+        let now = sdk_date::parse("20240315T083530Z").unwrap();
+        let refused = verify_signature(&raw, &auth, b"SK", now).unwrap_err();
+        assert!(
+            refused
+                .message
+                .contains("|host:h|x-security-token:******|x-sdk-date:20240315T083530Z|"),
+            "{}",
+            refused.message
+        );
+        let canonical = refused.canonical_request.unwrap();
+        assert!(canonical.as_str().contains("x-security-token:TOKEN-VALUE"));
+        for shown in [
+            refused.message,
+            canonical.to_string(),
+            format!("{canonical:?}"),
+            format!("{raw:?}"),
+        ] {
+            assert!(!shown.contains("TOKEN-VALUE"), "{shown}");
+        }
     }
 
     #[test]

@@ -35,6 +35,8 @@ mod canonical;
 mod redacted;
 pub mod sdk_date;
 
+// The canonicalization steps, public for the property tests and the fuzzer, not as API.
+#[doc(hidden)]
 pub use canonical::{canonical_query, canonical_uri, encode, trim_header_value};
 pub use redacted::{CanonicalRequest, Header, MASK, is_sensitive_header};
 
@@ -153,6 +155,10 @@ pub enum SigningError {
     /// value for both and send both, which no gateway can verify; refused instead.
     #[error("header {0} is given more than once (names are case-insensitive)")]
     DuplicateHeader(String),
+    /// The request already has an `Authorization` header. The official SDK would sign it and
+    /// then overwrite it (or, spelt differently, send two), which no gateway can verify.
+    #[error("the request already has an Authorization header; the signer sets it")]
+    AuthorizationGiven,
     /// A header value cannot be sent as it was signed (it holds a control character or is not
     /// UTF-8). Names the header, never the value.
     #[error("header {0}: the value cannot be sent as signed (control character or not UTF-8)")]
@@ -181,6 +187,9 @@ pub fn sign(
 
     // Checked without allocating: this is on every request's path.
     for (i, (name, _)) in request.headers.iter().enumerate() {
+        if name.eq_ignore_ascii_case("Authorization") {
+            return Err(SigningError::AuthorizationGiven);
+        }
         if request.headers[..i]
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -380,6 +389,25 @@ mod tests {
         };
         let err = sign(&request, "AK", &SecretString::from("SK"), SystemTime::now()).unwrap_err();
         assert_eq!(err, SigningError::DuplicateHeader("x-custom".into()));
+    }
+
+    /// Found by fuzzing: a caller's `AuthorizaTion` was signed, then sent next to ours.
+    #[test]
+    fn refuses_a_callers_authorization_header() {
+        for name in ["Authorization", "AuthorizaTion", "authorization"] {
+            let headers = [(name.to_owned(), "x".to_owned())];
+            let request = SignableRequest {
+                method: "GET",
+                host: "h",
+                path: "/",
+                query: &[],
+                headers: &headers,
+                body: b"",
+            };
+            let err =
+                sign(&request, "AK", &SecretString::from("SK"), SystemTime::now()).unwrap_err();
+            assert_eq!(err, SigningError::AuthorizationGiven);
+        }
     }
 
     /// Found by fuzzing: the content-hash header must not be added a second time.

@@ -46,8 +46,9 @@ impl fmt::Debug for Header {
 }
 
 /// A canonical request: the exact text that is hashed and signed. It may hold a signed
-/// security token, so `Display` and `Debug` mask the value of every sensitive header line;
-/// [`as_str`](Self::as_str) gives the exact text.
+/// security token, so `Display` and `Debug` mask the value of every sensitive header line,
+/// and the text is wiped from memory when dropped; [`as_str`](Self::as_str) gives the exact
+/// text.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CanonicalRequest(String);
 
@@ -78,6 +79,12 @@ fn sensitive_line(name: &str) -> &'static str {
         "x-security-token" => "x-security-token:******",
         "x-auth-token" => "x-auth-token:******",
         _ => "authorization:******",
+    }
+}
+
+impl Drop for CanonicalRequest {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 

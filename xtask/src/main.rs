@@ -9,8 +9,8 @@ const USAGE: &str = "usage: cargo xtask <regen [--check] | downstream | bench | 
   regen --check  fail if the committed snapshot differs from what the spec generates
   downstream     build tests/downstream (a tiny user crate) and check it compiles no codegen or CLI crate
   bench          signing speed of our signer and of the official Python SDK, side by side
-  ci             everything CI runs: fmt, clippy, docs, regen --check, downstream, the oracle's
-                 vector check and self-test, all tests, the fuzz corpus replay";
+  ci             everything CI runs: fmt, clippy, docs, regen --check, downstream, a publish dry
+                 run, the oracle's vector check and self-test, all tests, the fuzz corpus replay";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -212,6 +212,14 @@ fn ci() -> Result<(), String> {
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     regen(true)?;
     downstream()?;
+    // The crate stays publishable: packaged files, metadata, and a build of the package alone.
+    run(cargo().args([
+        "publish",
+        "--dry-run",
+        "--allow-dirty",
+        "--package",
+        "hss-image-sync",
+    ]))?;
     let python = oracle_python()?;
     vectors_reproducible(&python)?;
     run(Command::new(&python)

@@ -1,9 +1,15 @@
 //! `hss-image-sync emulator`: serve the HSS emulator until interrupted.
 
+use crate::terminal::printable;
 use clap::Args;
-use hss_image_sync::emulator::{DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY, Emulator};
+use hss_image_sync::emulator::{
+    DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY, Emulator, Exchange,
+};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
@@ -21,7 +27,7 @@ pub struct EmulatorArgs {
     sk: Option<String>,
 
     /// Treat the access key as temporary: require and verify this X-Security-Token.
-    #[arg(long, hide_env_values = true)]
+    #[arg(long, hide_env_values = true, env = "HSS_EMULATOR_SECURITY_TOKEN")]
     security_token: Option<String>,
 
     /// Also accept IAM-token authentication with this X-Auth-Token.
@@ -33,11 +39,19 @@ pub struct EmulatorArgs {
     clock_offset: i64,
 }
 
-pub async fn run(args: EmulatorArgs) -> ExitCode {
+pub async fn run(mut args: EmulatorArgs) -> ExitCode {
+    if !clock_offset_fits(args.clock_offset) {
+        eprintln!(
+            "error: invalid input: --clock-offset: {} s puts the emulator's clock outside the \
+             years 1970..=9999",
+            args.clock_offset
+        );
+        return ExitCode::from(2);
+    }
     let mut emulator = Emulator::new().clock_offset_secs(args.clock_offset);
     let demo = args.ak.is_none();
     if let (Some(ak), Some(sk)) = (&args.ak, &args.sk) {
-        emulator = emulator.access_key(ak, sk);
+        emulator = emulator.key_pair(ak, sk);
     }
     if let Some(token) = &args.security_token {
         emulator = emulator.security_token(token);
@@ -45,7 +59,14 @@ pub async fn run(args: EmulatorArgs) -> ExitCode {
     if let Some(token) = &args.token {
         emulator = emulator.auth_token(token);
     }
-    let emulator = emulator.on_exchange(|exchange| println!("{}", exchange.log_line()));
+    // The emulator holds its own copies of the secrets; the arguments' copies go now.
+    for secret in [&mut args.sk, &mut args.security_token, &mut args.token]
+        .into_iter()
+        .flatten()
+    {
+        zeroize::Zeroize::zeroize(secret);
+    }
+    let emulator = emulator.on_exchange(log_writer());
     let running = match emulator.start_on(args.listen).await {
         Ok(running) => running,
         Err(e) => {
@@ -71,4 +92,47 @@ pub async fn run(args: EmulatorArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Lines queued for stdout before new ones are dropped.
+const LOG_QUEUE: usize = 4096;
+
+/// The per-request log: one line per exchange, control characters escaped (a client's request
+/// must not drive the operator's terminal), written by a thread of its own. Request handling
+/// never waits for stdout: when nobody reads it and the queue is full, lines are dropped and
+/// counted, and the count is reported once stdout moves again.
+fn log_writer() -> impl Fn(&Exchange) + Send + Sync + 'static {
+    let (queue, lines) = std::sync::mpsc::sync_channel::<String>(LOG_QUEUE);
+    let dropped = Arc::new(AtomicU64::new(0));
+    let reported = dropped.clone();
+    std::thread::spawn(move || {
+        let stdout = std::io::stdout();
+        for line in lines {
+            let mut out = stdout.lock();
+            let missed = reported.swap(0, Ordering::Relaxed);
+            if missed > 0 {
+                let _ = writeln!(out, "({missed} log lines dropped: stdout was not read)");
+            }
+            if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                return;
+            }
+        }
+    });
+    move |exchange: &Exchange| {
+        if queue.try_send(printable(&exchange.log_line())).is_err() {
+            dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether the emulator's clock, shifted by `offset_secs`, can still be written as a date.
+fn clock_offset_fits(offset_secs: i64) -> bool {
+    let now = std::time::SystemTime::now();
+    let by = std::time::Duration::from_secs(offset_secs.unsigned_abs());
+    let shifted = if offset_secs >= 0 {
+        now.checked_add(by)
+    } else {
+        now.checked_sub(by)
+    };
+    shifted.is_some_and(|t| hss_image_sync::signer::sdk_date::format(t).is_some())
 }

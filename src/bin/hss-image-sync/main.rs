@@ -2,6 +2,7 @@
 
 mod emulator;
 mod sync;
+mod terminal;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -1,5 +1,6 @@
 //! `hss-image-sync sync`.
 
+use crate::terminal::{json_for_terminal, printable};
 use clap::Args;
 use hss_image_sync::emulator::{Emulator, RunningEmulator};
 use hss_image_sync::{
@@ -49,6 +50,12 @@ pub struct SyncArgs {
     #[arg(long, env = "HUAWEICLOUD_SDK_AUTH_TOKEN", hide_env_values = true)]
     auth_token: Option<String>,
 
+    /// Also trust the CA certificates in this PEM file (a gateway behind a private CA, or
+    /// `hss-image-sync emulator --tls --ca-out FILE`). The platform's roots, and
+    /// SSL_CERT_FILE when set, are trusted as well.
+    #[arg(long, value_name = "FILE")]
+    ca_bundle: Option<std::path::PathBuf>,
+
     /// Timeout of the whole call in seconds, retries and the delays between them included.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     timeout: f64,
@@ -77,7 +84,13 @@ pub async fn run(args: SyncArgs) -> ExitCode {
     } else {
         None
     };
-    let client = match build_client(&args, emulator.as_ref()) {
+    let built = build_client(&args, emulator.as_ref());
+    // The client holds its own copy, wiped when it is dropped; this one goes now.
+    let mut args = args;
+    if let Some(token) = args.auth_token.as_mut() {
+        zeroize::Zeroize::zeroize(token);
+    }
+    let client = match built {
         Ok(client) => client,
         Err(e) => return report(&e),
     };
@@ -94,7 +107,7 @@ fn show_verification(emulator: &RunningEmulator) {
         eprintln!("emulator: {}", exchange.log_line());
         if let Some(canonical) = &exchange.canonical_request {
             eprintln!("emulator: signature verified over the canonical request:");
-            for line in canonical.lines() {
+            for line in canonical.to_string().lines() {
                 eprintln!("emulator:   {line}");
             }
         }
@@ -133,11 +146,11 @@ async fn sync(client: &HssClient, args: &SyncArgs) -> ExitCode {
     match client.run_image_synchronize(&request).await {
         Ok(response) => {
             match serde_json::to_string_pretty(&response) {
-                Ok(json) => println!("{json}"),
+                Ok(json) => println!("{}", json_for_terminal(&json)),
                 Err(e) => eprintln!("error: cannot print the response: {e}"),
             }
             if let Some(id) = &response.request_id {
-                eprintln!("request id: {id}");
+                eprintln!("request id: {}", printable(id));
             }
             ExitCode::SUCCESS
         }
@@ -148,10 +161,13 @@ async fn sync(client: &HssClient, args: &SyncArgs) -> ExitCode {
 /// The client for the call: pointed at the embedded emulator with its keys, or configured
 /// from the arguments and the credential chain.
 fn build_client(args: &SyncArgs, emulator: Option<&RunningEmulator>) -> Result<HssClient, Error> {
-    let builder = match emulator {
+    let mut builder = match emulator {
         Some(running) => running.client_builder(),
         None => configured(HssClient::builder(), args)?,
     };
+    if let Some(file) = &args.ca_bundle {
+        builder = builder.ca_bundle_file(file);
+    }
     builder
         .timeout(timeout(args)?)
         .retry(retry_policy(args))
@@ -166,7 +182,14 @@ fn configured(mut builder: HssClientBuilder, args: &SyncArgs) -> Result<HssClien
         builder = builder.region(region);
     }
     Ok(match &args.auth_token {
-        Some(token) => builder.auth_token(AuthToken::new(token)),
+        // An IAM token carries no project: take the one configured for the official SDKs.
+        Some(token) => {
+            let builder = builder.auth_token(AuthToken::new(token));
+            match credentials::default_project_id() {
+                Some(project_id) => builder.project_id(project_id),
+                None => builder,
+            }
+        }
         None => builder.credentials(credentials::default_chain()?),
     })
 }
@@ -177,11 +200,14 @@ fn report(error: &Error) -> ExitCode {
         Error::Service(e) => {
             eprintln!("error: the service refused the request");
             eprintln!("status: {}", e.status);
-            eprintln!("request id: {}", e.request_id.as_deref().unwrap_or("none"));
-            eprintln!("error code: {}", e.error_code);
-            eprintln!("error message: {}", e.error_msg);
+            eprintln!(
+                "request id: {}",
+                printable(e.request_id.as_deref().unwrap_or("none"))
+            );
+            eprintln!("error code: {}", printable(&e.error_code));
+            eprintln!("error message: {}", printable(&e.error_msg));
             if let Some(encoded) = &e.encoded_authorization_message {
-                eprintln!("encoded authorization message: {encoded}");
+                eprintln!("encoded authorization message: {}", printable(encoded));
             }
             eprintln!("attempts: {}", e.attempts);
             ExitCode::FAILURE
@@ -194,17 +220,20 @@ fn report(error: &Error) -> ExitCode {
         } => {
             eprintln!("error: synchronization failed");
             eprintln!("status: 200");
-            eprintln!("request id: {}", request_id.as_deref().unwrap_or("none"));
+            eprintln!(
+                "request id: {}",
+                printable(request_id.as_deref().unwrap_or("none"))
+            );
             eprintln!("error code: {error_code}");
-            eprintln!("error message: {description}");
+            eprintln!("error message: {}", printable(description));
             ExitCode::FAILURE
         }
         Error::InvalidInput { .. } | Error::Config { .. } | Error::Credentials(_) => {
-            eprintln!("error: {}", with_causes(error));
+            eprintln!("error: {}", printable(&with_causes(error)));
             ExitCode::from(EXIT_INVALID)
         }
         other => {
-            eprintln!("error: {}", with_causes(other));
+            eprintln!("error: {}", printable(&with_causes(other)));
             ExitCode::FAILURE
         }
     }
