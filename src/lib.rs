@@ -39,7 +39,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod client;
+pub(crate) mod client;
 pub mod credentials;
 #[cfg(feature = "emulator")]
 pub mod emulator;
@@ -50,7 +50,7 @@ pub mod signer;
 
 pub use client::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClient,
-    HssClientBuilder, ImageType, RetryPolicy, SyncRequest, SyncResponse,
+    HssClientBuilder, Identity, ImageType, ProjectSource, RetryPolicy, SyncRequest, SyncResponse,
 };
 pub use credentials::{AuthToken, Credentials};
 pub use error::{DeadlineExceeded, Error, ServiceError, TransportKind};

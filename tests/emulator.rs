@@ -603,10 +603,18 @@ async fn send_signed_at(
 #[tokio::test]
 async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
     let emulator = start().await;
+    // Wide slack for a loaded machine: only the timeout case uses a short timeout, against a
+    // delay far longer than it.
     let client = emulator
         .client_builder()
         .no_retry()
-        .timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let impatient = emulator
+        .client_builder()
+        .no_retry()
+        .timeout(Duration::from_secs(1))
         .build()
         .unwrap();
 
@@ -678,8 +686,11 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
         "{err:?}"
     );
 
-    emulator.push(Action::Delay(Duration::from_secs(2)));
-    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    emulator.push(Action::Delay(Duration::from_secs(3600)));
+    let err = impatient
+        .run_image_synchronize(&private())
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             &err,
@@ -833,4 +844,571 @@ fn pairs(headers: &[signer::Header]) -> Vec<(String, String)> {
         .iter()
         .map(|h| (h.name.clone(), h.value.clone()))
         .collect()
+}
+
+/// Sends raw bytes on a new connection and reads until the emulator closes it or `wait` runs
+/// out: `Some(what it sent back)` if it closed (or reset) the connection, `None` if still open.
+async fn answer_then_close(addr: &str, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    read_until_closed(&mut stream, wait).await
+}
+
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, wait: Duration) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(wait, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok().map(|()| answer)
+}
+
+/// Every error in `error`'s source chain, as text.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(" <- ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+/// Item 12: a `SignedHeaders` naming one big header 2,000 times made a canonical request (and
+/// a 401 quoting it) of 40 MB from a 33 KB request. It is refused before any canonical request
+/// is built, as are more names than a request can carry.
+#[tokio::test]
+async fn a_header_signed_two_thousand_times_is_refused_without_amplification() {
+    let emulator = start().await;
+    let big = "a".repeat(20_000);
+    let (status, response) = send_tampered(&emulator, move |_, h, _| {
+        h.push(("X-Big".into(), big));
+        let a = h
+            .iter()
+            .find(|(n, _)| n == "Authorization")
+            .unwrap()
+            .1
+            .clone();
+        let a = a.replace(
+            "SignedHeaders=",
+            &format!("SignedHeaders={}", "x-big;".repeat(2000)),
+        );
+        set(h, "Authorization", &a);
+    })
+    .await;
+    assert_eq!(status, 401, "{}", &response[..response.len().min(2000)]);
+    assert!(response.len() < 4096, "a {} byte answer", response.len());
+    assert!(response.contains("APIG.0301"), "{response}");
+    assert!(
+        response.contains("SignedHeaders lists 2004 names, more than 100"),
+        "{response}"
+    );
+    let exchange = emulator.exchanges().pop().unwrap();
+    assert!(exchange.canonical_request.is_none());
+    assert!(exchange.reason.len() < 512, "{}", exchange.reason);
+
+    // A name given twice, even among few, is refused too.
+    let big = "a".repeat(20_000);
+    let (status, response) = send_tampered(&emulator, move |_, h, _| {
+        h.push(("X-Big".into(), big));
+        let a = h
+            .iter()
+            .find(|(n, _)| n == "Authorization")
+            .unwrap()
+            .1
+            .clone();
+        let a = a.replace("SignedHeaders=", "SignedHeaders=x-big;x-big;");
+        set(h, "Authorization", &a);
+    })
+    .await;
+    assert_eq!(status, 401, "{}", &response[..response.len().min(2000)]);
+    assert!(response.len() < 4096, "a {} byte answer", response.len());
+    assert!(response.contains(r#"\"x-big\" twice"#), "{response}");
+    assert!(
+        emulator
+            .exchanges()
+            .pop()
+            .unwrap()
+            .canonical_request
+            .is_none()
+    );
+}
+
+/// Item 12: a refusal quotes at most 8 KiB of the canonical request, and says it cut it.
+#[tokio::test]
+async fn a_refusal_quotes_at_most_8_kib_of_the_canonical_request() {
+    let emulator = start().await;
+    let host = emulator.addr().to_string();
+    let path = format!("/v5/{}/image/synchronize", emulator.project_id());
+    let headers = vec![
+        ("Content-Type".to_owned(), "application/json".to_owned()),
+        ("X-Big".to_owned(), "b".repeat(20_000)),
+    ];
+    let body = br#"{"image_type": "private_image"}"#;
+    let signable = SignableRequest {
+        method: "POST",
+        host: &host,
+        path: &path,
+        query: &[],
+        headers: &headers,
+        body,
+    };
+    let wrong = SecretString::from("wrong-secret");
+    let signed = signer::sign(
+        &signable,
+        hss_image_sync::emulator::DEMO_ACCESS_KEY,
+        &wrong,
+        SystemTime::now(),
+    )
+    .unwrap();
+    let (status, response) =
+        send_raw(&host, "POST", &signed.uri, &pairs(&signed.headers), body).await;
+    assert_eq!(status, 401, "{}", &response[..response.len().min(2000)]);
+    assert!(
+        response.len() < 12 * 1024,
+        "a {} byte answer",
+        response.len()
+    );
+    assert!(
+        response.contains(&format!(
+            "verify aksk signature fail, canonicalRequest:POST|{path}/|"
+        )),
+        "{response}"
+    );
+    assert!(response.contains("...(cut: 8192 of "), "{response}");
+    // The exchange keeps the whole canonical request.
+    let exchange = emulator.exchanges().pop().unwrap();
+    let canonical = exchange.canonical_request.unwrap();
+    assert!(canonical.as_str().contains(&"b".repeat(20_000)));
+}
+
+/// Item 16: a malformed chunked body was answered 413 "too large". It is a 400; 413 is for a
+/// body over the limit (refused at once when its declared length is).
+#[tokio::test]
+async fn a_malformed_body_is_a_400_and_only_an_oversized_one_a_413() {
+    let emulator = start().await;
+    let addr = emulator.addr().to_string();
+    let head = |extra: &str| {
+        format!(
+            "POST /v5/{}/image/synchronize HTTP/1.1\r\nHost: {addr}\r\n{extra}\r\n",
+            emulator.project_id()
+        )
+    };
+    let wait = Duration::from_secs(30);
+    for (name, request) in [
+        (
+            "bad chunk size",
+            format!(
+                "{}ZZ\r\nxx\r\n0\r\n\r\n",
+                head("Transfer-Encoding: chunked\r\n")
+            ),
+        ),
+        (
+            "chunk longer than its size",
+            format!(
+                "{}2\r\nxxxxxxxx\r\n0\r\n\r\n",
+                head("Transfer-Encoding: chunked\r\n")
+            ),
+        ),
+    ] {
+        let answer = answer_then_close(&addr, request.as_bytes(), wait)
+            .await
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{name}: {answer}");
+        assert!(answer.contains("APIG.0201"), "{name}: {answer}");
+    }
+    let oversized = head("Content-Length: 2000000\r\n");
+    let answer = answer_then_close(&addr, oversized.as_bytes(), wait)
+        .await
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    let statuses: Vec<u16> = emulator.exchanges().iter().map(|e| e.status).collect();
+    assert_eq!(statuses, [400, 400, 413]);
+}
+
+/// Item 16: any clock offset, however absurd, answers (the clock stops at 1970 or 9999) instead
+/// of panicking in the `Date` header. (Offsets beyond `SystemTime` leave the clock unshifted:
+/// `tests/faults.rs`, `extreme_settings_do_not_panic`.)
+#[tokio::test]
+async fn any_clock_offset_answers_without_panicking() {
+    for offset in [
+        300_000_000_000,
+        -2_000_000_000,
+        253_402_300_799,
+        -253_402_300_799,
+    ] {
+        let emulator = Emulator::new()
+            .clock_offset_secs(offset)
+            .start()
+            .await
+            .unwrap();
+        let path = format!("/v5/{}/image/synchronize", emulator.project_id());
+        let (status, response) = send_signed(
+            &emulator,
+            "POST",
+            &path,
+            r#"{"image_type": "private_image"}"#,
+        )
+        .await;
+        assert_eq!(status, 401, "offset {offset}: {response}");
+        assert!(response.contains("signature expired"), "{response}");
+        let year = if offset > 0 { "9999" } else { "1970" };
+        assert!(
+            response.contains(&format!("server time:{year}")),
+            "offset {offset}: {response}"
+        );
+        assert!(response.to_ascii_lowercase().contains("\r\ndate: "));
+    }
+}
+
+/// Item 13: the log keeps the latest exchanges only, each request body cut to 4 KiB.
+#[tokio::test]
+async fn the_exchange_log_is_bounded_and_cuts_bodies() {
+    use hss_image_sync::emulator::{DEFAULT_LOGGED_EXCHANGES, LOGGED_BODY_BYTES};
+    assert_eq!(DEFAULT_LOGGED_EXCHANGES, 10_000);
+    let emulator = Emulator::new().exchange_log_limit(3).start().await.unwrap();
+    let path = format!("/v5/{}/image/synchronize", emulator.project_id());
+    for i in 0..5 {
+        let body = format!("{i}{}", "x".repeat(99_999));
+        let (status, response) = send_signed(&emulator, "POST", &path, &body).await;
+        assert_eq!(status, 400, "{response}"); // not JSON
+    }
+    let exchanges = emulator.exchanges();
+    assert_eq!(exchanges.len(), 3);
+    for (exchange, i) in exchanges.iter().zip(2..) {
+        assert_eq!(exchange.body_len, 100_000);
+        assert_eq!(exchange.request.body.len(), LOGGED_BODY_BYTES);
+        assert_eq!(exchange.request.body[0], b'0' + i);
+        assert_eq!(exchange.verdict, Verdict::Rejected);
+    }
+    // Verified on the whole body all the same: a signed 100 KB body passes the signature check.
+    assert_eq!(exchanges[2].error_code.as_deref(), Some("HSS.0002"));
+
+    let none = Emulator::new().exchange_log_limit(0).start().await.unwrap();
+    none.client_builder()
+        .build()
+        .unwrap()
+        .run_image_synchronize(&private())
+        .await
+        .unwrap();
+    assert!(none.exchanges().is_empty());
+    assert_eq!(
+        none.state()
+            .sync_record(none.project_id(), "private_image")
+            .unwrap()
+            .count,
+        1
+    );
+}
+
+/// Item 14: a request head sent in part, or not at all, or a byte at a time, kept a
+/// connection open forever. It is closed once the header timeout has passed.
+#[tokio::test]
+async fn a_slow_or_missing_request_head_is_closed_after_the_header_timeout() {
+    let emulator = Emulator::new()
+        .header_read_timeout(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let addr = emulator.addr().to_string();
+    let wait = Duration::from_secs(10);
+    let half = format!(
+        "POST /v5/{}/image/synchronize HTTP/1.1\r\nHost: {addr}\r\nContent-Ty",
+        emulator.project_id()
+    );
+    let answer = answer_then_close(&addr, half.as_bytes(), wait).await;
+    assert_eq!(answer.as_deref(), Some(&b""[..]), "half a head: {answer:?}");
+    let answer = answer_then_close(&addr, b"", wait).await;
+    assert_eq!(
+        answer.as_deref(),
+        Some(&b""[..]),
+        "nothing sent: {answer:?}"
+    );
+
+    // One byte every 100 ms: the head's time counts from its first byte, not from the last.
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for byte in half.bytes().cycle().take(100) {
+        if stream.write_all(&[byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        if read_until_closed(&mut stream, Duration::from_millis(100))
+            .await
+            .is_some()
+        {
+            closed = true;
+            break;
+        }
+    }
+    assert!(
+        closed,
+        "a trickled head still open after {:?}",
+        started.elapsed()
+    );
+    assert!(emulator.exchanges().is_empty());
+}
+
+/// Item 14: an idle keep-alive connection is closed after the idle timeout, which is separate
+/// from the header timeout.
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let addr_of = |e: &RunningEmulator| e.addr().to_string();
+    let request =
+        |addr: &str| format!("GET /_emulator/state HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes();
+    let emulator = Emulator::new()
+        .idle_timeout(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let addr = addr_of(&emulator);
+    let started = std::time::Instant::now();
+    let answer = answer_then_close(&addr, &request(&addr), Duration::from_secs(10))
+        .await
+        .expect("an idle connection still open after 10 s");
+    assert!(answer.starts_with(b"HTTP/1.1 200 "));
+    assert!(started.elapsed() >= Duration::from_millis(900));
+
+    // A short header timeout does not cut an idle connection short.
+    let emulator = Emulator::new()
+        .header_read_timeout(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let addr = addr_of(&emulator);
+    let answer = answer_then_close(&addr, &request(&addr), Duration::from_secs(3)).await;
+    assert_eq!(
+        answer, None,
+        "closed while idle for less than the idle timeout"
+    );
+}
+
+/// Item 14: a body that stops coming is answered 408 once the body timeout has passed, and the
+/// connection closed.
+#[tokio::test]
+async fn a_body_that_stops_coming_gets_a_408() {
+    let emulator = Emulator::new()
+        .body_read_timeout(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let addr = emulator.addr().to_string();
+    let request = format!(
+        "POST /v5/{}/image/synchronize HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100\r\n\r\n\
+         {{\"image_ty",
+        emulator.project_id()
+    );
+    let answer = answer_then_close(&addr, request.as_bytes(), Duration::from_secs(10))
+        .await
+        .expect("still open after 10 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(answer.contains("APIG.0201"), "{answer}");
+    let exchange = emulator.exchanges().pop().unwrap();
+    assert_eq!(
+        (exchange.status, exchange.verdict),
+        (408, Verdict::Rejected)
+    );
+}
+
+/// Item 14: at the connection cap, the connection idle the longest makes room: 100 silent
+/// connections against a cap of 20 do not lock out a signed call, and most are closed.
+#[tokio::test]
+async fn beyond_max_connections_the_longest_idle_connection_makes_room() {
+    let emulator = Emulator::new().max_connections(20).start().await.unwrap();
+    let addr = emulator.addr().to_string();
+    let mut silent = Vec::new();
+    for _ in 0..100 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let client = emulator
+        .client_builder()
+        .no_retry()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    client.run_image_synchronize(&private()).await.unwrap();
+
+    let mut reads = tokio::task::JoinSet::new();
+    for mut stream in silent {
+        reads.spawn(async move {
+            read_until_closed(&mut stream, Duration::from_secs(5))
+                .await
+                .is_some()
+        });
+    }
+    let closed = reads.join_all().await.into_iter().filter(|c| *c).count();
+    assert!(closed >= 80, "{closed} of 100 silent connections closed");
+
+    // With every connection busy (a scripted delay), the next one waits for room.
+    let emulator = Emulator::new().max_connections(1).start().await.unwrap();
+    let client = emulator
+        .client_builder()
+        .no_retry()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    emulator.push(Action::Delay(Duration::from_millis(500)));
+    let first = tokio::spawn({
+        let client = client.clone();
+        async move { client.run_image_synchronize(&private()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    client.run_image_synchronize(&private()).await.unwrap();
+    first.await.unwrap().unwrap();
+    assert_eq!(emulator.exchanges().len(), 2);
+}
+
+/// Item 17: a signed call over https, trusting the CA the emulator made at start.
+#[tokio::test]
+async fn https_with_the_ca_the_emulator_made() {
+    let emulator = Emulator::new().tls(true).start().await.unwrap();
+    let endpoint = emulator.endpoint();
+    assert!(endpoint.starts_with("https://127.0.0.1:"), "{endpoint}");
+    let pem = emulator.ca_certificate_pem().unwrap().to_owned();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    assert!(!pem.contains("PRIVATE KEY"));
+
+    emulator
+        .client_builder()
+        .build()
+        .unwrap()
+        .run_image_synchronize(&private())
+        .await
+        .unwrap();
+    // The same with a client configured by hand.
+    HssClient::builder()
+        .endpoint(&endpoint)
+        .credentials(emulator.credentials())
+        .add_root_certificates_pem(pem.clone())
+        .build()
+        .unwrap()
+        .run_image_synchronize(&SyncRequest::new(ImageType::SharedImage))
+        .await
+        .unwrap();
+    let exchanges = emulator.exchanges();
+    assert_eq!(exchanges.len(), 2);
+    assert!(exchanges.iter().all(|e| e.verdict == Verdict::Accepted));
+
+    // Each start makes another CA.
+    let other = Emulator::new().tls(true).start().await.unwrap();
+    assert_ne!(other.ca_certificate_pem(), Some(pem.as_str()));
+    // Plain http to the https port gets no HTTP answer.
+    let addr = emulator.addr().to_string();
+    let plain = format!("GET /_emulator/state HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let answer = answer_then_close(&addr, plain.as_bytes(), Duration::from_secs(10))
+        .await
+        .expect("still open after 10 s");
+    assert!(!answer.starts_with(b"HTTP/"), "{answer:?}");
+    assert_eq!(emulator.exchanges().len(), 2);
+}
+
+/// Item 17: a client that does not trust the emulator's CA refuses its certificate: a
+/// connect error naming the certificate problem, after a bounded number of attempts.
+#[tokio::test]
+async fn https_refuses_a_certificate_from_an_unknown_ca() {
+    let emulator = Emulator::new().tls(true).start().await.unwrap();
+    let client = HssClient::builder()
+        .endpoint(emulator.endpoint())
+        .credentials(emulator.credentials())
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    let Error::Transport {
+        kind: TransportKind::Connect,
+        attempts,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!((1..=3).contains(attempts), "{attempts} attempts");
+    eprintln!("refused after {attempts} attempt(s): {err}");
+    let text = chain(&err);
+    assert!(
+        text.contains("invalid peer certificate") && text.contains("UnknownIssuer"),
+        "{text}"
+    );
+    assert!(emulator.exchanges().is_empty());
+}
+
+/// Item 17: a certificate that does not name the host connected to is refused, even from a
+/// trusted CA.
+#[tokio::test]
+async fn https_refuses_a_certificate_for_another_name() {
+    let emulator = Emulator::new()
+        .tls_server_names(["localhost"])
+        .start()
+        .await
+        .unwrap();
+    assert!(emulator.endpoint().starts_with("https://127.0.0.1:"));
+    let err = emulator
+        .client_builder()
+        .no_retry()
+        .build()
+        .unwrap()
+        .run_image_synchronize(&private())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Transport {
+                kind: TransportKind::Connect,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = chain(&err);
+    assert!(
+        text.contains("invalid peer certificate") && text.contains("not valid for name"),
+        "{text}"
+    );
+    assert!(emulator.exchanges().is_empty());
+
+    // The same CA setup, for the name connected to, is accepted.
+    let emulator = Emulator::new()
+        .tls_server_names(["127.0.0.1"])
+        .start()
+        .await
+        .unwrap();
+    emulator
+        .client_builder()
+        .no_retry()
+        .build()
+        .unwrap()
+        .run_image_synchronize(&private())
+        .await
+        .unwrap();
+}
+
+/// Item 14 over https: a TLS handshake that never comes is closed after the header timeout.
+#[tokio::test]
+async fn https_a_stalled_handshake_is_closed_after_the_header_timeout() {
+    let emulator = Emulator::new()
+        .tls(true)
+        .header_read_timeout(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let addr = emulator.addr().to_string();
+    for start in [&b""[..], &b"\x16\x03\x01\x02\x00\x01"[..]] {
+        let answer = answer_then_close(&addr, start, Duration::from_secs(10)).await;
+        assert!(answer.is_some(), "{start:?}: still open after 10 s");
+    }
 }

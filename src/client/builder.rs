@@ -1,12 +1,13 @@
 //! Builds an [`HssClient`]: endpoint, credentials, defaults, and our own HTTP client.
 
 use super::HssClient;
-use super::hooks::{Auth, HookState, TimeSource};
+use super::hooks::{Auth, HookState, Signing, TimeSource};
 use super::retry::RetryPolicy;
-use crate::credentials::{AuthToken, Credentials};
+use crate::credentials::{AuthToken, Credentials, CredentialsCache, ProvideCredentials};
 use crate::error::Error;
 use crate::generated;
 use crate::region;
+use crate::signer::{self, Algorithm};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,8 @@ use std::time::{Duration, SystemTime};
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default timeout of a whole call: every attempt and every delay between them.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The service name in V11 derived-key scopes.
+const DERIVED_SERVICE: &str = "hss";
 /// Default cap on a response body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1 << 20;
 
@@ -24,8 +27,13 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1 << 20;
 #[derive(Clone, Default)]
 pub struct HssClientBuilder {
     region: Option<String>,
+    algorithm: Option<Algorithm>,
+    derived_signing: bool,
+    derived_scope: Option<(String, String)>,
+    iam_endpoint: Option<String>,
     endpoint: Option<String>,
     credentials: Option<Credentials>,
+    provider: Option<Arc<dyn ProvideCredentials>>,
     auth_token: Option<AuthToken>,
     project_id: Option<String>,
     enterprise_project_id: Option<String>,
@@ -53,8 +61,13 @@ impl std::fmt::Debug for HssClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HssClientBuilder")
             .field("region", &self.region)
+            .field("algorithm", &self.algorithm)
+            .field("derived_signing", &self.derived_signing)
+            .field("derived_scope", &self.derived_scope)
+            .field("iam_endpoint", &self.iam_endpoint)
             .field("endpoint", &self.endpoint)
             .field("credentials", &self.credentials)
+            .field("provider", &self.provider)
             .field("auth_token", &self.auth_token)
             .field("project_id", &self.project_id)
             .field("enterprise_project_id", &self.enterprise_project_id)
@@ -93,13 +106,29 @@ impl HssClientBuilder {
         self
     }
 
+    /// A provider of AK/SK credentials, asked before signed requests: for temporary keys that
+    /// must be refreshed (OIDC, ECS metadata, CCE pod identity, or your own). The client caches
+    /// what it returns (see [`CredentialsCache`]). Wins over [`credentials`](Self::credentials).
+    pub fn credentials_provider(mut self, provider: impl ProvideCredentials + 'static) -> Self {
+        self.provider = Some(Arc::new(provider));
+        self
+    }
+
     /// An IAM token: requests carry `X-Auth-Token` and are not signed. Wins over credentials.
     pub fn auth_token(mut self, token: AuthToken) -> Self {
         self.auth_token = Some(token);
         self
     }
 
-    /// The project ID for the path; defaults to the credentials' project ID.
+    /// The IAM endpoint for project discovery (default: `HUAWEICLOUD_SDK_IAM_ENDPOINT`, else the
+    /// region's IAM endpoint as the official SDKs list them).
+    pub fn iam_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.iam_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The project ID for the path; defaults to the credentials' project ID, else the project
+    /// IAM lists for the region (looked up once, with the same credentials).
     pub fn project_id(mut self, project_id: impl Into<String>) -> Self {
         self.project_id = Some(project_id.into());
         self
@@ -108,6 +137,30 @@ impl HssClientBuilder {
     /// The enterprise project sent with every call unless the call sets its own.
     pub fn enterprise_project_id(mut self, id: impl Into<String>) -> Self {
         self.enterprise_project_id = Some(id.into());
+        self
+    }
+
+    /// The signing algorithm for AK/SK credentials (default SDK-HMAC-SHA256). ECDSA and SM2 need
+    /// the crate features `ecdsa` and `sm2`; V11-HMAC-SHA256 needs a region (its derived key's
+    /// scope, with the service `hss` unless [`derived_scope`](Self::derived_scope) says
+    /// otherwise).
+    pub fn signing_algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = Some(algorithm);
+        self
+    }
+
+    /// Sign with V11-HMAC-SHA256 (derived keys) where the official SDKs' default predicate asks
+    /// for it: on every endpoint that is not a standard `*.myhuaweicloud.com`-style host (see
+    /// [`signer::uses_derived_key`](crate::signer::uses_derived_key)); elsewhere the configured
+    /// algorithm. Like the SDKs' `with_derived_predicate(get_default_derived_predicate())`.
+    pub fn derived_signing(mut self) -> Self {
+        self.derived_signing = true;
+        self
+    }
+
+    /// The region and service of V11 derived keys (default: the client's region and `hss`).
+    pub fn derived_scope(mut self, region: impl Into<String>, service: impl Into<String>) -> Self {
+        self.derived_scope = Some((region.into(), service.into()));
         self
     }
 
@@ -181,8 +234,9 @@ impl HssClientBuilder {
     pub fn build(self) -> Result<HssClient, Error> {
         let endpoint = self.resolve_endpoint()?;
         let (base_url, host) = split_endpoint(&endpoint)?;
-        let auth = match (self.auth_token, self.credentials.clone()) {
-            (Some(token), _) => {
+        let signing = self.signing(&host)?;
+        let auth = match (self.auth_token, self.credentials.clone(), self.provider) {
+            (Some(token), _, _) => {
                 // What is sent is the trimmed value: a blank token would go out empty.
                 let sent = crate::signer::trim_header_value(token.expose());
                 super::validate::non_empty("X-Auth-Token", sent)?;
@@ -192,20 +246,19 @@ impl HssClientBuilder {
                 >("X-Auth-Token", sent)?;
                 Auth::Token(token)
             }
-            (None, Some(creds)) => {
-                check_credentials(&creds)?;
-                Auth::AkSk(creds)
+            (None, _, Some(provider)) => Auth::AkSk(CredentialsCache::from_arc(provider)),
+            (None, Some(creds), None) => {
+                super::call::check_credentials(&creds)?;
+                Auth::AkSk(CredentialsCache::new(creds))
             }
-            (None, None) => {
+            (None, None, None) => {
                 return Err(Error::Config {
                     setting: "credentials",
                     problem: "none given: set AK/SK credentials or an IAM auth token".into(),
                 });
             }
         };
-        let project_id = self
-            .project_id
-            .or_else(|| self.credentials.as_ref()?.project_id().map(str::to_owned));
+        let project_id = self.project_id;
         let user_agent = self
             .user_agent
             .unwrap_or_else(|| format!("hss-image-sync/{}", env!("CARGO_PKG_VERSION")));
@@ -237,6 +290,7 @@ impl HssClientBuilder {
         )?;
         let state = HookState {
             auth,
+            signing,
             host,
             user_agent,
             now: self
@@ -254,6 +308,47 @@ impl HssClientBuilder {
             total_timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
             project_id,
             enterprise_project_id: self.enterprise_project_id,
+            region: self.region,
+            iam_endpoint: self.iam_endpoint,
+            projects: Default::default(),
+        })
+    }
+
+    /// The algorithm for this host, and V11's scope when it applies.
+    fn signing(&self, host: &str) -> Result<Signing, Error> {
+        let configured = self.algorithm.unwrap_or_default();
+        let algorithm = if self.derived_signing && signer::uses_derived_key(host) {
+            Algorithm::V11HmacSha256
+        } else {
+            configured
+        };
+        if !algorithm.is_available() {
+            return Err(Error::Config {
+                setting: "signing algorithm",
+                problem: signer::SigningError::Unavailable(algorithm).to_string(),
+            });
+        }
+        if algorithm != Algorithm::V11HmacSha256 {
+            return Ok(Signing {
+                algorithm,
+                scope: None,
+            });
+        }
+        let scope = match (&self.derived_scope, &self.region) {
+            (Some(scope), _) => scope.clone(),
+            (None, Some(region)) => (region.clone(), DERIVED_SERVICE.to_owned()),
+            (None, None) => {
+                return Err(Error::Config {
+                    setting: "signing algorithm",
+                    problem: "V11-HMAC-SHA256 signs for a region: set the region (or the \
+                              derived scope) as well as the endpoint"
+                        .into(),
+                });
+            }
+        };
+        Ok(Signing {
+            algorithm,
+            scope: Some(scope),
         })
     }
 
@@ -277,20 +372,6 @@ impl HssClientBuilder {
             ),
         })
     }
-}
-
-fn check_credentials(creds: &Credentials) -> Result<(), Error> {
-    use secrecy::ExposeSecret;
-    super::validate::non_empty("AK", creds.access_key_id())?;
-    super::validate::non_empty("SK", creds.secret_access_key().expose_secret())?;
-    super::validate::header_value("AK", creds.access_key_id())?;
-    if let Some(token) = creds.security_token() {
-        super::validate::header_value("X-Security-Token", token.expose_secret())?;
-    }
-    if let Some(project_id) = creds.project_id() {
-        super::validate::header_value("X-Project-Id", project_id)?;
-    }
-    Ok(())
 }
 
 /// Splits an endpoint into the base URL for requests and the authority sent (and signed) as
@@ -349,7 +430,7 @@ fn split_endpoint(endpoint: &str) -> Result<(String, String), Error> {
 /// Our own reqwest client: rustls with the ring provider (no C build, no process-wide default
 /// provider needed) and the platform's certificate verifier; nothing here can panic. Attempt
 /// timeouts are set on each request by the hooks; the call's deadline by the client.
-fn http_client(
+pub(crate) fn http_client(
     connect_timeout: Duration,
     extra_roots: Vec<CertificateDer<'static>>,
 ) -> Result<reqwest::Client, Error> {

@@ -126,6 +126,16 @@ impl HssClient {
     {
         let mut corrected = false;
         loop {
+            // Fresh keys for this attempt (from the cache unless they are about to expire);
+            // the `pre` hook signs with the same.
+            let creds = self
+                .hooks()
+                .credentials()
+                .await
+                .map_err(|e| Failure::final_(Error::Credentials(e)))?;
+            if let Some(creds) = &creds {
+                check_credentials(creds).map_err(Failure::final_)?;
+            }
             let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             let span = tracing::info_span!("attempt", attempt);
             let outcome = async { self.settle(send().await).await }
@@ -195,15 +205,7 @@ impl HssClient {
                 field: "request",
                 rule,
             })),
-            Err(E::Custom(text)) => {
-                Err(Failure::final_(match super::hooks::signing_error(&text) {
-                    Some(e) => Error::Signing(e),
-                    None => Error::InvalidInput {
-                        field: "request",
-                        rule: text,
-                    },
-                }))
-            }
+            Err(E::Custom(text)) => Err(Failure::final_(self.custom_error(text))),
         }
     }
 
@@ -286,13 +288,43 @@ impl HssClient {
         }
     }
 
+    /// What a hook reported through progenitor's `Error::Custom`.
+    fn custom_error(&self, text: String) -> Error {
+        if let Some(e) = super::hooks::signing_error(&text) {
+            return Error::Signing(e);
+        }
+        match (
+            text.strip_prefix(super::hooks::CREDENTIALS_PREFIX),
+            &self.hooks().auth,
+        ) {
+            (Some(message), Auth::AkSk(cache)) => {
+                Error::Credentials(crate::credentials::CredentialsError::Fetch {
+                    provider: cache.provider_name(),
+                    message: message.to_owned(),
+                    source: None,
+                })
+            }
+            _ => Error::InvalidInput {
+                field: "request",
+                rule: text,
+            },
+        }
+    }
+
     /// `text` from a server with our secrets masked, in case it echoes them.
     pub(crate) fn mask(&self, text: &str) -> String {
-        let secrets: Vec<&str> = match &self.hooks().auth {
-            Auth::AkSk(creds) => std::iter::once(creds.secret_access_key().expose_secret())
-                .chain(creds.security_token().map(|t| t.expose_secret()))
-                .collect(),
-            Auth::Token(token) => vec![token.expose()],
+        let creds = match &self.hooks().auth {
+            Auth::AkSk(cache) => cache.peek(),
+            Auth::Token(_) => None,
+        };
+        let secrets: Vec<&str> = match (&self.hooks().auth, &creds) {
+            (Auth::Token(token), _) => vec![token.expose()],
+            (Auth::AkSk(_), Some(creds)) => {
+                std::iter::once(creds.secret_access_key().expose_secret())
+                    .chain(creds.security_token().map(|t| t.expose_secret()))
+                    .collect()
+            }
+            (Auth::AkSk(_), None) => Vec::new(),
         };
         let mut masked = text.to_owned();
         for secret in secrets.iter().filter(|s| s.len() >= MIN_MASKED_SECRET_LEN) {
@@ -302,6 +334,21 @@ impl HssClient {
         }
         masked
     }
+}
+
+/// Keys from a provider are checked as configured ones are: they go into headers.
+pub(crate) fn check_credentials(creds: &crate::credentials::Credentials) -> Result<(), Error> {
+    use super::validate::{header_value, non_empty};
+    non_empty("AK", creds.access_key_id())?;
+    non_empty("SK", creds.secret_access_key().expose_secret())?;
+    header_value("AK", creds.access_key_id())?;
+    if let Some(token) = creds.security_token() {
+        header_value("X-Security-Token", token.expose_secret())?;
+    }
+    if let Some(project_id) = creds.project_id() {
+        header_value("X-Project-Id", project_id)?;
+    }
+    Ok(())
 }
 
 /// The response's `X-Request-Id`, read as UTF-8 (lossily: a gateway may send any byte it

@@ -12,7 +12,7 @@
 
 use super::skew::ClockSkew;
 use super::wire;
-use crate::credentials::{AuthToken, Credentials};
+use crate::credentials::{AuthToken, Credentials, CredentialsCache};
 use crate::generated::Client;
 use crate::signer::{self, SignableRequest, SigningError};
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
@@ -26,10 +26,18 @@ use zeroize::Zeroize;
 /// How requests are authenticated.
 #[derive(Clone, Debug)]
 pub(crate) enum Auth {
-    /// Signed with SDK-HMAC-SHA256.
-    AkSk(Credentials),
+    /// Signed with AK/SK credentials from a (cached) provider.
+    AkSk(CredentialsCache),
     /// `X-Auth-Token`, not signed.
     Token(AuthToken),
+}
+
+/// The signing algorithm, and for V11 the scope of its derived key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Signing {
+    pub algorithm: signer::Algorithm,
+    /// Region and service, for V11-HMAC-SHA256.
+    pub scope: Option<(String, String)>,
 }
 
 /// A source of the current time, injectable so tests can sign at a fixed instant.
@@ -39,6 +47,8 @@ pub(crate) type TimeSource = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 #[derive(Clone)]
 pub struct HookState {
     pub(crate) auth: Auth,
+    /// How AK/SK requests are signed.
+    pub(crate) signing: Signing,
     /// The endpoint's authority, as the parsed URL writes it: signed, and sent as `Host`.
     pub(crate) host: String,
     pub(crate) user_agent: String,
@@ -54,6 +64,7 @@ impl fmt::Debug for HookState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HookState")
             .field("auth", &self.auth)
+            .field("signing", &self.signing)
             .field("host", &self.host)
             .field("user_agent", &self.user_agent)
             .field("skew", &self.skew)
@@ -69,12 +80,27 @@ impl HookState {
         self.skew.correct((self.now)())
     }
 
+    /// The AK/SK credentials to sign with (cached; fetched when stale), or `None` for token
+    /// authentication.
+    pub(crate) async fn credentials(
+        &self,
+    ) -> Result<Option<Credentials>, crate::credentials::CredentialsError> {
+        match &self.auth {
+            Auth::AkSk(cache) => cache.get().await.map(Some),
+            Auth::Token(_) => Ok(None),
+        }
+    }
+
     /// Wire form, then `X-Sdk-Date`, `Host` and `Authorization` over exactly what is sent.
     /// The copies of secret header values made on the way are wiped once they are in the
     /// request.
-    fn prepare(&self, request: &mut reqwest::Request) -> Result<(), SigningError> {
-        let mut headers = wire::normalize(self, request)?;
-        let result = self.sign_into(request, &headers);
+    fn prepare(
+        &self,
+        request: &mut reqwest::Request,
+        creds: Option<&Credentials>,
+    ) -> Result<(), SigningError> {
+        let mut headers = wire::normalize(self, request, creds)?;
+        let result = self.sign_into(request, &headers, creds);
         for (name, value) in &mut headers {
             if signer::is_sensitive_header(name) {
                 value.zeroize();
@@ -87,8 +113,9 @@ impl HookState {
         &self,
         request: &mut reqwest::Request,
         headers: &[(String, String)],
+        creds: Option<&Credentials>,
     ) -> Result<(), SigningError> {
-        let Auth::AkSk(creds) = &self.auth else {
+        let Some(creds) = creds else {
             *request.headers_mut() = header_map(headers.iter().map(|(n, v)| (n, v)))?;
             return Ok(());
         };
@@ -105,12 +132,16 @@ impl HookState {
             headers,
             body,
         };
-        let mut signed = signer::sign(
-            &signable,
+        let mut params = signer::SigningParams::new(
+            self.signing.algorithm,
             creds.access_key_id(),
             creds.secret_access_key(),
             self.signing_time(),
-        )?;
+        );
+        if let Some((region, service)) = &self.signing.scope {
+            params = params.with_scope(region, service);
+        }
+        let mut signed = signer::sign_with(&signable, &params)?;
         let map = header_map(signed.headers.iter().map(|h| (&h.name, &h.value)));
         for header in signed.headers.iter_mut().filter(|h| h.sensitive) {
             header.value.zeroize();
@@ -148,11 +179,16 @@ fn custom_error<E>(error: SigningError) -> progenitor_client::Error<E> {
         SigningError::DuplicateHeader(name) => ("duplicate-header", name.as_str()),
         SigningError::InvalidHeaderValue(name) => ("invalid-header-value", name.as_str()),
         SigningError::AuthorizationGiven => ("authorization-given", ""),
+        SigningError::MissingScope => ("missing-scope", ""),
+        SigningError::NoKey => ("no-key", ""),
+        SigningError::Unavailable(algorithm) => ("unavailable", algorithm.name()),
     };
     progenitor_client::Error::Custom(format!("{CUSTOM_PREFIX}{code}:{detail}"))
 }
 
 const CUSTOM_PREFIX: &str = "hss-image-sync signing:";
+/// Marks a credentials failure in `pre` (normally caught earlier, by the client).
+pub(crate) const CREDENTIALS_PREFIX: &str = "hss-image-sync credentials:";
 
 /// The [`SigningError`] a `pre` hook reported; `None` for any other `Custom` text.
 pub(crate) fn signing_error(custom: &str) -> Option<SigningError> {
@@ -166,6 +202,9 @@ pub(crate) fn signing_error(custom: &str) -> Option<SigningError> {
         "duplicate-header" => SigningError::DuplicateHeader(detail.to_owned()),
         "invalid-header-value" => SigningError::InvalidHeaderValue(detail.to_owned()),
         "authorization-given" => SigningError::AuthorizationGiven,
+        "missing-scope" => SigningError::MissingScope,
+        "no-key" => SigningError::NoKey,
+        "unavailable" => SigningError::Unavailable(detail.parse().ok()?),
         _ => return None,
     })
 }
@@ -196,7 +235,13 @@ impl ClientHooks<HookState> for Client {
         request: &mut reqwest::Request,
         _info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
-        self.inner().prepare(request).map_err(custom_error)
+        let state = self.inner();
+        // The client fetched them for this attempt just before: this is the cache answering.
+        let creds = state
+            .credentials()
+            .await
+            .map_err(|e| progenitor_client::Error::Custom(format!("{CREDENTIALS_PREFIX}{e}")))?;
+        state.prepare(request, creds.as_ref()).map_err(custom_error)
     }
 
     async fn exec(
@@ -232,6 +277,9 @@ mod tests {
             SigningError::DuplicateHeader("x-a".into()),
             SigningError::InvalidHeaderValue("region".into()),
             SigningError::AuthorizationGiven,
+            SigningError::MissingScope,
+            SigningError::NoKey,
+            SigningError::Unavailable(crate::signer::Algorithm::Sm2Sm3),
         ] {
             let progenitor_client::Error::<()>::Custom(text) = custom_error(error.clone()) else {
                 panic!("not a Custom error");

@@ -147,7 +147,8 @@ impl HssClient {
         &self,
         request: &SyncRequest,
     ) -> Result<SyncResponse, Error> {
-        let p = self.image_sync_parameters(request)?;
+        let (project_id, _) = self.project_id(request.project_id.as_deref()).await?;
+        let p = self.image_sync_parameters(request, &project_id)?;
         let answer = self
             .call("run_image_synchronize", || {
                 self.inner.run_image_synchronize(
@@ -165,17 +166,11 @@ impl HssClient {
         self.image_sync_response(answer)
     }
 
-    fn image_sync_parameters(&self, request: &SyncRequest) -> Result<Parameters, Error> {
-        let project_id = request
-            .project_id
-            .as_deref()
-            .or(self.project_id.as_deref())
-            .ok_or_else(|| Error::InvalidInput {
-                field: "project_id",
-                rule: "required: set it in the credentials (HUAWEICLOUD_SDK_PROJECT_ID), on the \
-                       client builder or on the request"
-                    .into(),
-            })?;
+    fn image_sync_parameters(
+        &self,
+        request: &SyncRequest,
+        project_id: &str,
+    ) -> Result<Parameters, Error> {
         validate::path_segment("project_id", project_id)?;
         let region = match request.region_header.as_deref() {
             Some(region) => {

@@ -11,10 +11,12 @@
 //! Adding an operation from the spec takes a file like [`image_sync`]: its parameters and the
 //! closure that calls the generated method.
 
-mod builder;
+pub(crate) mod builder;
 mod call;
 pub(crate) mod hooks;
+mod identity;
 mod image_sync;
+mod project;
 mod retry;
 pub(crate) mod skew;
 mod validate;
@@ -23,7 +25,9 @@ mod wire;
 pub use builder::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClientBuilder,
 };
+pub use identity::Identity;
 pub use image_sync::{ImageType, SyncRequest, SyncResponse};
+pub use project::ProjectSource;
 pub use retry::RetryPolicy;
 
 use crate::generated;
@@ -53,8 +57,13 @@ pub struct HssClient {
     retry: RetryPolicy,
     /// Every attempt and every delay of a call.
     total_timeout: Duration,
+    /// Set on the builder; else the credentials' or IAM's.
     project_id: Option<String>,
     enterprise_project_id: Option<String>,
+    /// The region, for project discovery in IAM.
+    region: Option<String>,
+    iam_endpoint: Option<String>,
+    projects: project::ProjectCache,
 }
 
 impl HssClient {

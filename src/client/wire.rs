@@ -5,6 +5,7 @@
 //! `X-Auth-Token`, `Host`, and the operation's own headers; no `Accept`, no `api-version`).
 
 use super::hooks::{Auth, HookState};
+use crate::credentials::Credentials;
 use crate::signer::{self, SigningError};
 use percent_encoding::percent_decode_str;
 use secrecy::ExposeSecret;
@@ -17,6 +18,7 @@ const DROPPED_HEADERS: [&str; 2] = ["api-version", "accept"];
 pub(super) fn normalize(
     state: &HookState,
     request: &mut reqwest::Request,
+    creds: Option<&Credentials>,
 ) -> Result<Vec<(String, String)>, SigningError> {
     let body = request
         .body()
@@ -48,7 +50,7 @@ pub(super) fn normalize(
         headers.push(("Content-Type".into(), "application/json".into()));
     }
     headers.push(("User-Agent".into(), state.user_agent.clone()));
-    if let Auth::AkSk(creds) = &state.auth {
+    if let Some(creds) = creds {
         // The project the call is for, which is the one in the path, not necessarily the
         // credentials' own.
         if let Some(project_id) = project_id.or_else(|| creds.project_id().map(str::to_owned)) {

@@ -1,17 +1,25 @@
-//! Credentials: an AK/SK pair (optionally temporary, with a security token) plus the project ID,
-//! and the providers that find them (environment, profile file, and a chain of both).
+//! Credentials: an AK/SK pair (optionally temporary, with a security token and an expiry) plus
+//! the project ID, and the providers that find them (environment, profile file, and a chain of
+//! the official SDKs' providers).
+//!
+//! A [`ProvideCredentials`] is asked for credentials before signed requests; the client keeps
+//! what it returns in a [`CredentialsCache`], shared by its clones, and asks again shortly
+//! before temporary keys expire, one refresh at a time.
 //!
 //! Secrets live in [`SecretString`]s: zeroized on drop, and shown as `[REDACTED]` by `Debug`.
 
+mod cache;
 mod provider;
 
+pub use cache::CredentialsCache;
 pub use provider::{
-    CredentialsError, MAX_PROFILE_FILE_BYTES, default_chain, default_project_id, from_env,
-    from_profile_file, profile_path,
+    CredentialsError, MAX_PROFILE_FILE_BYTES, ProvideCredentials, ProvideFuture, default_chain,
+    default_project_id, from_env, from_profile_file, profile_path,
 };
 
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
+use std::time::SystemTime;
 
 /// An access key pair, the project it acts in, and for temporary keys the security token.
 ///
@@ -28,6 +36,7 @@ pub struct Credentials {
     secret_access_key: SecretString,
     security_token: Option<SecretString>,
     project_id: Option<String>,
+    expiry: Option<SystemTime>,
 }
 
 impl Credentials {
@@ -38,6 +47,7 @@ impl Credentials {
             secret_access_key: SecretString::from(secret_access_key.into()),
             security_token: None,
             project_id: None,
+            expiry: None,
         }
     }
 
@@ -52,6 +62,17 @@ impl Credentials {
     pub fn with_project_id(mut self, project_id: impl Into<String>) -> Self {
         self.project_id = Some(project_id.into());
         self
+    }
+
+    /// When temporary keys stop working; the client fetches new ones before then.
+    pub fn with_expiry(mut self, expiry: SystemTime) -> Self {
+        self.expiry = Some(expiry);
+        self
+    }
+
+    /// When the keys expire (temporary keys from a provider), if known.
+    pub fn expiry(&self) -> Option<SystemTime> {
+        self.expiry
     }
 
     /// The access key ID (AK). Not a secret: it is sent in every `Authorization` header.
@@ -85,6 +106,7 @@ impl fmt::Debug for Credentials {
                 &self.security_token.as_ref().map(|_| "[REDACTED]"),
             )
             .field("project_id", &self.project_id)
+            .field("expiry", &self.expiry)
             .finish()
     }
 }

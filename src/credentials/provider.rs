@@ -4,8 +4,11 @@
 //! keys `ak`, `sk`, `project_id`, `security_token`).
 
 use super::Credentials;
+use std::fmt;
+use std::future::Future;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use zeroize::Zeroizing;
 
@@ -17,6 +20,33 @@ const ENV_CREDENTIALS_FILE: &str = "HUAWEICLOUD_SDK_CREDENTIALS_FILE";
 const PROFILE_SECTION: &str = "basic";
 /// A profile file is a few lines; anything larger is not one (`/dev/zero`, a log file ...).
 pub const MAX_PROFILE_FILE_BYTES: u64 = 64 * 1024;
+
+/// What a [`ProvideCredentials`] returns.
+pub type ProvideFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Credentials, CredentialsError>> + Send + 'a>>;
+
+/// A source of credentials. Static keys answer at once; providers of temporary keys fetch them
+/// (every call may go to the network), and the client caches what they return until shortly
+/// before it expires ([`super::CredentialsCache`]).
+pub trait ProvideCredentials: Send + Sync + fmt::Debug {
+    /// Fetches credentials.
+    fn provide_credentials(&self) -> ProvideFuture<'_>;
+
+    /// A short name for errors and diagnostics: `static`, `environment`, `profile`,
+    /// `oidc-sts`, `ecs-metadata`, `pod-identity`, `default-chain`.
+    fn name(&self) -> &'static str;
+}
+
+/// Fixed keys (permanent, or temporary without refresh).
+impl ProvideCredentials for Credentials {
+    fn provide_credentials(&self) -> ProvideFuture<'_> {
+        Box::pin(std::future::ready(Ok(self.clone())))
+    }
+
+    fn name(&self) -> &'static str {
+        "static"
+    }
+}
 
 /// Why no credentials could be loaded. Never contains a secret value.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +81,26 @@ pub enum CredentialsError {
     /// Neither `HUAWEICLOUD_SDK_CREDENTIALS_FILE` nor a home directory is set.
     #[error("no credentials file: HUAWEICLOUD_SDK_CREDENTIALS_FILE and HOME are both unset")]
     NoProfilePath,
+    /// A provider of temporary keys could not get them (its endpoint refused, failed or answered
+    /// something unreadable). Names the provider; the source is the failure underneath.
+    #[error("{provider}: {message}")]
+    Fetch {
+        /// The provider, as [`ProvideCredentials::name`] gives it.
+        provider: &'static str,
+        /// What went wrong, without secrets.
+        message: String,
+        /// The failure underneath, if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// A provider does not apply here (its variables or files are not set); the chain goes on.
+    #[error("{provider}: not configured: {reason}")]
+    NotConfigured {
+        /// The provider, as [`ProvideCredentials::name`] gives it.
+        provider: &'static str,
+        /// What is missing.
+        reason: String,
+    },
     /// Every provider of the chain failed; each reason is listed.
     #[error("no credentials found: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Chain(Vec<CredentialsError>),

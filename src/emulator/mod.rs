@@ -41,24 +41,31 @@
 //! # }
 //! ```
 
+mod conn;
 mod script;
 mod server;
 mod state;
+mod tls;
 mod validate;
 #[doc(hidden)]
 pub mod verify;
 
 pub use script::{Action, ScriptedReply};
 pub use server::ExchangeHook;
-pub use state::{Exchange, State, SyncRecord, Verdict};
+pub use state::{
+    DEFAULT_LOGGED_EXCHANGES, Exchange, LOG_BUDGET_BYTES, LOGGED_BODY_BYTES, State, SyncRecord,
+    Verdict,
+};
 pub use verify::RawRequest;
 
 use crate::HssClientBuilder;
 use crate::credentials::{AuthToken, Credentials};
+use conn::Limits;
 use secrecy::{ExposeSecret, SecretString};
 use server::{Config, Shared};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The emulator's demo access key ID.
 pub const DEMO_ACCESS_KEY: &str = "HSSEMULATORDEMOAK001";
@@ -66,6 +73,15 @@ pub const DEMO_ACCESS_KEY: &str = "HSSEMULATORDEMOAK001";
 pub const DEMO_SECRET_KEY: &str = "hss-emulator-demo-secret-key-0000000000";
 /// The emulator's demo project ID.
 pub const DEMO_PROJECT_ID: &str = "0e5d1c2b3a4f45e6a7b8c9d0e1f2a3b4";
+
+/// Default of [`Emulator::header_read_timeout`].
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of [`Emulator::body_read_timeout`].
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default of [`Emulator::idle_timeout`].
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default of [`Emulator::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// Configures an emulator; [`start`](Emulator::start) runs it.
 pub struct Emulator {
@@ -76,6 +92,10 @@ pub struct Emulator {
     project_id: String,
     clock_offset_secs: i64,
     on_exchange: Option<ExchangeHook>,
+    limits: Limits,
+    logged_exchanges: usize,
+    tls: bool,
+    tls_names: Option<Vec<String>>,
 }
 
 impl Default for Emulator {
@@ -90,6 +110,13 @@ impl std::fmt::Debug for Emulator {
             .field("access_key", &self.access_key)
             .field("project_id", &self.project_id)
             .field("clock_offset_secs", &self.clock_offset_secs)
+            .field("header_read_timeout", &self.limits.header_read_timeout)
+            .field("body_read_timeout", &self.limits.body_read_timeout)
+            .field("idle_timeout", &self.limits.idle_timeout)
+            .field("max_connections", &self.limits.max_connections)
+            .field("logged_exchanges", &self.logged_exchanges)
+            .field("tls", &self.tls)
+            .field("tls_names", &self.tls_names)
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +132,15 @@ impl Emulator {
             project_id: DEMO_PROJECT_ID.into(),
             clock_offset_secs: 0,
             on_exchange: None,
+            limits: Limits {
+                header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+                body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+                idle_timeout: DEFAULT_IDLE_TIMEOUT,
+                max_connections: DEFAULT_MAX_CONNECTIONS,
+            },
+            logged_exchanges: DEFAULT_LOGGED_EXCHANGES,
+            tls: false,
+            tls_names: None,
         }
     }
 
@@ -139,15 +175,80 @@ impl Emulator {
     }
 
     /// Runs the emulator's clock this many seconds ahead of (or, negative, behind) the system
-    /// clock, to test clock-skew handling. Responses carry this clock in `Date`.
+    /// clock, to test clock-skew handling. Responses carry this clock in `Date`. Any value is
+    /// accepted: the clock stops at the ends of the years 1970..=9999, which `Date` can show,
+    /// and an offset beyond what the system's time type can hold leaves it unshifted.
     pub fn clock_offset_secs(mut self, seconds: i64) -> Self {
         self.clock_offset_secs = seconds;
         self
     }
 
-    /// Calls `hook` with every exchange (for example to log it).
+    /// Calls `hook` with every exchange (for example to log it), as it is logged (the request
+    /// body cut to [`LOGGED_BODY_BYTES`]).
     pub fn on_exchange(mut self, hook: impl Fn(&Exchange) + Send + Sync + 'static) -> Self {
         self.on_exchange = Some(Arc::new(hook));
+        self
+    }
+
+    /// How many of the latest exchanges [`RunningEmulator::exchanges`] keeps (default
+    /// [`DEFAULT_LOGGED_EXCHANGES`]; 0 keeps none). The log also stays within
+    /// [`LOG_BUDGET_BYTES`], dropping its oldest exchanges first.
+    pub fn exchange_log_limit(mut self, exchanges: usize) -> Self {
+        self.logged_exchanges = exchanges;
+        self
+    }
+
+    /// A request head must arrive in full within this time: counted from the accept for a
+    /// connection's first request (the TLS handshake included), and from the head's first
+    /// byte for later ones; else the connection is closed without an answer. Default
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`].
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// A request body must arrive in full within this time of its head; else the answer is
+    /// 408 (APIG.0201) and the connection is closed. Default [`DEFAULT_BODY_READ_TIMEOUT`].
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.body_read_timeout = timeout;
+        self
+    }
+
+    /// A keep-alive connection on which nothing arrives for this long after an answer is
+    /// closed. Default [`DEFAULT_IDLE_TIMEOUT`].
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.idle_timeout = timeout;
+        self
+    }
+
+    /// The most connections served at once (default [`DEFAULT_MAX_CONNECTIONS`]; at least 1).
+    /// A connection beyond it closes the one idle the longest (not handling a request); when
+    /// every one is busy, new connections wait in the listen queue. The same happens when
+    /// accepting fails for want of file descriptors.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.limits.max_connections = connections.max(1);
+        self
+    }
+
+    /// Serve https instead of http, with a certificate made at start: a fresh CA (see
+    /// [`RunningEmulator::ca_certificate_pem`]; its key is thrown away once it signed) and a
+    /// server certificate signed by it for `localhost`, `127.0.0.1` and the listening address.
+    /// [`RunningEmulator::client_builder`] trusts that CA.
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+
+    /// Serve https ([`tls`](Self::tls)) with the server certificate issued for these names only
+    /// (DNS names or IP addresses), e.g. to test that a client refuses a certificate that does
+    /// not name the host it connected to.
+    pub fn tls_server_names<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tls = true;
+        self.tls_names = Some(names.into_iter().map(Into::into).collect());
         self
     }
 
@@ -160,19 +261,42 @@ impl Emulator {
     pub async fn start_on(self, addr: SocketAddr) -> std::io::Result<RunningEmulator> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(Config {
-            access_key: self.access_key.clone(),
-            secret_key: self.secret_key.clone(),
-            security_token: self.security_token.clone(),
-            auth_token: self.auth_token.clone(),
-            clock_offset_secs: self.clock_offset_secs,
-            on_exchange: self.on_exchange.clone(),
-        }));
-        let task = tokio::spawn(server::accept_loop(listener, shared.clone()));
+        let tls = if self.tls {
+            let names = self.tls_names.clone().unwrap_or_else(|| {
+                let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+                let ip = addr.ip().to_string();
+                if !addr.ip().is_unspecified() && !names.contains(&ip) {
+                    names.push(ip);
+                }
+                names
+            });
+            Some(tls::generate(&names)?)
+        } else {
+            None
+        };
+        let (acceptor, ca_pem) = match tls {
+            Some(tls) => (Some(tls.acceptor), Some(tls.ca_pem)),
+            None => (None, None),
+        };
+        let shared = Arc::new(Shared::new(
+            Config {
+                access_key: self.access_key.clone(),
+                secret_key: self.secret_key.clone(),
+                security_token: self.security_token.clone(),
+                auth_token: self.auth_token.clone(),
+                clock_offset_secs: self.clock_offset_secs,
+                on_exchange: self.on_exchange.clone(),
+                limits: self.limits,
+                logged_exchanges: self.logged_exchanges,
+            },
+            acceptor,
+        ));
+        let task = tokio::spawn(conn::accept_loop(listener, shared.clone()));
         Ok(RunningEmulator {
             addr,
             shared,
             task,
+            ca_pem,
             settings: self,
         })
     }
@@ -183,6 +307,7 @@ pub struct RunningEmulator {
     addr: SocketAddr,
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
+    ca_pem: Option<String>,
     settings: Emulator,
 }
 
@@ -201,9 +326,22 @@ impl RunningEmulator {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://127.0.0.1:PORT` when serving [`tls`](Emulator::tls).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The PEM certificate of the CA made at start, when serving [`tls`](Emulator::tls): trust
+    /// it to connect (builder
+    /// [`add_root_certificates_pem`](HssClientBuilder::add_root_certificates_pem), CLI
+    /// `--ca-bundle`). Public; its private key no longer exists.
+    pub fn ca_certificate_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The project ID to use (the demo one unless configured).
@@ -228,11 +366,16 @@ impl RunningEmulator {
         Some(AuthToken::new(token.expose_secret()))
     }
 
-    /// A client builder pointed at the emulator with its credentials.
+    /// A client builder pointed at the emulator with its credentials, trusting its CA when it
+    /// serves https.
     pub fn client_builder(&self) -> HssClientBuilder {
-        crate::HssClient::builder()
+        let builder = crate::HssClient::builder()
             .endpoint(self.endpoint())
-            .credentials(self.credentials())
+            .credentials(self.credentials());
+        match &self.ca_pem {
+            Some(pem) => builder.add_root_certificates_pem(pem.as_bytes()),
+            None => builder,
+        }
     }
 
     /// Queues an action for the next API request (first in, first out).
@@ -247,12 +390,16 @@ impl RunningEmulator {
         self.shared.script.lock().map_or(0, |s| s.len())
     }
 
-    /// Every exchange so far, in order.
+    /// The latest exchanges, oldest first: the last [`DEFAULT_LOGGED_EXCHANGES`] (or
+    /// [`Emulator::exchange_log_limit`]) of them, fewer if they would take more than
+    /// [`LOG_BUDGET_BYTES`]. Each request body is kept up to [`LOGGED_BODY_BYTES`]
+    /// ([`Exchange::body_len`] has its full length), so a long-running emulator's memory stays
+    /// bounded.
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.shared
             .exchanges
             .lock()
-            .map(|e| e.clone())
+            .map(|e| e.to_vec())
             .unwrap_or_default()
     }
 

@@ -1,16 +1,16 @@
-//! The HTTP side: accept loop, one hyper connection per client, and the gateway's judgement of
-//! each request.
+//! The HTTP side: the gateway's judgement of each request, and the answers (connections are
+//! `conn`'s).
 
+use super::conn::Limits;
 use super::script::{Action, ScriptedReply};
-use super::state::{Exchange, State, Verdict};
+use super::state::{Exchange, ExchangeLog, LOGGED_BODY_BYTES, State, Verdict};
 use super::validate::{self, ValidCall};
 use super::verify::{self, RawRequest};
 use crate::signer::CanonicalRequest;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited, combinators::BoxBody};
 use hyper::body::{Body, Frame, Incoming};
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
-use tokio::net::{TcpListener, TcpStream};
 
 /// Largest request body the emulator reads (the gateway answers 413 beyond its limit).
 const MAX_BODY: usize = 1 << 20;
@@ -37,34 +36,48 @@ pub(crate) struct Config {
     /// Added to the system clock (negative: the emulator's clock is behind).
     pub clock_offset_secs: i64,
     pub on_exchange: Option<ExchangeHook>,
+    pub limits: Limits,
+    pub logged_exchanges: usize,
 }
 
 pub(crate) struct Shared {
     pub config: Config,
     pub state: Mutex<State>,
     pub script: Mutex<VecDeque<Action>>,
-    pub exchanges: Mutex<Vec<Exchange>>,
+    pub exchanges: Mutex<ExchangeLog>,
+    /// Set when serving https.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     next_request: AtomicU64,
     seed: u128,
 }
 
+/// The latest instant an HTTP `Date` and an `X-Sdk-Date` can show: 9999-12-31T23:59:59Z.
+const LAST_WRITABLE_SECS: u64 = 253_402_300_799;
+
 impl Shared {
-    pub fn new(config: Config) -> Self {
+    pub fn new(config: Config, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         Shared {
+            exchanges: Mutex::new(ExchangeLog::new(config.logged_exchanges)),
             config,
             state: Mutex::default(),
             script: Mutex::default(),
-            exchanges: Mutex::default(),
+            tls,
             next_request: AtomicU64::new(0),
             seed,
         }
     }
 
+    /// The emulator's clock: the system clock shifted by the configured offset (unshifted when
+    /// the offset leaves `SystemTime`'s range), held within 1970..=9999, the dates an answer's
+    /// `Date` can carry (httpdate panics outside them).
     pub fn now(&self) -> SystemTime {
-        crate::client::skew::shift(SystemTime::now(), self.config.clock_offset_secs)
+        // `shift` saturates: past `SystemTime`'s range it leaves the clock unshifted.
+        let shifted = crate::client::skew::shift(SystemTime::now(), self.config.clock_offset_secs);
+        let last = SystemTime::UNIX_EPOCH + Duration::from_secs(LAST_WRITABLE_SECS);
+        shifted.clamp(SystemTime::UNIX_EPOCH, last)
     }
 
     fn request_id(&self) -> String {
@@ -74,24 +87,9 @@ impl Shared {
     }
 }
 
-/// Serves until the task is aborted; aborting also ends every open connection.
-pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
-                    connections.spawn(serve_connection(stream, shared.clone()));
-                }
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
 /// Returned by the service to make hyper drop the connection (after arming a TCP reset).
 #[derive(Debug)]
-struct Abort;
+pub(crate) struct Abort;
 
 impl std::fmt::Display for Abort {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,32 +98,6 @@ impl std::fmt::Display for Abort {
 }
 
 impl std::error::Error for Abort {}
-
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
-    // A second handle on the socket, to set SO_LINGER=0 (a reset on close) when scripted.
-    let Ok(std_stream) = stream.into_std() else {
-        return;
-    };
-    let handle = std_stream.try_clone().ok().map(Arc::new);
-    let Ok(stream) = TcpStream::from_std(std_stream) else {
-        return;
-    };
-    let service = hyper::service::service_fn(move |request| {
-        let (shared, handle) = (shared.clone(), handle.clone());
-        async move {
-            let outcome = handle_request(request, &shared).await;
-            if outcome.is_err()
-                && let Some(handle) = handle
-            {
-                let _ = socket2::SockRef::from(handle.as_ref()).set_linger(Some(Duration::ZERO));
-            }
-            outcome
-        }
-    });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
-}
 
 /// What the gateway and the service would answer, before any script is applied.
 struct Judgement {
@@ -160,7 +132,31 @@ impl Judgement {
     }
 }
 
-async fn handle_request(
+/// What became of the request body.
+enum BodyRead {
+    Complete(Vec<u8>),
+    /// Longer than [`MAX_BODY`].
+    TooLarge,
+    /// Not received in full within the body timeout.
+    TimedOut,
+    /// Malformed (chunked encoding) or cut short by the client.
+    Malformed,
+}
+
+async fn read_body(body: Incoming, timeout: Duration) -> BodyRead {
+    // A declared length over the limit is refused at once, unread.
+    if body.size_hint().lower() > MAX_BODY as u64 {
+        return BodyRead::TooLarge;
+    }
+    match tokio::time::timeout(timeout, Limited::new(body, MAX_BODY).collect()).await {
+        Err(_) => BodyRead::TimedOut,
+        Ok(Ok(collected)) => BodyRead::Complete(collected.to_bytes().to_vec()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => BodyRead::TooLarge,
+        Ok(Err(_)) => BodyRead::Malformed,
+    }
+}
+
+pub(crate) async fn handle_request(
     request: Request<Incoming>,
     shared: &Shared,
 ) -> Result<Response<ResponseBody>, Abort> {
@@ -174,12 +170,37 @@ async fn handle_request(
         .iter()
         .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
         .collect();
-    let body = Limited::new(body, MAX_BODY).collect().await;
+    let body = read_body(body, shared.config.limits.body_read_timeout).await;
     let request_id = shared.request_id();
-    let (body, too_large) = match body {
-        Ok(collected) => (collected.to_bytes().to_vec(), false),
-        Err(_) => (Vec::new(), true),
+    let (body, refusal) = match body {
+        BodyRead::Complete(body) => (body, None),
+        BodyRead::TooLarge => (
+            Vec::new(),
+            Some(Judgement::reject(
+                413,
+                "APIG.0201",
+                "Request entity too large",
+            )),
+        ),
+        BodyRead::TimedOut => (
+            Vec::new(),
+            Some(Judgement::reject(
+                408,
+                "APIG.0201",
+                "Request timeout: the body did not arrive in time",
+            )),
+        ),
+        BodyRead::Malformed => (
+            Vec::new(),
+            Some(Judgement::reject(
+                400,
+                "APIG.0201",
+                "Bad request: malformed or incomplete body",
+            )),
+        ),
     };
+    // The connection cannot carry another request after a body that was not read in full.
+    let close = refusal.is_some();
     let raw = RawRequest::new(parts.method.as_str(), target, headers, body);
 
     if raw.raw_path().starts_with("/_emulator/") {
@@ -195,13 +216,17 @@ async fn handle_request(
         tokio::time::sleep(delay).await;
         action = None;
     }
-    let judgement = if too_large {
-        Judgement::reject(413, "APIG.0201", "Request entity too large")
-    } else {
-        judge(&raw, shared)
+    let judgement = match refusal {
+        Some(refusal) => refusal,
+        None => judge(&raw, shared),
     };
 
+    let mut raw = raw;
+    let body_len = raw.body.len();
+    raw.body.truncate(LOGGED_BODY_BYTES);
+    raw.body.shrink_to_fit();
     let mut exchange = Exchange {
+        body_len,
         request: raw,
         verdict: judgement.verdict,
         status: judgement.status,
@@ -241,7 +266,16 @@ async fn handle_request(
     if let Ok(mut exchanges) = shared.exchanges.lock() {
         exchanges.push(exchange);
     }
-    response
+    match response {
+        Ok(mut response) if close => {
+            response.headers_mut().insert(
+                hyper::header::CONNECTION,
+                hyper::header::HeaderValue::from_static("close"),
+            );
+            Ok(response)
+        }
+        other => other,
+    }
 }
 
 /// The gateway's checks (route, authentication), then the service's (validation).

@@ -1,9 +1,10 @@
-//! What the emulator remembers: per-project synchronizations and every request with its verdict.
+//! What the emulator remembers: per-project synchronizations, and the latest requests with
+//! their verdicts (a bounded log).
 
 use super::verify::RawRequest;
 use crate::signer::CanonicalRequest;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Synchronizations of one image type in one project.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -70,8 +71,12 @@ pub enum Verdict {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Exchange {
-    /// The request as it arrived.
+    /// The request as it arrived, except that its body is cut to the first
+    /// [`LOGGED_BODY_BYTES`] bytes in the log ([`body_len`](Self::body_len) has the full
+    /// length). The verdict was reached on the whole body.
     pub request: RawRequest,
+    /// The length of the request body as received.
+    pub body_len: usize,
     /// The verdict.
     pub verdict: Verdict,
     /// The status answered (0 when the connection was reset or cut).
@@ -104,4 +109,72 @@ impl Exchange {
             self.request.method, self.request.target, self.status, self.request_id, self.reason
         )
     }
+}
+
+/// The request body bytes kept per exchange in the log.
+pub const LOGGED_BODY_BYTES: usize = 4096;
+/// Exchanges kept in the log by default (the latest ones).
+pub const DEFAULT_LOGGED_EXCHANGES: usize = 10_000;
+/// The log's memory budget: the oldest exchanges go first once their estimated size exceeds it.
+pub const LOG_BUDGET_BYTES: usize = 64 << 20;
+
+/// The latest exchanges, bounded in number and in memory.
+#[derive(Debug)]
+pub(crate) struct ExchangeLog {
+    entries: VecDeque<(Exchange, usize)>,
+    bytes: usize,
+    max_entries: usize,
+}
+
+impl ExchangeLog {
+    pub fn new(max_entries: usize) -> Self {
+        ExchangeLog {
+            entries: VecDeque::new(),
+            bytes: 0,
+            max_entries,
+        }
+    }
+
+    /// Adds `exchange` (its body already cut), dropping the oldest beyond the limits.
+    pub fn push(&mut self, exchange: Exchange) {
+        if self.max_entries == 0 {
+            return;
+        }
+        let size = estimated_size(&exchange);
+        while let Some((_, oldest)) = self.entries.front()
+            && (self.entries.len() >= self.max_entries
+                || self.bytes.saturating_add(size) > LOG_BUDGET_BYTES)
+        {
+            self.bytes -= oldest;
+            self.entries.pop_front();
+        }
+        self.bytes += size;
+        self.entries.push_back((exchange, size));
+    }
+
+    pub fn to_vec(&self) -> Vec<Exchange> {
+        self.entries.iter().map(|(e, _)| e.clone()).collect()
+    }
+}
+
+/// Roughly the heap bytes an exchange holds.
+fn estimated_size(exchange: &Exchange) -> usize {
+    let request = &exchange.request;
+    let headers: usize = request
+        .headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 48)
+        .sum();
+    std::mem::size_of::<Exchange>()
+        + request.method.len()
+        + request.target.len()
+        + headers
+        + request.body.len()
+        + exchange.error_code.as_ref().map_or(0, String::len)
+        + exchange.reason.len()
+        + exchange
+            .canonical_request
+            .as_ref()
+            .map_or(0, |c| c.as_str().len())
+        + exchange.request_id.len()
 }

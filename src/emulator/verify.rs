@@ -20,6 +20,14 @@ use std::time::{Duration, SystemTime};
 /// The largest difference between `X-Sdk-Date` and the gateway's clock, either way.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 
+/// The most header names `SignedHeaders` may list: as many headers as a request can carry
+/// (hyper's limit), so no request that signs what it sends is refused for it.
+pub const MAX_SIGNED_HEADERS: usize = 100;
+
+/// The most bytes of the canonical request quoted in a refusal's message; the rest is cut,
+/// with a note of the full length.
+pub const MAX_QUOTED_CANONICAL: usize = 8 * 1024;
+
 /// A request as it arrived: method, raw target (path and query, still percent-encoded), headers
 /// with their raw value bytes, body bytes.
 ///
@@ -180,6 +188,7 @@ pub fn verify_signature(
     secret_key: &[u8],
     now: SystemTime,
 ) -> Result<CanonicalRequest, Rejection> {
+    check_signed_header_list(&auth.signed_headers)?;
     if !auth.signed_headers.iter().any(|h| h == "x-sdk-date") {
         return Err(Rejection::new(
             "verify aksk signature fail, x-sdk-date is not a signed header",
@@ -215,14 +224,51 @@ pub fn verify_signature(
     let expected = from_hex(&auth.signature).unwrap_or_default();
     // Constant-time comparison.
     if mac.verify_slice(&expected).is_err() {
-        // Shown masked, one line, as the gateway quotes it.
-        let shown = canonical.to_string().replace('\n', "|");
+        // Shown masked, one line, as the gateway quotes it, and cut to a bounded length.
+        let shown = quoted(canonical.to_string().replace('\n', "|"));
         return Err(Rejection {
             message: format!("verify aksk signature fail, canonicalRequest:{shown}"),
             canonical_request: Some(canonical),
         });
     }
     Ok(canonical)
+}
+
+/// Refuses a `SignedHeaders` list that names a header twice or names more than
+/// [`MAX_SIGNED_HEADERS`], before any canonical request is built: the canonical request repeats
+/// a header's values once per mention, so such a list would make it (and a refusal quoting it)
+/// many times larger than the request.
+pub fn check_signed_header_list(signed: &[String]) -> Result<(), Rejection> {
+    if signed.len() > MAX_SIGNED_HEADERS {
+        return Err(Rejection::new(format!(
+            "verify aksk signature fail, SignedHeaders lists {} names, more than {MAX_SIGNED_HEADERS}",
+            signed.len()
+        )));
+    }
+    for (i, name) in signed.iter().enumerate() {
+        if signed[..i].contains(name) {
+            let shown: String = name.chars().take(64).collect();
+            return Err(Rejection::new(format!(
+                "verify aksk signature fail, SignedHeaders names {shown:?} twice"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `text`, or its first [`MAX_QUOTED_CANONICAL`] bytes (on a character boundary) and a note.
+fn quoted(mut text: String) -> String {
+    if text.len() <= MAX_QUOTED_CANONICAL {
+        return text;
+    }
+    let mut cut = MAX_QUOTED_CANONICAL;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let len = text.len();
+    text.truncate(cut);
+    text.push_str(&format!("...(cut: {cut} of {len} bytes shown)"));
+    text
 }
 
 /// The canonical request of what arrived, for the given signed headers.

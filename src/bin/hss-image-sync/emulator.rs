@@ -37,6 +37,17 @@ pub struct EmulatorArgs {
     /// Run the emulator's clock this many seconds ahead (negative: behind) of the system clock.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     clock_offset: i64,
+
+    /// Serve https, with a certificate made at start: a fresh CA, and a server certificate it
+    /// signs for localhost, 127.0.0.1 and the --listen address. Clients must trust the CA (see
+    /// --ca-out).
+    #[arg(long)]
+    tls: bool,
+
+    /// With --tls: write the CA certificate (PEM, public) to FILE before serving, for
+    /// `sync --ca-bundle FILE` or `curl --cacert FILE`.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    ca_out: Option<std::path::PathBuf>,
 }
 
 pub async fn run(mut args: EmulatorArgs) -> ExitCode {
@@ -66,7 +77,8 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
     {
         zeroize::Zeroize::zeroize(secret);
     }
-    let emulator = emulator.on_exchange(log_writer());
+    raise_open_file_limit();
+    let emulator = emulator.on_exchange(log_writer()).tls(args.tls);
     let running = match emulator.start_on(args.listen).await {
         Ok(running) => running,
         Err(e) => {
@@ -74,6 +86,15 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let (Some(path), Some(pem)) = (&args.ca_out, running.ca_certificate_pem())
+        && let Err(e) = std::fs::write(path, pem)
+    {
+        eprintln!(
+            "error: cannot write the CA certificate to {}: {e}",
+            printable(&path.display().to_string())
+        );
+        return ExitCode::from(2);
+    }
     println!("listening on {}", running.endpoint());
     if demo {
         eprintln!(
@@ -85,6 +106,10 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
         "state: GET {}/_emulator/state; stop with Ctrl-C",
         running.endpoint()
     );
+    if args.tls && args.ca_out.is_none() {
+        eprintln!("the CA certificate to trust (or use --ca-out FILE):");
+        eprint!("{}", running.ca_certificate_pem().unwrap_or_default());
+    }
     match tokio::signal::ctrl_c().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -122,6 +147,16 @@ fn log_writer() -> impl Fn(&Exchange) + Send + Sync + 'static {
         if queue.try_send(printable(&exchange.log_line())).is_err() {
             dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// Raises the soft limit on open files to the hard one: every connection takes a descriptor,
+/// and a common soft limit of 1024 is far below the emulator's connection cap. (At the limit,
+/// the emulator closes idle connections to accept new ones.)
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!("open-file limit: {limit}"),
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
     }
 }
 

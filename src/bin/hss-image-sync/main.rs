@@ -1,8 +1,10 @@
 //! `hss-image-sync`: the command-line tool over the library.
 
+mod connection;
 mod emulator;
 mod sync;
 mod terminal;
+mod whoami;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -33,6 +35,10 @@ struct Cli {
 enum Command {
     /// Ask HSS to synchronize the SWR image list (POST /v5/{project_id}/image/synchronize).
     Sync(sync::SyncArgs),
+    /// Show what a call would use: credential source, access key (masked), expiry of temporary
+    /// keys, signing algorithm, endpoint, and the project ID and how it was found. Nothing
+    /// secret is printed, and nothing is sent to HSS (IAM may be asked for the project ID).
+    Whoami(whoami::WhoamiArgs),
     /// Serve an emulator of HSS behind the API gateway (signature checks, validation, state),
     /// logging one line per request, until interrupted.
     Emulator(emulator::EmulatorArgs),
@@ -54,6 +60,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Sync(args) => runtime.block_on(sync::run(args)),
+        Command::Whoami(args) => runtime.block_on(whoami::run(args)),
         Command::Emulator(args) => runtime.block_on(emulator::run(args)),
     }
 }

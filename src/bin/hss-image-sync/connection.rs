@@ -1,0 +1,215 @@
+//! What every command that talks to HSS shares: where to connect, how to authenticate, time
+//! limits; building the client from them; and reporting errors with an exit status.
+
+use crate::terminal::printable;
+use clap::Args;
+use hss_image_sync::emulator::RunningEmulator;
+use hss_image_sync::{AuthToken, Error, HssClient, HssClientBuilder, RetryPolicy, credentials};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit status when the input or configuration is invalid and nothing was sent.
+pub const EXIT_INVALID: u8 = 2;
+
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// HSS region, e.g. cn-north-4; the endpoint is https://hss.<region>.myhuaweicloud.com
+    /// (.eu for eu-west-101) unless HUAWEICLOUD_SDK_REGION_HSS_<REGION> overrides it.
+    #[arg(long, required_unless_present_any = ["endpoint", "emulator"])]
+    region: Option<String>,
+
+    /// Explicit endpoint, e.g. https://hss.cn-north-4.myhuaweicloud.com or http://127.0.0.1:8080;
+    /// wins over --region.
+    #[arg(long)]
+    endpoint: Option<String>,
+
+    /// Run against an embedded emulator on 127.0.0.1 with its demo credentials (no cloud account
+    /// needed), and show what it verified.
+    #[arg(long, conflicts_with_all = ["region", "endpoint", "auth_token"])]
+    pub emulator: bool,
+
+    /// Project ID (1..256 characters); defaults to the credentials' project_id
+    /// (HUAWEICLOUD_SDK_PROJECT_ID, the profile file), else the project IAM lists for --region.
+    #[arg(long)]
+    pub project_id: Option<String>,
+
+    /// IAM endpoint for looking up the project ID (default: HUAWEICLOUD_SDK_IAM_ENDPOINT, else
+    /// the region's IAM endpoint).
+    #[arg(long, value_name = "URL")]
+    iam_endpoint: Option<String>,
+
+    /// Authenticate with this IAM token (X-Auth-Token) instead of signing with AK/SK.
+    #[arg(long, env = "HUAWEICLOUD_SDK_AUTH_TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
+
+    /// Signing algorithm, named as in the Authorization header: SDK-HMAC-SHA256 (default),
+    /// SDK-HMAC-SM3, V11-HMAC-SHA256 (derived keys for --region and service hss),
+    /// SDK-ECDSA-P256-SHA256 or SDK-SM2-SM3.
+    #[arg(long, value_name = "NAME")]
+    signing_algorithm: Option<hss_image_sync::signer::Algorithm>,
+
+    /// Also trust the CA certificates in this PEM file (a gateway behind a private CA, or
+    /// `hss-image-sync emulator --tls --ca-out FILE`). The platform's roots, and
+    /// SSL_CERT_FILE when set, are trusted as well.
+    #[arg(long, value_name = "FILE")]
+    ca_bundle: Option<std::path::PathBuf>,
+
+    /// Timeout of the whole call in seconds, retries and the delays between them included.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    timeout: f64,
+
+    /// Attempts in all, first try included. Connection failures and resets, attempt timeouts,
+    /// 408, 429 and 503 (honouring Retry-After), 500, 502 and 504 are retried with exponential
+    /// backoff and full jitter (1 s base, 20 s cap); other errors are not. Retrying is safe:
+    /// synchronizing twice has the same effect as once.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    max_attempts: u32,
+
+    /// One attempt only (same as --max-attempts 1).
+    #[arg(long, conflicts_with = "max_attempts")]
+    no_retry: bool,
+}
+
+impl ConnectionArgs {
+    /// Starts the embedded emulator when `--emulator` asks for it.
+    pub async fn start_emulator(&self) -> Result<Option<RunningEmulator>, ExitCode> {
+        if !self.emulator {
+            return Ok(None);
+        }
+        match hss_image_sync::emulator::Emulator::new().start().await {
+            Ok(running) => Ok(Some(running)),
+            Err(e) => {
+                eprintln!("error: cannot start the embedded emulator: {e}");
+                Err(ExitCode::FAILURE)
+            }
+        }
+    }
+
+    /// The client: pointed at the embedded emulator with its keys, or configured from the
+    /// arguments and the credential chain. The arguments' copy of a token is wiped after.
+    pub fn client(&mut self, emulator: Option<&RunningEmulator>) -> Result<HssClient, Error> {
+        let built = self.build(emulator);
+        if let Some(token) = self.auth_token.as_mut() {
+            zeroize::Zeroize::zeroize(token);
+        }
+        built
+    }
+
+    fn build(&self, emulator: Option<&RunningEmulator>) -> Result<HssClient, Error> {
+        let mut builder = match emulator {
+            Some(running) => running.client_builder(),
+            None => self.configured(HssClient::builder())?,
+        };
+        if let Some(file) = &self.ca_bundle {
+            builder = builder.ca_bundle_file(file);
+        }
+        if let Some(algorithm) = self.signing_algorithm {
+            builder = builder.signing_algorithm(algorithm);
+        }
+        if let Some(project_id) = &self.project_id {
+            builder = builder.project_id(project_id);
+        }
+        if let Some(iam) = &self.iam_endpoint {
+            builder = builder.iam_endpoint(iam);
+        }
+        builder
+            .timeout(self.timeout()?)
+            .retry(RetryPolicy::default().with_max_attempts(if self.no_retry {
+                1
+            } else {
+                self.max_attempts
+            }))
+            .build()
+    }
+
+    fn configured(&self, mut builder: HssClientBuilder) -> Result<HssClientBuilder, Error> {
+        if let Some(endpoint) = &self.endpoint {
+            builder = builder.endpoint(endpoint);
+        }
+        if let Some(region) = &self.region {
+            builder = builder.region(region);
+        }
+        Ok(match &self.auth_token {
+            // An IAM token carries no project: take the one configured for the official SDKs.
+            Some(token) => {
+                let builder = builder.auth_token(AuthToken::new(token));
+                match credentials::default_project_id() {
+                    Some(project_id) => builder.project_id(project_id),
+                    None => builder,
+                }
+            }
+            None => builder.credentials(credentials::default_chain()?),
+        })
+    }
+
+    fn timeout(&self) -> Result<Duration, Error> {
+        Duration::try_from_secs_f64(self.timeout)
+            .ok()
+            .filter(|t| !t.is_zero())
+            .ok_or_else(|| Error::InvalidInput {
+                field: "--timeout",
+                rule: "must be a positive number of seconds".into(),
+            })
+    }
+}
+
+/// Prints what went wrong on stderr and picks the exit status.
+pub fn report(error: &Error) -> ExitCode {
+    match error {
+        Error::Service(e) => {
+            eprintln!("error: the service refused the request");
+            eprintln!("status: {}", e.status);
+            eprintln!(
+                "request id: {}",
+                printable(e.request_id.as_deref().unwrap_or("none"))
+            );
+            eprintln!("error code: {}", printable(&e.error_code));
+            eprintln!("error message: {}", printable(&e.error_msg));
+            if let Some(encoded) = &e.encoded_authorization_message {
+                eprintln!("encoded authorization message: {}", printable(encoded));
+            }
+            eprintln!("attempts: {}", e.attempts);
+            ExitCode::FAILURE
+        }
+        Error::NonZeroErrorCode {
+            error_code,
+            description,
+            request_id,
+            ..
+        } => {
+            eprintln!("error: synchronization failed");
+            eprintln!("status: 200");
+            eprintln!(
+                "request id: {}",
+                printable(request_id.as_deref().unwrap_or("none"))
+            );
+            eprintln!("error code: {error_code}");
+            eprintln!("error message: {}", printable(description));
+            ExitCode::FAILURE
+        }
+        Error::InvalidInput { .. } | Error::Config { .. } | Error::Credentials(_) => {
+            eprintln!("error: {}", printable(&with_causes(error)));
+            ExitCode::from(EXIT_INVALID)
+        }
+        other => {
+            eprintln!("error: {}", printable(&with_causes(other)));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its chain of causes, `: `-separated (reqwest's own text says only "error
+/// sending request"; the causes say refused, reset, certificate ...).
+fn with_causes(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,287 @@
+//! Which project a call is for: given on the request or the client, carried by the credentials,
+//! or found the way the official SDKs find it: IAM's `GET /v3/projects?name={region}`, signed
+//! with the same credentials, remembered per IAM endpoint, access key and region.
+
+use super::HssClient;
+use crate::credentials::Credentials;
+use crate::error::Error;
+use crate::signer::{self, Algorithm, SignableRequest, SigningParams};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Regions with an IAM endpoint of their own (`https://iam.{region}.myhuaweicloud.com`), as the
+/// official SDKs list them; other regions use the global `https://iam.myhuaweicloud.com`.
+const IAM_REGIONS: &[&str] = &[
+    "cn-north-1",
+    "cn-north-2",
+    "cn-north-4",
+    "cn-north-9",
+    "cn-north-12",
+    "cn-east-2",
+    "cn-east-3",
+    "cn-east-4",
+    "cn-east-5",
+    "cn-south-1",
+    "cn-south-2",
+    "cn-southwest-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "af-south-1",
+    "sa-brazil-1",
+    "la-south-2",
+    "la-north-2",
+    "na-mexico-1",
+    "eu-west-0",
+    "my-kualalumpur-1",
+    "ru-moscow-1",
+    "me-east-1",
+    "ae-ad-1",
+    "tr-west-1",
+];
+
+/// Overrides the IAM endpoint, as in the official SDKs.
+pub(crate) const IAM_ENDPOINT_VARIABLE: &str = "HUAWEICLOUD_SDK_IAM_ENDPOINT";
+/// An IAM project listing is a few hundred bytes; this is plenty.
+const MAX_IAM_ANSWER_BYTES: usize = 256 * 1024;
+
+/// Project IDs found, by (IAM endpoint, access key, region). Shared by clones of the client.
+pub(crate) type ProjectCache = Arc<Mutex<HashMap<(String, String, String), String>>>;
+
+/// How the project of a call was found (for `whoami`-style diagnostics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProjectSource {
+    /// Set on the request.
+    Request,
+    /// Set on the client builder.
+    Client,
+    /// Carried by the credentials (`HUAWEICLOUD_SDK_PROJECT_ID`, the profile file ...).
+    Credentials,
+    /// Looked up in IAM for the client's region.
+    Iam,
+}
+
+/// The IAM endpoint for `region`: the configured one, else `HUAWEICLOUD_SDK_IAM_ENDPOINT`, else
+/// the region's own, else the global one.
+pub(crate) fn iam_endpoint(configured: Option<&str>, region: &str) -> String {
+    if let Some(endpoint) = configured {
+        return endpoint.trim_end_matches('/').to_owned();
+    }
+    if let Some(endpoint) = std::env::var(IAM_ENDPOINT_VARIABLE)
+        .ok()
+        .filter(|e| !e.trim().is_empty())
+    {
+        return endpoint.trim().trim_end_matches('/').to_owned();
+    }
+    if IAM_REGIONS.contains(&region) {
+        format!("https://iam.{region}.myhuaweicloud.com")
+    } else {
+        "https://iam.myhuaweicloud.com".to_owned()
+    }
+}
+
+impl HssClient {
+    /// The project of a call, and how it was found.
+    pub(crate) async fn project_id(
+        &self,
+        requested: Option<&str>,
+    ) -> Result<(String, ProjectSource), Error> {
+        if let Some(id) = requested {
+            return Ok((id.to_owned(), ProjectSource::Request));
+        }
+        if let Some(id) = &self.project_id {
+            return Ok((id.clone(), ProjectSource::Client));
+        }
+        let creds = self
+            .hooks()
+            .credentials()
+            .await
+            .map_err(Error::Credentials)?;
+        if let Some(id) = creds.as_ref().and_then(Credentials::project_id) {
+            return Ok((id.to_owned(), ProjectSource::Credentials));
+        }
+        match (&creds, &self.region) {
+            (Some(creds), Some(region)) => {
+                let id = self.discover_project_id(creds, region).await?;
+                Ok((id, ProjectSource::Iam))
+            }
+            _ => Err(Error::InvalidInput {
+                field: "project_id",
+                rule: "required: set it in the credentials (HUAWEICLOUD_SDK_PROJECT_ID), on the \
+                       client builder or on the request, or give a region so that it can be \
+                       looked up in IAM with AK/SK credentials"
+                    .into(),
+            }),
+        }
+    }
+
+    /// IAM's project of that region's name, from the cache or asked once.
+    async fn discover_project_id(
+        &self,
+        creds: &Credentials,
+        region: &str,
+    ) -> Result<String, Error> {
+        let endpoint = iam_endpoint(self.iam_endpoint.as_deref(), region);
+        let key = (
+            endpoint.clone(),
+            creds.access_key_id().to_owned(),
+            region.to_owned(),
+        );
+        if let Some(id) = self.lock_projects().get(&key) {
+            return Ok(id.clone());
+        }
+        let id = self.list_projects(&endpoint, creds, region).await?;
+        self.lock_projects().insert(key, id.clone());
+        Ok(id)
+    }
+
+    fn lock_projects(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String, String), String>> {
+        self.projects
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `GET {iam}/v3/projects?name={region}`, signed like the SDKs sign it: `User-Agent`,
+    /// `X-Sdk-Date`, `Host`, `X-Security-Token` for temporary keys; never V11.
+    async fn list_projects(
+        &self,
+        endpoint: &str,
+        creds: &Credentials,
+        region: &str,
+    ) -> Result<String, Error> {
+        use secrecy::ExposeSecret;
+        let fail = |why: String| Error::Config {
+            setting: "project_id",
+            problem: format!(
+                "could not look up the project of region {region:?} in IAM at {endpoint}: {why}; \
+                 set the project ID (HUAWEICLOUD_SDK_PROJECT_ID or --project-id) instead"
+            ),
+        };
+        let url = reqwest::Url::parse(&format!("{endpoint}/v3/projects"))
+            .map_err(|e| fail(e.to_string()))?;
+        let host = match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => return Err(fail("the endpoint has no host".into())),
+        };
+        let state = self.hooks();
+        let mut headers = vec![("User-Agent".to_owned(), state.user_agent.clone())];
+        if let Some(token) = creds.security_token() {
+            headers.push(("X-Security-Token".into(), token.expose_secret().to_owned()));
+        }
+        let query = [("name".to_owned(), region.to_owned())];
+        let request = SignableRequest {
+            method: "GET",
+            host: &host,
+            path: url.path(),
+            query: &query,
+            headers: &headers,
+            body: b"",
+        };
+        // IAM calls are never V11, as in the SDKs.
+        let algorithm = match state.signing.algorithm {
+            Algorithm::V11HmacSha256 => Algorithm::HmacSha256,
+            other => other,
+        };
+        let params = SigningParams::new(
+            algorithm,
+            creds.access_key_id(),
+            creds.secret_access_key(),
+            state.signing_time(),
+        );
+        let signed = signer::sign_with(&request, &params)?;
+        let mut http = self
+            .inner
+            .client()
+            .get(format!("{endpoint}{}", signed.uri))
+            .timeout(self.total_timeout.min(Duration::from_secs(60)));
+        for header in &signed.headers {
+            http = http.header(&header.name, &header.value);
+        }
+        use progenitor_client::ClientInfo as _;
+        let response = http.send().await.map_err(|e| Error::transport(e, 1))?;
+        let status = response.status();
+        let trace_id = response
+            .headers()
+            .get("x-iam-trace-id")
+            .map(|v| self.mask(&String::from_utf8_lossy(v.as_bytes())))
+            .unwrap_or_else(|| "none".into());
+        let body = read_capped(response).await?;
+        if !status.is_success() {
+            let fields = crate::error_body::parse(status.as_u16(), &body);
+            return Err(fail(format!(
+                "HTTP {}: {}: {} (X-IAM-Trace-Id {trace_id})",
+                status.as_u16(),
+                self.mask(&fields.error_code),
+                self.mask(&fields.error_msg)
+            )));
+        }
+        let listing: Listing = serde_json::from_slice(&body)
+            .map_err(|e| fail(format!("the answer is not a project list: {e}")))?;
+        match listing.projects.as_slice() {
+            [] => Err(fail(format!(
+                "IAM lists no project of that name (X-IAM-Trace-Id {trace_id})"
+            ))),
+            [one] => Ok(one.id.clone()),
+            several => Err(fail(format!(
+                "IAM lists {} projects of that name ({}) (X-IAM-Trace-Id {trace_id})",
+                several.len(),
+                several
+                    .iter()
+                    .map(|p| p.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Listing {
+    #[serde(default)]
+    projects: Vec<Project>,
+}
+
+#[derive(serde::Deserialize)]
+struct Project {
+    id: String,
+}
+
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| Error::transport(e, 1))? {
+        if body.len() + chunk.len() > MAX_IAM_ANSWER_BYTES {
+            return Err(Error::ResponseTooLarge {
+                limit: MAX_IAM_ANSWER_BYTES,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iam_endpoints_by_region() {
+        assert_eq!(
+            iam_endpoint(None, "cn-north-4"),
+            "https://iam.cn-north-4.myhuaweicloud.com"
+        );
+        assert_eq!(
+            iam_endpoint(None, "eu-west-101"),
+            "https://iam.myhuaweicloud.com"
+        );
+        assert_eq!(
+            iam_endpoint(Some("http://127.0.0.1:9/"), "cn-north-4"),
+            "http://127.0.0.1:9"
+        );
+    }
+}
