@@ -111,6 +111,9 @@ pub enum TransportKind {
     Timeout,
     /// The connection failed while sending the request or reading the response.
     Io,
+    /// The TLS handshake failed: the server's certificate was refused (unknown issuer, wrong
+    /// name, expired), or the server does not speak TLS. Not retried: it does not heal.
+    Tls,
 }
 
 impl fmt::Display for TransportKind {
@@ -119,8 +122,45 @@ impl fmt::Display for TransportKind {
             TransportKind::Connect => "connect",
             TransportKind::Timeout => "timeout",
             TransportKind::Io => "io",
+            TransportKind::Tls => "tls",
         })
     }
+}
+
+/// The rustls error in the causes of `error`, if the failure was in the TLS handshake. rustls
+/// errors reach reqwest wrapped in `io::Error`s (nested), whose `source()` skips them: looked
+/// into.
+pub(crate) fn tls_failure<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::Error> {
+    if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    if let Some(inner) = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        && let Some(tls) = tls_failure(inner)
+    {
+        return Some(tls);
+    }
+    error.source().and_then(tls_failure)
+}
+
+/// What went wrong in a TLS handshake, as [`Error::tls_problem`] tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsProblem {
+    /// The server's certificate is not signed by a trusted CA (add the CA with
+    /// `HssClientBuilder::add_root_certificates_pem`, `--ca-bundle` or `SSL_CERT_FILE`).
+    UnknownIssuer,
+    /// The certificate is for another host name.
+    WrongName,
+    /// The certificate was refused for another reason (expired, revoked, not for a server).
+    BadCertificate,
+    /// The server does not speak TLS (for example, plain HTTP on an `https://` endpoint).
+    NotTls,
+    /// Something else in the handshake.
+    Other,
 }
 
 /// The source of an [`Error::Transport`] whose call ran out of its total timeout.
@@ -133,6 +173,8 @@ impl Error {
     pub(crate) fn transport(error: reqwest::Error, attempts: u32) -> Self {
         let kind = if error.is_timeout() {
             TransportKind::Timeout
+        } else if tls_failure(&error as &(dyn std::error::Error + 'static)).is_some() {
+            TransportKind::Tls
         } else if error.is_connect() {
             TransportKind::Connect
         } else {
@@ -142,6 +184,69 @@ impl Error {
             kind,
             attempts,
             source: Box::new(error),
+        }
+    }
+
+    /// The `X-Request-Id` of the answer the error is about, if there was one: quote it to
+    /// Huawei Cloud support.
+    ///
+    /// ```
+    /// # let error = hss_image_sync::Error::InvalidInput { field: "project_id", rule: "x".into() };
+    /// assert_eq!(error.request_id(), None);
+    /// ```
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Service(e) => e.request_id.as_deref(),
+            Error::NonZeroErrorCode { request_id, .. }
+            | Error::ClockSkew { request_id, .. }
+            | Error::InvalidResponse { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the answer the error is about, if there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Service(e) => Some(e.status),
+            Error::NonZeroErrorCode { .. } => Some(200),
+            Error::ClockSkew { .. } => Some(401),
+            Error::InvalidResponse { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// What went wrong in the TLS handshake, for a [`TransportKind::Tls`] failure.
+    pub fn tls_problem(&self) -> Option<TlsProblem> {
+        use rustls::{CertificateError as C, Error as T};
+        let Error::Transport { source, .. } = self else {
+            return None;
+        };
+        let source: &(dyn std::error::Error + 'static) = source.as_ref();
+        Some(match tls_failure(source)? {
+            T::InvalidCertificate(C::UnknownIssuer) => TlsProblem::UnknownIssuer,
+            T::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+                TlsProblem::WrongName
+            }
+            T::InvalidCertificate(_) => TlsProblem::BadCertificate,
+            T::InvalidMessage(_) => TlsProblem::NotTls,
+            _ => TlsProblem::Other,
+        })
+    }
+
+    /// Whether the same call may succeed later: no answer came (connection failures, resets,
+    /// timeouts; not TLS certificate failures), or the answer was one that the client retries
+    /// (408, 429, 500, 502, 503, 504). The client has already retried these as its
+    /// [`RetryPolicy`](crate::RetryPolicy) allows; this tells a caller whether to try later.
+    ///
+    /// ```
+    /// # let error = hss_image_sync::Error::InvalidInput { field: "project_id", rule: "x".into() };
+    /// assert!(!error.is_retryable());
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Service(e) => crate::client::is_retryable_status(e.status),
+            Error::Transport { kind, .. } => *kind != TransportKind::Tls,
+            _ => false,
         }
     }
 

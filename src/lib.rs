@@ -50,10 +50,11 @@ pub mod signer;
 
 pub use client::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClient,
-    HssClientBuilder, Identity, ImageType, ProjectSource, RetryPolicy, SyncRequest, SyncResponse,
+    HssClientBuilder, Identity, ImageType, PreparedRequest, ProjectSource, RetryPolicy,
+    SyncRequest, SyncResponse,
 };
 pub use credentials::{AuthToken, Credentials};
-pub use error::{DeadlineExceeded, Error, ServiceError, TransportKind};
+pub use error::{DeadlineExceeded, Error, ServiceError, TlsProblem, TransportKind};
 pub use signer::SigningError;
 
 /// Client and models generated from `spec/hss-image-sync.yaml` by progenitor; private, used

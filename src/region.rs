@@ -61,6 +61,43 @@ pub(crate) fn endpoint_with(region: &str, env: impl Fn(&str) -> Option<String>) 
     builtin_endpoint(region)
 }
 
+/// The listed region `name` means, ignoring ASCII case: `CN-North-4` is `cn-north-4`.
+pub fn known(name: &str) -> Option<&'static str> {
+    let name = name.trim();
+    REGIONS
+        .iter()
+        .copied()
+        .find(|region| region.eq_ignore_ascii_case(name))
+}
+
+/// The listed region closest to a name that is not one (at most two edits away), for a
+/// "did you mean" hint.
+pub fn suggestion(name: &str) -> Option<&'static str> {
+    let name = name.trim().to_ascii_lowercase();
+    REGIONS
+        .iter()
+        .copied()
+        .map(|region| (edit_distance(&name, region), region))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, region)| region)
+}
+
+/// Levenshtein distance over bytes (region names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, &x) in a.iter().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, &y) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(x != y);
+            current[j + 1] = substitute.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 /// The endpoint compiled in for `region`, ignoring the environment.
 pub fn builtin_endpoint(region: &str) -> Option<String> {
     if !REGIONS.contains(&region) {
@@ -77,6 +114,17 @@ pub fn builtin_endpoint(region: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_match_ignoring_case_and_near_misses_are_suggested() {
+        assert_eq!(known("CN-North-4"), Some("cn-north-4"));
+        assert_eq!(known(" ap-southeast-1 "), Some("ap-southeast-1"));
+        assert_eq!(known("cn-north-44"), None);
+        assert_eq!(suggestion("cn-nrth-4"), Some("cn-north-4"));
+        assert_eq!(suggestion("cn-north4"), Some("cn-north-4"));
+        assert_eq!(suggestion("eu-west-10"), Some("eu-west-101"));
+        assert_eq!(suggestion("mars-central-1"), None);
+    }
 
     #[test]
     fn builtin_endpoints() {

@@ -11,6 +11,8 @@ fn cli(args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = std::env::temp_dir().join("hss-cli-test-empty-home");
     Command::new(env!("CARGO_BIN_EXE_hss-image-sync"))
         .env_clear()
+        // Never the real metadata address, whatever a test forgets to configure.
+        .env("HUAWEICLOUD_SDK_METADATA_ENDPOINT", "http://127.0.0.1:9")
         .env("HOME", home)
         .envs(env.iter().copied())
         .args(args)
@@ -523,6 +525,8 @@ async fn the_emulator_keeps_answering_when_nobody_reads_its_log() {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_hss-image-sync"))
         .env_clear()
+        // Never the real metadata address, whatever a test forgets to configure.
+        .env("HUAWEICLOUD_SDK_METADATA_ENDPOINT", "http://127.0.0.1:9")
         .args(["emulator", "--listen", "127.0.0.1:0"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -586,4 +590,363 @@ fn the_emulator_refuses_a_clock_offset_beyond_the_calendar() {
         assert_eq!(out.status.code(), Some(2), "{offset}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("--clock-offset"));
     }
+}
+
+/// Runs the CLI on a blocking thread (the capture server needs the test's runtime).
+async fn cli_async(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        cli(&args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `--dry-run` prints the signed request, tokens masked, and sends nothing.
+#[tokio::test]
+async fn dry_run_prints_the_signed_request_and_sends_nothing() {
+    let server = CaptureServer::start(0).await;
+    let endpoint = server.endpoint();
+    let mut env = KEYS.to_vec();
+    env.push((
+        "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+        "temporary-token-value-0001",
+    ));
+    let out = cli_async(
+        &[
+            "sync",
+            "--dry-run",
+            "--endpoint",
+            &endpoint,
+            "--image-type",
+            "shared_image",
+            "--enterprise-project-id",
+            "0",
+        ],
+        &env,
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.starts_with(&format!(
+            "POST {endpoint}/v5/{PROJECT}/image/synchronize?enterprise_project_id=0\n"
+        )),
+        "{shown}"
+    );
+    for expected in [
+        "X-Sdk-Date: ",
+        "Authorization: ******",
+        "X-Security-Token: ******",
+        "X-Project-Id: ",
+        "\n\n{\"image_type\": \"shared_image\"}",
+    ] {
+        assert!(shown.contains(expected), "{expected:?} in {shown}");
+    }
+    assert!(!shown.contains("temporary-token-value-0001"));
+    assert!(server.requests().is_empty(), "a dry run sent a request");
+}
+
+/// Exit statuses a script can act on: 3 when nothing answered (worth retrying later).
+#[test]
+fn no_answer_exits_3_with_the_root_cause_in_the_retry_notices() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let out = cli(
+        &[
+            "sync",
+            "--endpoint",
+            &endpoint,
+            "--image-type",
+            "private_image",
+            "--max-attempts",
+            "2",
+        ],
+        &KEYS,
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    // Without -v, one plain line per retry, with the root cause, and no colour codes.
+    let notice = err
+        .lines()
+        .find(|l| l.starts_with("warning: retrying in "))
+        .unwrap_or_else(|| panic!("no retry notice in {err}"));
+    assert!(
+        notice.contains("refused") && notice.ends_with("(attempt 2 of 2)"),
+        "{notice}"
+    );
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}
+
+/// A 503 reads as unavailable, and its retry notice says so.
+#[tokio::test]
+async fn retries_of_unavailable_answers_are_announced_in_one_line() {
+    let server = CaptureServer::start(0).await;
+    server.reply_with(Reply::json(
+        503,
+        r#"{"error_code":"APIG.0503","error_msg":"busy"}"#,
+    ));
+    let out = cli_async(
+        &[
+            "sync",
+            "--endpoint",
+            &server.endpoint(),
+            "--image-type",
+            "private_image",
+        ],
+        &KEYS,
+    )
+    .await;
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.lines().any(|l| l.starts_with("warning: retrying in ")
+            && l.ends_with("after HTTP 503 (unavailable) (attempt 2 of 3)")),
+        "{err}"
+    );
+    server.reply_with(Reply::json(
+        503,
+        r#"{"error_code":"APIG.0503","error_msg":"busy"}"#,
+    ));
+    let out = cli_async(
+        &[
+            "sync",
+            "--endpoint",
+            &server.endpoint(),
+            "--image-type",
+            "private_image",
+            "--no-retry",
+        ],
+        &KEYS,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("error: the service is unavailable"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A refused signature gets a hint naming where the keys came from; -vv shows what was signed.
+#[tokio::test]
+async fn a_refused_signature_gets_a_hint_and_vv_shows_the_canonical_request() {
+    let server = CaptureServer::start(0).await;
+    server.reply_with(Reply::json(
+        401,
+        r#"{"error_code":"APIG.0301","error_msg":"verify aksk signature fail"}"#,
+    ));
+    let mut env = KEYS.to_vec();
+    env.push((
+        "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+        "temporary-token-value-0002",
+    ));
+    let out = cli_async(
+        &[
+            "sync",
+            "-vv",
+            "--endpoint",
+            &server.endpoint(),
+            "--image-type",
+            "private_image",
+        ],
+        &env,
+    )
+    .await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("hint: the gateway refused the signature. The keys came from: environment"),
+        "{err}"
+    );
+    assert!(err.contains("canonical request:\nPOST\n/v5/"), "{err}");
+    assert!(err.contains("x-security-token:******"), "{err}");
+    assert!(err.contains("string to sign:\nSDK-HMAC-SHA256\n"), "{err}");
+    assert!(!err.contains("temporary-token-value-0002"));
+    assert!(!err.contains(KEYS[1].1));
+}
+
+/// Regions: any case, a near miss suggested, the list printed, and HUAWEICLOUD_SDK_REGION read.
+#[tokio::test]
+async fn regions_are_forgiving_and_listed() {
+    let out = cli(&["regions"], &[]);
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        list.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["cn-north-4", "https://hss.cn-north-4.myhuaweicloud.com"]),
+        "{list}"
+    );
+    assert_eq!(list.lines().count(), 32);
+
+    let out = cli(
+        &[
+            "sync",
+            "--region",
+            "cn-nrth-4",
+            "--image-type",
+            "private_image",
+        ],
+        &KEYS,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("did you mean cn-north-4?"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Any case, from the environment, to an overridden endpoint.
+    let server = CaptureServer::start(0).await;
+    let mut env = KEYS.to_vec();
+    let endpoint = server.endpoint();
+    env.push(("HUAWEICLOUD_SDK_REGION", "CN-North-4"));
+    env.push(("HUAWEICLOUD_SDK_REGION_HSS_CN_NORTH_4", &endpoint));
+    let out = cli_async(&["sync", "--image-type", "private_image"], &env).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(server.requests().len(), 1);
+}
+
+/// Tokens off the command line: from a file or standard input; the environment's IAM token is
+/// ignored by --emulator; both AK/SK and a token in the environment say which is used.
+#[tokio::test]
+async fn tokens_come_from_files_and_the_choice_is_explained() {
+    let server = CaptureServer::start(0).await;
+    let endpoint = server.endpoint();
+    let dir = std::env::temp_dir().join(format!("hss-cli-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token");
+    std::fs::write(&file, "  iam-token-from-file\n").unwrap();
+    let file = file.display().to_string();
+    let project = [("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)];
+    let out = cli_async(
+        &[
+            "sync",
+            "--endpoint",
+            &endpoint,
+            "--image-type",
+            "private_image",
+            "--auth-token-file",
+            &file,
+        ],
+        &project,
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        server.requests()[0].header("X-Auth-Token"),
+        Some("iam-token-from-file")
+    );
+
+    // Standard input.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hss-image-sync"))
+        .env_clear()
+        // Never the real metadata address, whatever a test forgets to configure.
+        .env("HUAWEICLOUD_SDK_METADATA_ENDPOINT", "http://127.0.0.1:9")
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
+        .args([
+            "sync",
+            "--endpoint",
+            &endpoint,
+            "--image-type",
+            "private_image",
+            "--auth-token-file",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"iam-token-from-stdin\n")
+            .unwrap();
+    }
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        server.requests()[1].header("X-Auth-Token"),
+        Some("iam-token-from-stdin")
+    );
+
+    // Both configured: the token wins, and the CLI says so.
+    let mut env = KEYS.to_vec();
+    env.push(("HUAWEICLOUD_SDK_AUTH_TOKEN", "iam-token-from-env"));
+    let out = cli_async(
+        &[
+            "sync",
+            "--endpoint",
+            &endpoint,
+            "--image-type",
+            "private_image",
+        ],
+        &env,
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("using the IAM token"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server.requests()[2].header("Authorization"), None);
+
+    // --emulator ignores a token from the environment.
+    let out = cli_async(
+        &["sync", "--emulator", "--image-type", "private_image"],
+        &[("HUAWEICLOUD_SDK_AUTH_TOKEN", "iam-token-from-env")],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the IAM token is ignored"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// whoami: where the keys come from, masked, and the project with how it was found.
+#[test]
+fn whoami_shows_the_identity_without_secrets() {
+    let out = cli(
+        &[
+            "whoami",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--signing-algorithm",
+            "SDK-HMAC-SM3",
+        ],
+        &KEYS,
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for expected in [
+        "credentials: environment",
+        "access key: HPUA************4E2X",
+        "signing: SDK-HMAC-SM3",
+        "endpoint: http://127.0.0.1:9",
+        &format!("project: {PROJECT} (carried by the credentials)"),
+    ] {
+        assert!(shown.contains(expected), "{expected:?} in {shown}");
+    }
+    assert!(!shown.contains(KEYS[1].1));
 }

@@ -486,3 +486,52 @@ async fn awkward_project_ids() {
     }
     assert_eq!(server.requests().len(), 4);
 }
+
+/// `prepare_run_image_synchronize` shows exactly what `run_image_synchronize` sends (same
+/// clock): target, every header but the unsigned `Content-Length` and `Accept: */*` that the
+/// HTTP stack adds when sending, body.
+#[tokio::test]
+async fn the_prepared_request_is_what_is_sent() {
+    let server = CaptureServer::start(0).await;
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+    let client = HssClient::builder()
+        .endpoint(server.endpoint())
+        .credentials(
+            Credentials::new(AK, SK)
+                .with_project_id(PROJECT)
+                .with_security_token("temporary-token"),
+        )
+        .time_source(move || at)
+        .build()
+        .unwrap();
+    let request = SyncRequest::new(ImageType::SharedImage)
+        .enterprise_project_id("ep id/1+é")
+        .region_header("cn-north-4");
+    let prepared = client
+        .prepare_run_image_synchronize(&request)
+        .await
+        .unwrap();
+    client.run_image_synchronize(&request).await.unwrap();
+    let sent = server.requests().pop().unwrap();
+    assert_eq!(prepared.method, sent.method);
+    assert_eq!(
+        prepared.url,
+        format!("{}{}", server.endpoint(), sent.target)
+    );
+    assert_eq!(prepared.body, sent.body);
+    let sent_headers: Vec<(String, String)> = sent
+        .headers
+        .iter()
+        .filter(|(n, _)| !["content-length", "accept"].contains(&n.to_ascii_lowercase().as_str()))
+        .cloned()
+        .collect();
+    let prepared_headers: Vec<(String, String)> = prepared
+        .headers
+        .iter()
+        .map(|h| (h.name.clone(), h.value.clone()))
+        .collect();
+    assert_eq!(prepared_headers, sent_headers);
+    // Printing it masks the secrets.
+    let shown = prepared.to_string();
+    assert!(!shown.contains("temporary-token") && shown.contains("X-Security-Token: ******"));
+}

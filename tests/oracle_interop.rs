@@ -93,6 +93,8 @@ fn run_cli(server: &VerifyServer, case: &Case, sk: &str) -> std::process::Output
     let home = std::env::temp_dir().join("hss-oracle-empty-home");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hss-image-sync"));
     cmd.env_clear()
+        // Never the real metadata address, whatever a test forgets to configure.
+        .env("HUAWEICLOUD_SDK_METADATA_ENDPOINT", "http://127.0.0.1:9")
         .env("HOME", &home)
         .env("HUAWEICLOUD_SDK_AK", AK)
         .env("HUAWEICLOUD_SDK_SK", sk)

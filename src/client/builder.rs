@@ -231,7 +231,11 @@ impl HssClientBuilder {
 
     /// Checks the configuration and builds the client. Fails, without panicking, on an unknown
     /// region, a malformed endpoint, missing or malformed credentials, or a TLS setup error.
-    pub fn build(self) -> Result<HssClient, Error> {
+    pub fn build(mut self) -> Result<HssClient, Error> {
+        // `CN-North-4` is `cn-north-4`, for the endpoint, V11 scopes and IAM alike.
+        self.region = self
+            .region
+            .map(|r| region::known(&r).map_or(r.trim().to_owned(), str::to_owned));
         let endpoint = self.resolve_endpoint()?;
         let (base_url, host) = split_endpoint(&endpoint)?;
         let signing = self.signing(&host)?;
@@ -363,13 +367,20 @@ impl HssClientBuilder {
                     .into(),
             });
         };
-        region::endpoint(region).ok_or_else(|| Error::Config {
+        // A listed region in another case is that region; a name the environment overrides
+        // is taken as written (the SDKs allow regions they do not list there).
+        let name = region::known(region).unwrap_or(region.trim());
+        region::endpoint(name).ok_or_else(|| Error::Config {
             setting: "region",
-            problem: format!(
-                "unknown HSS region {region:?}: pass the endpoint explicitly (builder \
-                 .endpoint(\"https://...\"), CLI --endpoint) or set {}",
-                region::override_variable(region)
-            ),
+            problem: match region::suggestion(name) {
+                Some(near) => format!("unknown HSS region {region:?}: did you mean {near}?"),
+                None => format!(
+                    "unknown HSS region {region:?} (`hss-image-sync regions` lists the known \
+                     ones): pass the endpoint explicitly (builder .endpoint(\"https://...\"), CLI \
+                     --endpoint) or set {}",
+                    region::override_variable(name)
+                ),
+            },
         })
     }
 }

@@ -19,8 +19,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 use tracing::Instrument;
 
-/// What the generated operations return: our spec declares every error body as raw bytes.
-pub(crate) type Generated<T> = Result<ResponseValue<T>, progenitor_client::Error<ByteStream>>;
+/// What the generated operations return: our spec declares every answer's body as raw bytes, so
+/// that the status and headers stay with it whatever it holds; the call path decodes it.
+pub(crate) type Generated = Result<ResponseValue<ByteStream>, progenitor_client::Error<ByteStream>>;
 
 /// A successful answer and what it took.
 pub(crate) struct Answer<T> {
@@ -63,14 +64,14 @@ const MIN_MASKED_SECRET_LEN: usize = 8;
 impl HssClient {
     /// Runs `send` (one call of a generated operation) until it succeeds, fails for good, runs
     /// out of attempts or out of time.
-    pub(crate) async fn call<T, F, Fut>(
+    pub(crate) async fn call<T: serde::de::DeserializeOwned, F, Fut>(
         &self,
         operation: &'static str,
         send: F,
     ) -> Result<Answer<T>, Error>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Generated<T>>,
+        Fut: Future<Output = Generated>,
     {
         let attempts = AtomicU32::new(0);
         let total = self.total_timeout;
@@ -93,9 +94,10 @@ impl HssClient {
             .notify(|failure, delay| {
                 let attempt = attempts.load(Ordering::Relaxed);
                 tracing::warn!(
-                    error = %failure.error,
-                    ?delay,
-                    "retrying after attempt {attempt} of {max_attempts}"
+                    "retrying in {:.1} s after {} (attempt {} of {max_attempts})",
+                    delay.as_secs_f64(),
+                    summary(&failure.error),
+                    attempt + 1,
                 );
             });
         let span = tracing::info_span!("hss_call", operation);
@@ -119,10 +121,14 @@ impl HssClient {
 
     /// One attempt, and one more at once if the gateway refused the signature's time and we
     /// could learn its clock.
-    async fn attempt<T, F, Fut>(&self, send: &F, attempts: &AtomicU32) -> Result<Answer<T>, Failure>
+    async fn attempt<T: serde::de::DeserializeOwned, F, Fut>(
+        &self,
+        send: &F,
+        attempts: &AtomicU32,
+    ) -> Result<Answer<T>, Failure>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Generated<T>>,
+        Fut: Future<Output = Generated>,
     {
         let mut corrected = false;
         loop {
@@ -178,18 +184,13 @@ impl HssClient {
     }
 
     /// What one call of a generated operation amounts to.
-    async fn settle<T>(&self, result: Generated<T>) -> Result<Answer<T>, Failure> {
+    async fn settle<T: serde::de::DeserializeOwned>(
+        &self,
+        result: Generated,
+    ) -> Result<Answer<T>, Failure> {
         use progenitor_client::Error as E;
         match result {
-            Ok(value) => {
-                let request_id = request_id(value.headers()).map(|id| self.mask(&id));
-                tracing::info!(status = value.status().as_u16(), request_id, "answer");
-                Ok(Answer {
-                    value: value.into_inner(),
-                    request_id,
-                    attempts: 0,
-                })
-            }
+            Ok(answer) => self.success(answer).await,
             Err(E::ErrorResponse(answer)) => Err(self.service_failure(answer).await),
             Err(E::CommunicationError(e) | E::InvalidUpgrade(e)) => Err(Failure::transport(e)),
             Err(E::ResponseBodyError(e)) => Err(self.body_failure(e)),
@@ -206,6 +207,31 @@ impl HssClient {
                 rule,
             })),
             Err(E::Custom(text)) => Err(Failure::final_(self.custom_error(text))),
+        }
+    }
+
+    /// A 2xx: the body read once, under the cap, and decoded as the operation's answer.
+    async fn success<T: serde::de::DeserializeOwned>(
+        &self,
+        answer: ResponseValue<ByteStream>,
+    ) -> Result<Answer<T>, Failure> {
+        let status = answer.status().as_u16();
+        let request_id = request_id(answer.headers()).map(|id| self.mask(&id));
+        tracing::info!(status, request_id, "answer");
+        let body = read_all(answer.into_inner())
+            .await
+            .map_err(|e| self.body_failure(e))?;
+        match serde_json::from_slice(&body) {
+            Ok(value) => Ok(Answer {
+                value,
+                request_id,
+                attempts: 0,
+            }),
+            Err(e) => Err(Failure::final_(Error::InvalidResponse {
+                status,
+                request_id,
+                message: format!("the body is not the documented JSON: {e}"),
+            })),
         }
     }
 
@@ -336,6 +362,32 @@ impl HssClient {
     }
 }
 
+/// A failure in a few words, for a retry notice: `HTTP 503 (unavailable)`, or the root cause of
+/// a transport failure (`Connection refused (os error 111)`).
+fn summary(error: &Error) -> String {
+    match error {
+        Error::Service(e) => {
+            let word = match e.status {
+                408 => "request timeout",
+                429 => "too many requests",
+                500 => "server error",
+                502 | 503 => "unavailable",
+                504 => "gateway timeout",
+                _ => "error",
+            };
+            format!("HTTP {} ({word})", e.status)
+        }
+        Error::Transport { source, .. } => {
+            let mut root: &(dyn std::error::Error + 'static) = source.as_ref();
+            while let Some(next) = root.source() {
+                root = next;
+            }
+            root.to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Keys from a provider are checked as configured ones are: they go into headers.
 pub(crate) fn check_credentials(creds: &crate::credentials::Credentials) -> Result<(), Error> {
     use super::validate::{header_value, non_empty};
@@ -397,7 +449,7 @@ mod tests {
     }
 
     #[allow(clippy::result_large_err)] // progenitor's error type, as the generated code returns it
-    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Generated<()> {
+    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Generated {
         let mut response = http::Response::new(body.to_owned());
         *response.status_mut() = reqwest::StatusCode::from_u16(status).unwrap();
         for (name, value) in headers {
@@ -406,11 +458,7 @@ mod tests {
         }
         let response = reqwest::Response::from(response);
         if status == 200 {
-            Ok(ResponseValue::new(
-                (),
-                response.status(),
-                response.headers().clone(),
-            ))
+            Ok(ResponseValue::stream(response))
         } else {
             Err(progenitor_client::Error::ErrorResponse(
                 ResponseValue::stream(response),
@@ -421,8 +469,8 @@ mod tests {
     /// Runs `call` over scripted answers, returning the outcome and the (paused) time taken.
     async fn run(
         client: &HssClient,
-        script: Vec<Generated<()>>,
-    ) -> (Result<Answer<()>, Error>, Duration) {
+        script: Vec<Generated>,
+    ) -> (Result<Answer<serde_json::Value>, Error>, Duration) {
         let script = Mutex::new(script.into_iter());
         let started = Instant::now();
         let outcome = client
@@ -447,7 +495,7 @@ mod tests {
             &client,
             vec![
                 answer(503, &[("retry-after", "7")], ""),
-                answer(200, &[], ""),
+                answer(200, &[], "{}"),
             ],
         )
         .await;
@@ -458,7 +506,7 @@ mod tests {
             &client,
             vec![
                 answer(429, &[("retry-after", "3600")], ""),
-                answer(200, &[], ""),
+                answer(200, &[], "{}"),
             ],
         )
         .await;
@@ -516,7 +564,7 @@ mod tests {
             &client,
             vec![
                 answer(503, &[("retry-after", "6")], "busy"),
-                answer(200, &[], ""),
+                answer(200, &[], "{}"),
             ],
         )
         .await;

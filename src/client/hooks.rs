@@ -94,7 +94,7 @@ impl HookState {
     /// Wire form, then `X-Sdk-Date`, `Host` and `Authorization` over exactly what is sent.
     /// The copies of secret header values made on the way are wiped once they are in the
     /// request.
-    fn prepare(
+    pub(super) fn prepare(
         &self,
         request: &mut reqwest::Request,
         creds: Option<&Credentials>,
@@ -142,6 +142,15 @@ impl HookState {
             params = params.with_scope(region, service);
         }
         let mut signed = signer::sign_with(&signable, &params)?;
+        // What a 401 can be compared with (the gateway returns its canonical request): the
+        // security token masked by `CanonicalRequest`'s `Display`, no key material.
+        tracing::debug!(
+            algorithm = %self.signing.algorithm,
+            signed_headers = %signed.signed_headers,
+            "signed; canonical request:\n{}\nstring to sign:\n{}",
+            signed.canonical_request,
+            signed.string_to_sign
+        );
         let map = header_map(signed.headers.iter().map(|h| (&h.name, &h.value)));
         for header in signed.headers.iter_mut().filter(|h| h.sensitive) {
             header.value.zeroize();

@@ -38,10 +38,11 @@ impl HssClient {
         let state = self.hooks();
         let creds = state.credentials().await.map_err(Error::Credentials)?;
         let (project_id, project_source) = self.project_id(None).await?;
-        let (credential_source, algorithm) = match &state.auth {
-            Auth::AkSk(cache) => (cache.provider_name(), Some(state.signing.algorithm)),
-            Auth::Token(_) => ("iam-token", None),
+        let algorithm = match &state.auth {
+            Auth::AkSk(_) => Some(state.signing.algorithm),
+            Auth::Token(_) => None,
         };
+        let credential_source = self.credential_source();
         Ok(Identity {
             credential_source,
             algorithm,

@@ -132,6 +132,60 @@ pub struct SyncResponse {
     pub attempts: u32,
 }
 
+/// A request as it would be sent: what `sync --dry-run` prints. `Display` and `Debug` mask the
+/// values of `Authorization`, `X-Security-Token` and `X-Auth-Token`.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct PreparedRequest {
+    /// `POST`.
+    pub method: String,
+    /// The full URL, query included.
+    pub url: String,
+    /// The headers, as sent; the HTTP stack adds the unsigned `Content-Length` and
+    /// `Accept: */*` when sending.
+    pub headers: Vec<crate::signer::Header>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+}
+
+impl fmt::Display for PreparedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} {}", self.method, self.url)?;
+        for header in &self.headers {
+            let value = if header.sensitive {
+                crate::signer::MASK
+            } else {
+                &header.value
+            };
+            writeln!(f, "{}: {value}", header.name)?;
+        }
+        writeln!(f)?;
+        write!(f, "{}", String::from_utf8_lossy(&self.body))
+    }
+}
+
+impl fmt::Debug for PreparedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &self.headers)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
+    }
+}
+
+/// A header name as HTTP/1 sends it here (`x-sdk-date` is sent `X-Sdk-Date`).
+fn title_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper { c.to_ascii_uppercase() } else { c });
+        upper = c == '-';
+    }
+    out
+}
+
 /// The call's parameters as the generated operation takes them.
 struct Parameters {
     project_id: types::RunImageSynchronizeProjectId,
@@ -164,6 +218,58 @@ impl HssClient {
             })
             .await?;
         self.image_sync_response(answer)
+    }
+
+    /// The request [`run_image_synchronize`](Self::run_image_synchronize) would send now,
+    /// signed, without sending it (the CLI's `sync --dry-run`). The same checks run first, and
+    /// the project ID is found the same way (which may ask IAM).
+    pub async fn prepare_run_image_synchronize(
+        &self,
+        request: &SyncRequest,
+    ) -> Result<PreparedRequest, Error> {
+        use progenitor_client::ClientInfo;
+        let (project_id, _) = self.project_id(request.project_id.as_deref()).await?;
+        let p = self.image_sync_parameters(request, &project_id)?;
+        // What the generated operation builds before its hooks run (src/generated/client.rs);
+        // a test compares the result with what the operation sends.
+        let url = format!(
+            "{}/v5/{}/image/synchronize",
+            self.inner.baseurl(),
+            progenitor_client::encode_path(&p.project_id.to_string())
+        );
+        let mut builder = self.inner.client().post(url).json(&p.body);
+        if let Some(id) = &p.enterprise_project_id {
+            builder = builder.query(&[("enterprise_project_id", id.to_string())]);
+        }
+        if let Some(region) = &p.region {
+            builder = builder.header("region", region.to_string());
+        }
+        let mut prepared = builder.build().map_err(|e| Error::InvalidInput {
+            field: "request",
+            rule: e.to_string(),
+        })?;
+        let state = self.hooks();
+        let creds = state.credentials().await.map_err(Error::Credentials)?;
+        state.prepare(&mut prepared, creds.as_ref())?;
+        Ok(PreparedRequest {
+            method: prepared.method().to_string(),
+            url: prepared.url().to_string(),
+            headers: prepared
+                .headers()
+                .iter()
+                .map(|(name, value)| {
+                    crate::signer::Header::new(
+                        title_case(name.as_str()),
+                        String::from_utf8_lossy(value.as_bytes()),
+                    )
+                })
+                .collect(),
+            body: prepared
+                .body()
+                .and_then(|b| b.as_bytes())
+                .unwrap_or_default()
+                .to_vec(),
+        })
     }
 
     fn image_sync_parameters(

@@ -26,9 +26,10 @@ pub use builder::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClientBuilder,
 };
 pub use identity::Identity;
-pub use image_sync::{ImageType, SyncRequest, SyncResponse};
+pub use image_sync::{ImageType, PreparedRequest, SyncRequest, SyncResponse};
 pub use project::ProjectSource;
 pub use retry::RetryPolicy;
+pub(crate) use retry::is_retryable_status;
 
 use crate::generated;
 use std::time::Duration;
@@ -70,6 +71,19 @@ impl HssClient {
     /// Starts configuring a client.
     pub fn builder() -> HssClientBuilder {
         HssClientBuilder::default()
+    }
+
+    /// Where the client's credentials come from: the provider that found the current keys
+    /// (`environment`, `profile`, `ecs-metadata`, ...), else the configured provider (`static`,
+    /// `default-chain`, ...); `iam-token` for token authentication.
+    pub fn credential_source(&self) -> &'static str {
+        match &self.hooks().auth {
+            hooks::Auth::AkSk(cache) => cache
+                .peek()
+                .and_then(|c| c.source())
+                .unwrap_or(cache.provider_name()),
+            hooks::Auth::Token(_) => "iam-token",
+        }
     }
 
     fn hooks(&self) -> &hooks::HookState {

@@ -131,6 +131,10 @@ pub(crate) fn is_retryable_status(status: u16) -> bool {
 /// Transport failures worth another attempt: no connection, a connection reset or closed
 /// before the answer, an attempt timeout.
 pub(crate) fn is_retryable_transport(error: &reqwest::Error) -> bool {
+    // A refused certificate or a server that does not speak TLS will not heal.
+    if crate::error::tls_failure(error as &(dyn std::error::Error + 'static)).is_some() {
+        return false;
+    }
     if error.is_connect() || error.is_timeout() {
         return true;
     }

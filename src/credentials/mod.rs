@@ -1,20 +1,41 @@
 //! Credentials: an AK/SK pair (optionally temporary, with a security token and an expiry) plus
-//! the project ID, and the providers that find them (environment, profile file, and a chain of
-//! the official SDKs' providers).
+//! the project ID, and the providers that find them, with the official SDKs' variables and
+//! order ([`DefaultChain`]):
+//!
+//! 1. [`OidcStsProvider`], an agency assumed with an OIDC id token (`HUAWEICLOUD_OIDC_*`);
+//! 2. [`EnvironmentProvider`], `HUAWEICLOUD_SDK_AK`/`_SK`, or a federated login through IAM
+//!    (`HUAWEICLOUD_SDK_IDP_ID`, `HUAWEICLOUD_SDK_ID_TOKEN_FILE`);
+//! 3. [`ProfileProvider`], `~/.huaweicloud/credentials`;
+//! 4. [`EcsMetadataProvider`], the ECS instance's agency, from the metadata service;
+//! 5. [`PodIdentityProvider`], CCE pod identity (`HC_CONTAINER_*`).
 //!
 //! A [`ProvideCredentials`] is asked for credentials before signed requests; the client keeps
 //! what it returns in a [`CredentialsCache`], shared by its clones, and asks again shortly
-//! before temporary keys expire, one refresh at a time.
+//! before temporary keys expire, one refresh at a time. Providers read their variables at each
+//! fetch, from the process environment or from an [`EnvVars`] of your own.
 //!
 //! Secrets live in [`SecretString`]s: zeroized on drop, and shown as `[REDACTED]` by `Debug`.
+//! Errors name the provider and what failed, never a secret.
 
 mod cache;
+mod chain;
+mod federated;
+mod http;
+mod metadata;
+mod oidc;
+mod pod;
 mod provider;
+mod response;
 
 pub use cache::CredentialsCache;
+pub use chain::DefaultChain;
+pub use metadata::{EcsMetadataProvider, METADATA_ENDPOINT_VARIABLE};
+pub use oidc::OidcStsProvider;
+pub use pod::PodIdentityProvider;
 pub use provider::{
-    CredentialsError, MAX_PROFILE_FILE_BYTES, ProvideCredentials, ProvideFuture, default_chain,
-    default_project_id, from_env, from_profile_file, profile_path,
+    CredentialsError, EnvVars, EnvironmentProvider, MAX_PROFILE_FILE_BYTES, ProfileProvider,
+    ProvideCredentials, ProvideFuture, default_chain, default_project_id, from_env,
+    from_profile_file, profile_path,
 };
 
 use secrecy::{ExposeSecret, SecretString};
@@ -37,6 +58,7 @@ pub struct Credentials {
     security_token: Option<SecretString>,
     project_id: Option<String>,
     expiry: Option<SystemTime>,
+    source: Option<&'static str>,
 }
 
 impl Credentials {
@@ -48,6 +70,7 @@ impl Credentials {
             security_token: None,
             project_id: None,
             expiry: None,
+            source: None,
         }
     }
 
@@ -68,6 +91,17 @@ impl Credentials {
     pub fn with_expiry(mut self, expiry: SystemTime) -> Self {
         self.expiry = Some(expiry);
         self
+    }
+
+    /// Which provider of a chain found them (`environment`, `ecs-metadata`, ...).
+    pub(crate) fn with_source(mut self, provider: &'static str) -> Self {
+        self.source = Some(provider);
+        self
+    }
+
+    /// Which provider of a chain found these keys, when a chain did.
+    pub fn source(&self) -> Option<&'static str> {
+        self.source
     }
 
     /// When the keys expire (temporary keys from a provider), if known.
@@ -107,6 +141,7 @@ impl fmt::Debug for Credentials {
             )
             .field("project_id", &self.project_id)
             .field("expiry", &self.expiry)
+            .field("source", &self.source)
             .finish()
     }
 }

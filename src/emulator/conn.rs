@@ -130,15 +130,18 @@ impl Activity {
         }
     }
 
-    /// When the connection is to be closed, unless something changes; `None` while busy.
+    /// When the connection is to be closed, unless something changes; `None` while busy (or
+    /// when the timeout is too long to be a point in time).
     fn deadline(&self, limits: &Limits) -> Option<Instant> {
         if self.is_busy() {
             return None;
         }
-        Some(match self.head_started.load(Ordering::Acquire) {
-            0 => self.at(self.idle_since.load(Ordering::Acquire)) + limits.idle_timeout,
-            started => self.at(started - 1) + limits.header_read_timeout,
-        })
+        match self.head_started.load(Ordering::Acquire) {
+            0 => self
+                .at(self.idle_since.load(Ordering::Acquire))
+                .checked_add(limits.idle_timeout),
+            started => self.at(started - 1).checked_add(limits.header_read_timeout),
+        }
     }
 }
 

@@ -4,7 +4,13 @@
 //! It verifies SDK-HMAC-SHA256 signatures from the raw request (its own canonicalization),
 //! `X-Sdk-Date` within 15 minutes, security tokens and IAM tokens; validates the request against
 //! the spec; answers like the real service (each answer with an `X-Request-Id`); keeps
-//! per-project state; and can be scripted with responses and faults.
+//! per-project state; and can be scripted with responses and faults. It serves http, or https
+//! with a CA it makes at start ([`Emulator::tls`]).
+//!
+//! It stays bounded whatever it is sent: the exchange log keeps the latest exchanges with their
+//! bodies cut ([`RunningEmulator::exchanges`]); slow request heads and bodies and idle
+//! connections time out; connections are capped ([`Emulator::max_connections`]); and a refusal
+//! never grows with a repeated signed header.
 //!
 //! ```
 //! use hss_image_sync::emulator::{Action, Emulator};

@@ -58,7 +58,7 @@ impl State {
 pub enum Verdict {
     /// Authenticated and valid; answered 200.
     Accepted,
-    /// Refused (401, 400, 404, 413).
+    /// Refused (401, 400, 404, 408, 413).
     Rejected,
     /// Answered from the script (faults, queued responses).
     Scripted,

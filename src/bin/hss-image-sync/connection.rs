@@ -13,9 +13,11 @@ pub const EXIT_INVALID: u8 = 2;
 
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
-    /// HSS region, e.g. cn-north-4; the endpoint is https://hss.<region>.myhuaweicloud.com
-    /// (.eu for eu-west-101) unless HUAWEICLOUD_SDK_REGION_HSS_<REGION> overrides it.
-    #[arg(long, required_unless_present_any = ["endpoint", "emulator"])]
+    /// HSS region, e.g. cn-north-4 (any case; `hss-image-sync regions` lists them); the endpoint
+    /// is https://hss.<region>.myhuaweicloud.com (.eu for eu-west-101) unless
+    /// HUAWEICLOUD_SDK_REGION_HSS_<REGION> overrides it. HUAWEICLOUD_SDK_REGION is this tool's
+    /// own variable, not the official SDKs'.
+    #[arg(long, env = "HUAWEICLOUD_SDK_REGION", required_unless_present_any = ["endpoint", "emulator"])]
     region: Option<String>,
 
     /// Explicit endpoint, e.g. https://hss.cn-north-4.myhuaweicloud.com or http://127.0.0.1:8080;
@@ -25,7 +27,8 @@ pub struct ConnectionArgs {
 
     /// Run against an embedded emulator on 127.0.0.1 with its demo credentials (no cloud account
     /// needed), and show what it verified.
-    #[arg(long, conflicts_with_all = ["region", "endpoint", "auth_token"])]
+    /// An IAM token from the environment is ignored.
+    #[arg(long, conflicts_with_all = ["endpoint"])]
     pub emulator: bool,
 
     /// Project ID (1..256 characters); defaults to the credentials' project_id
@@ -38,9 +41,14 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "URL")]
     iam_endpoint: Option<String>,
 
-    /// Authenticate with this IAM token (X-Auth-Token) instead of signing with AK/SK.
+    /// Authenticate with this IAM token (X-Auth-Token) instead of signing with AK/SK. Prefer
+    /// the environment or --auth-token-file: a command line is visible to other users.
     #[arg(long, env = "HUAWEICLOUD_SDK_AUTH_TOKEN", hide_env_values = true)]
     auth_token: Option<String>,
+
+    /// Read the IAM token from this file (`-`: standard input), trimmed.
+    #[arg(long, value_name = "PATH", conflicts_with = "auth_token")]
+    auth_token_file: Option<std::path::PathBuf>,
 
     /// Signing algorithm, named as in the Authorization header: SDK-HMAC-SHA256 (default),
     /// SDK-HMAC-SM3, V11-HMAC-SHA256 (derived keys for --region and service hss),
@@ -88,6 +96,21 @@ impl ConnectionArgs {
     /// The client: pointed at the embedded emulator with its keys, or configured from the
     /// arguments and the credential chain. The arguments' copy of a token is wiped after.
     pub fn client(&mut self, emulator: Option<&RunningEmulator>) -> Result<HssClient, Error> {
+        if emulator.is_some() {
+            if self.auth_token.take().is_some() || self.auth_token_file.take().is_some() {
+                eprintln!("note: --emulator uses the emulator's keys; the IAM token is ignored");
+            }
+            if self.region.take().is_some() {
+                eprintln!("note: --emulator ignores the region");
+            }
+        } else if let Some(path) = self.auth_token_file.take() {
+            self.auth_token = Some(read_token_file(&path)?);
+        } else if self.auth_token.is_some() && std::env::var_os("HUAWEICLOUD_SDK_AK").is_some() {
+            eprintln!(
+                "note: both an IAM token and HUAWEICLOUD_SDK_AK are set: using the IAM token \
+                 (X-Auth-Token); the AK/SK are not used"
+            );
+        }
         let built = self.build(emulator);
         if let Some(token) = self.auth_token.as_mut() {
             zeroize::Zeroize::zeroize(token);
@@ -138,7 +161,15 @@ impl ConnectionArgs {
                     None => builder,
                 }
             }
-            None => builder.credentials(credentials::default_chain()?),
+            // The official SDKs' chain (OIDC, environment, profile, ECS metadata, CCE pod
+            // identity), asked at the first call and refreshed by the client.
+            None => {
+                let chain = match &self.region {
+                    Some(region) => credentials::DefaultChain::new().with_region(region),
+                    None => credentials::DefaultChain::new(),
+                };
+                builder.credentials_provider(chain)
+            }
         })
     }
 
@@ -153,11 +184,56 @@ impl ConnectionArgs {
     }
 }
 
+/// An IAM token file: at most 64 KiB, trimmed; `-` is standard input.
+fn read_token_file(path: &std::path::Path) -> Result<String, Error> {
+    use std::io::Read;
+    let bad = |why: String| Error::InvalidInput {
+        field: "--auth-token-file",
+        rule: format!("{}: {why}", path.display()),
+    };
+    let mut text = String::new();
+    let limit = 64 * 1024;
+    let read = if path.as_os_str() == "-" {
+        std::io::stdin().take(limit + 1).read_to_string(&mut text)
+    } else {
+        let metadata = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+        if !metadata.is_file() {
+            return Err(bad("not a regular file".into()));
+        }
+        std::fs::File::open(path).and_then(|f| f.take(limit + 1).read_to_string(&mut text))
+    };
+    read.map_err(|e| bad(e.to_string()))?;
+    if text.len() as u64 > limit {
+        zeroize::Zeroize::zeroize(&mut text);
+        return Err(bad(format!("larger than {limit} bytes")));
+    }
+    let token = text.trim().to_owned();
+    zeroize::Zeroize::zeroize(&mut text);
+    Ok(token)
+}
+
+/// Exit status: the service answered with an error (or a 200 with a non-zero `error_code`).
+pub const EXIT_SERVICE: u8 = 1;
+/// Exit status: no answer (connection, TLS or timeout failures, after the retries).
+pub const EXIT_NO_ANSWER: u8 = 3;
+
 /// Prints what went wrong on stderr and picks the exit status.
 pub fn report(error: &Error) -> ExitCode {
+    report_for(error, None)
+}
+
+/// [`report`], with the credential source of the client for the hint on a refused signature.
+pub fn report_for(error: &Error, credential_source: Option<&str>) -> ExitCode {
     match error {
         Error::Service(e) => {
-            eprintln!("error: the service refused the request");
+            eprintln!(
+                "error: {}",
+                match e.status {
+                    502..=504 => "the service is unavailable",
+                    500..=599 => "the service failed",
+                    _ => "the service refused the request",
+                }
+            );
             eprintln!("status: {}", e.status);
             eprintln!(
                 "request id: {}",
@@ -169,7 +245,15 @@ pub fn report(error: &Error) -> ExitCode {
                 eprintln!("encoded authorization message: {}", printable(encoded));
             }
             eprintln!("attempts: {}", e.attempts);
-            ExitCode::FAILURE
+            if e.status == 401 && e.error_code.ends_with(".0301") {
+                eprintln!(
+                    "hint: the gateway refused the signature. The keys came from: {}. Check \
+                     that the SK belongs to the AK, and that this machine's clock is right \
+                     (-vv shows the canonical request that was signed).",
+                    credential_source.unwrap_or("the configured credentials")
+                );
+            }
+            ExitCode::from(EXIT_SERVICE)
         }
         Error::NonZeroErrorCode {
             error_code,
@@ -185,17 +269,50 @@ pub fn report(error: &Error) -> ExitCode {
             );
             eprintln!("error code: {error_code}");
             eprintln!("error message: {}", printable(description));
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_SERVICE)
         }
-        Error::InvalidInput { .. } | Error::Config { .. } | Error::Credentials(_) => {
+        Error::InvalidInput { .. }
+        | Error::Config { .. }
+        | Error::Credentials(_)
+        | Error::Signing(_) => {
             eprintln!("error: {}", printable(&with_causes(error)));
             ExitCode::from(EXIT_INVALID)
         }
+        Error::Transport { kind, .. } => {
+            eprintln!("error: {}", printable(&with_causes(error)));
+            if *kind == hss_image_sync::TransportKind::Tls
+                && let Some(hint) = tls_hint(error)
+            {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(EXIT_NO_ANSWER)
+        }
         other => {
             eprintln!("error: {}", printable(&with_causes(other)));
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_SERVICE)
         }
     }
+}
+
+/// What to do about a failed TLS handshake.
+fn tls_hint(error: &Error) -> Option<&'static str> {
+    use hss_image_sync::TlsProblem;
+    Some(match error.tls_problem()? {
+        TlsProblem::UnknownIssuer => {
+            "the server's certificate is not signed by a CA this machine trusts: pass \
+             --ca-bundle FILE (or set SSL_CERT_FILE) with the CA certificate"
+        }
+        TlsProblem::WrongName => {
+            "the server's certificate is for another host name: check --endpoint"
+        }
+        TlsProblem::BadCertificate => {
+            "the server's certificate was refused (expired, revoked, or not for a server)"
+        }
+        TlsProblem::NotTls => {
+            "the endpoint does not speak TLS; if it serves plain HTTP, use http://"
+        }
+        _ => "the TLS handshake failed",
+    })
 }
 
 /// The error and its chain of causes, `: `-separated (reqwest's own text says only "error

@@ -18,8 +18,11 @@ use std::process::ExitCode;
 /// or ~/.huaweicloud/credentials, section [basic]: ak, sk, project_id, security_token); or an
 /// IAM token with --auth-token.
 ///
-/// Exit status: 0 success; 1 the service refused or failed, or the network failed; 2 invalid
-/// input or configuration (nothing was sent).
+/// Exit status: 0 success; 1 the service answered with an error (or a 200 whose error_code is
+/// not 0); 2 invalid input or configuration, nothing sent; 3 no answer: connection, TLS or
+/// timeout failures after the retries (worth retrying later).
+///
+/// HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured.
 #[derive(Debug, Parser)]
 #[command(name = "hss-image-sync", version, max_term_width = 100)]
 struct Cli {
@@ -35,6 +38,9 @@ struct Cli {
 enum Command {
     /// Ask HSS to synchronize the SWR image list (POST /v5/{project_id}/image/synchronize).
     Sync(sync::SyncArgs),
+    /// List the HSS regions this tool knows, with their endpoints (after any
+    /// HUAWEICLOUD_SDK_REGION_HSS_<REGION> override).
+    Regions,
     /// Show what a call would use: credential source, access key (masked), expiry of temporary
     /// keys, signing algorithm, endpoint, and the project ID and how it was found. Nothing
     /// secret is printed, and nothing is sent to HSS (IAM may be asked for the project ID).
@@ -61,6 +67,13 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Sync(args) => runtime.block_on(sync::run(args)),
         Command::Whoami(args) => runtime.block_on(whoami::run(args)),
+        Command::Regions => {
+            for region in hss_image_sync::region::REGIONS {
+                let endpoint = hss_image_sync::region::endpoint(region).unwrap_or_default();
+                println!("{region:<18} {}", terminal::printable(&endpoint));
+            }
+            ExitCode::SUCCESS
+        }
         Command::Emulator(args) => runtime.block_on(emulator::run(args)),
     }
 }
@@ -74,9 +87,42 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_ansi(colour)
+        .with_writer(std::io::stderr);
+    let _ = if verbose == 0 && std::env::var_os("RUST_LOG").is_none() {
+        // Without -v: warnings as one plain line each ("warning: retrying in 1.2 s after ...").
+        builder.event_format(PlainLines).try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// `warning: <message> <fields>`, with neither time, target nor spans.
+struct PlainLines;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for PlainLines
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            tracing::Level::INFO => "info",
+            _ => "debug",
+        };
+        write!(writer, "{level}: ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }

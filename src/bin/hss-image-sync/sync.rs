@@ -1,6 +1,6 @@
 //! `hss-image-sync sync`.
 
-use crate::connection::{ConnectionArgs, report};
+use crate::connection::{ConnectionArgs, report, report_for};
 use crate::terminal::{json_for_terminal, printable};
 use clap::Args;
 use hss_image_sync::emulator::RunningEmulator;
@@ -22,6 +22,11 @@ pub struct SyncArgs {
     #[arg(long)]
     region_header: Option<String>,
 
+    /// Print the fully signed request (method, URL, headers with tokens masked, body) and exit
+    /// 0 without sending it. The project ID may still be looked up in IAM.
+    #[arg(long)]
+    dry_run: bool,
+
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -35,8 +40,12 @@ pub async fn run(mut args: SyncArgs) -> ExitCode {
         Ok(client) => client,
         Err(e) => return report(&e),
     };
-    let code = sync(&client, &args).await;
-    if let Some(running) = emulator {
+    let code = if args.dry_run {
+        dry_run(&client, &args).await
+    } else {
+        sync(&client, &args).await
+    };
+    if let Some(running) = emulator.filter(|_| !args.dry_run) {
         show_verification(&running);
     }
     code
@@ -59,7 +68,7 @@ fn show_verification(emulator: &RunningEmulator) {
     }
 }
 
-async fn sync(client: &HssClient, args: &SyncArgs) -> ExitCode {
+fn request(args: &SyncArgs) -> SyncRequest {
     let mut request = SyncRequest::new(args.image_type);
     if let Some(id) = &args.enterprise_project_id {
         request = request.enterprise_project_id(id);
@@ -67,7 +76,26 @@ async fn sync(client: &HssClient, args: &SyncArgs) -> ExitCode {
     if let Some(region) = &args.region_header {
         request = request.region_header(region);
     }
-    match client.run_image_synchronize(&request).await {
+    request
+}
+
+async fn dry_run(client: &HssClient, args: &SyncArgs) -> ExitCode {
+    match client.prepare_run_image_synchronize(&request(args)).await {
+        Ok(prepared) => {
+            println!("{}", printable_lines(&prepared.to_string()));
+            ExitCode::SUCCESS
+        }
+        Err(e) => report_for(&e, Some(client.credential_source())),
+    }
+}
+
+/// Each line made safe for a terminal, the line breaks kept.
+fn printable_lines(text: &str) -> String {
+    text.lines().map(printable).collect::<Vec<_>>().join("\n")
+}
+
+async fn sync(client: &HssClient, args: &SyncArgs) -> ExitCode {
+    match client.run_image_synchronize(&request(args)).await {
         Ok(response) => {
             match serde_json::to_string_pretty(&response) {
                 Ok(json) => println!("{}", json_for_terminal(&json)),
@@ -78,6 +106,6 @@ async fn sync(client: &HssClient, args: &SyncArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => report(&e),
+        Err(e) => report_for(&e, Some(client.credential_source())),
     }
 }
