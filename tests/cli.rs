@@ -950,3 +950,33 @@ fn whoami_shows_the_identity_without_secrets() {
     }
     assert!(!shown.contains(KEYS[1].1));
 }
+
+/// `emulator --listen localhost:0` resolves the name.
+#[test]
+fn the_emulator_listens_on_a_name() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hss-image-sync"))
+        .env_clear()
+        .args(["emulator", "--listen", "localhost:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let endpoint = first
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_default();
+    let addr: std::net::SocketAddr = endpoint
+        .parse()
+        .unwrap_or_else(|e| panic!("{first:?}: {e}"));
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+    // Refused without a lookup (no DNS query leaves the machine).
+    let out = cli(&["emulator", "--listen", "localhost:99999"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}

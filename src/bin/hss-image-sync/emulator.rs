@@ -13,10 +13,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
-    /// Address to listen on; port 0 picks a free one. The first line printed on stdout is
+    /// Address to listen on, HOST:PORT (a name such as localhost is resolved; the first
+    /// address is used); port 0 picks a free one. The first line printed on stdout is
     /// `listening on http://ADDR`.
     #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    listen: String,
 
     /// Access key ID to accept (default: the demo key).
     #[arg(long, requires = "sk")]
@@ -79,7 +80,17 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
     }
     raise_open_file_limit();
     let emulator = emulator.on_exchange(log_writer()).tls(args.tls);
-    let running = match emulator.start_on(args.listen).await {
+    let listen = match resolve(&args.listen).await {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!(
+                "error: invalid input: --listen {}: {e}",
+                printable(&args.listen)
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let running = match emulator.start_on(listen).await {
         Ok(running) => running,
         Err(e) => {
             eprintln!("error: cannot listen on {}: {e}", args.listen);
@@ -170,4 +181,15 @@ fn clock_offset_fits(offset_secs: i64) -> bool {
         now.checked_sub(by)
     };
     shifted.is_some_and(|t| hss_image_sync::signer::sdk_date::format(t).is_some())
+}
+
+/// `HOST:PORT`, with a name resolved (`localhost:8080`); the first address wins.
+async fn resolve(listen: &str) -> std::io::Result<SocketAddr> {
+    if let Ok(addr) = listen.parse() {
+        return Ok(addr);
+    }
+    tokio::net::lookup_host(listen)
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "the name has no address"))
 }
