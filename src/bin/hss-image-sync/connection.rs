@@ -79,8 +79,16 @@ pub struct ConnectionArgs {
 }
 
 impl ConnectionArgs {
+    /// The embedded emulator when `--emulator` asks for it, and the client; on failure, the
+    /// error is reported and its exit status returned.
+    pub async fn connect(&mut self) -> Result<(Option<RunningEmulator>, HssClient), ExitCode> {
+        let emulator = self.start_emulator().await?;
+        let client = self.client(emulator.as_ref()).map_err(|e| report(&e))?;
+        Ok((emulator, client))
+    }
+
     /// Starts the embedded emulator when `--emulator` asks for it.
-    pub async fn start_emulator(&self) -> Result<Option<RunningEmulator>, ExitCode> {
+    async fn start_emulator(&self) -> Result<Option<RunningEmulator>, ExitCode> {
         if !self.emulator {
             return Ok(None);
         }
@@ -95,7 +103,7 @@ impl ConnectionArgs {
 
     /// The client: pointed at the embedded emulator with its keys, or configured from the
     /// arguments and the credential chain. The arguments' copy of a token is wiped after.
-    pub fn client(&mut self, emulator: Option<&RunningEmulator>) -> Result<HssClient, Error> {
+    fn client(&mut self, emulator: Option<&RunningEmulator>) -> Result<HssClient, Error> {
         if emulator.is_some() {
             if self.auth_token.take().is_some() || self.auth_token_file.take().is_some() {
                 eprintln!("note: --emulator uses the emulator's keys; the IAM token is ignored");

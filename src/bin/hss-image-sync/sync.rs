@@ -1,6 +1,6 @@
 //! `hss-image-sync sync`.
 
-use crate::connection::{ConnectionArgs, report, report_for};
+use crate::connection::{ConnectionArgs, report_for};
 use crate::terminal::{json_for_terminal, printable};
 use clap::Args;
 use hss_image_sync::emulator::RunningEmulator;
@@ -32,13 +32,9 @@ pub struct SyncArgs {
 }
 
 pub async fn run(mut args: SyncArgs) -> ExitCode {
-    let emulator = match args.connection.start_emulator().await {
-        Ok(emulator) => emulator,
+    let (emulator, client) = match args.connection.connect().await {
+        Ok(connected) => connected,
         Err(code) => return code,
-    };
-    let client = match args.connection.client(emulator.as_ref()) {
-        Ok(client) => client,
-        Err(e) => return report(&e),
     };
     let code = if args.dry_run {
         dry_run(&client, &args).await

@@ -13,13 +13,10 @@ pub struct WhoamiArgs {
 }
 
 pub async fn run(mut args: WhoamiArgs) -> ExitCode {
-    let emulator = match args.connection.start_emulator().await {
-        Ok(emulator) => emulator,
+    // The emulator, if any, must outlive the call.
+    let (_emulator, client) = match args.connection.connect().await {
+        Ok(connected) => connected,
         Err(code) => return code,
-    };
-    let client = match args.connection.client(emulator.as_ref()) {
-        Ok(client) => client,
-        Err(e) => return report(&e),
     };
     match client.identity().await {
         Ok(identity) => {
