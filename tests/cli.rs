@@ -980,3 +980,61 @@ fn the_emulator_listens_on_a_name() {
     let out = cli(&["emulator", "--listen", "localhost:99999"], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `emulator --sk-file` takes the secret key from a file (or standard input), never argv.
+#[test]
+fn the_emulator_takes_its_secret_key_from_a_file() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("hss-cli-sk-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sk");
+    std::fs::write(&file, "emulator-secret-from-file\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hss-image-sync"))
+        .env_clear()
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--ak",
+            "FILEAK000001",
+            "--sk-file",
+        ])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let endpoint = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let out = cli(
+        &[
+            "sync",
+            "--endpoint",
+            &endpoint,
+            "--image-type",
+            "private_image",
+        ],
+        &[
+            ("HUAWEICLOUD_SDK_AK", "FILEAK000001"),
+            ("HUAWEICLOUD_SDK_SK", "emulator-secret-from-file"),
+            ("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT),
+        ],
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // --ak without a secret key is refused.
+    let out = cli(
+        &["emulator", "--listen", "127.0.0.1:0", "--ak", "LONELY"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -82,7 +82,11 @@ fn check(row: &Row, result: &Result<hss_image_sync::SyncResponse, Error>, elapse
         (Err(Error::Transport { kind, attempts, .. }), Expect::Transport(want)) if kind == want => {
             *attempts
         }
-        (Err(Error::InvalidResponse { .. }), Expect::InvalidResponse) => row.attempts,
+        // An answer that could not be read still has its request ID.
+        (Err(e @ Error::InvalidResponse { .. }), Expect::InvalidResponse) => {
+            assert!(e.request_id().is_some(), "{}: {e:?}", row.name);
+            row.attempts
+        }
         (Err(Error::ResponseTooLarge { limit }), Expect::TooLarge) if *limit == 1 << 20 => {
             row.attempts
         }

@@ -112,7 +112,7 @@ impl ConnectionArgs {
                 eprintln!("note: --emulator ignores the region");
             }
         } else if let Some(path) = self.auth_token_file.take() {
-            self.auth_token = Some(read_token_file(&path)?);
+            self.auth_token = Some(read_secret_file(&path, "--auth-token-file")?);
         } else if self.auth_token.is_some() && std::env::var_os("HUAWEICLOUD_SDK_AK").is_some() {
             eprintln!(
                 "note: both an IAM token and HUAWEICLOUD_SDK_AK are set: using the IAM token \
@@ -192,11 +192,11 @@ impl ConnectionArgs {
     }
 }
 
-/// An IAM token file: at most 64 KiB, trimmed; `-` is standard input.
-fn read_token_file(path: &std::path::Path) -> Result<String, Error> {
+/// A secret from a file (a token, a key): at most 64 KiB, trimmed; `-` is standard input.
+pub fn read_secret_file(path: &std::path::Path, field: &'static str) -> Result<String, Error> {
     use std::io::Read;
     let bad = |why: String| Error::InvalidInput {
-        field: "--auth-token-file",
+        field,
         rule: format!("{}: {why}", path.display()),
     };
     let mut text = String::new();

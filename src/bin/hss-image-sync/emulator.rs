@@ -20,12 +20,17 @@ pub struct EmulatorArgs {
     listen: String,
 
     /// Access key ID to accept (default: the demo key).
-    #[arg(long, requires = "sk")]
+    #[arg(long)]
     ak: Option<String>,
 
-    /// Secret key of --ak (default: the demo key).
-    #[arg(long, requires = "ak", hide_env_values = true, env = "HSS_EMULATOR_SK")]
+    /// Secret key of --ak (default: the demo key). Prefer HSS_EMULATOR_SK or --sk-file: a
+    /// command line is visible to other users.
+    #[arg(long, hide_env_values = true, env = "HSS_EMULATOR_SK")]
     sk: Option<String>,
+
+    /// Read the secret key of --ak from this file (`-`: standard input), trimmed.
+    #[arg(long, value_name = "PATH", conflicts_with = "sk")]
+    sk_file: Option<std::path::PathBuf>,
 
     /// Treat the access key as temporary: require and verify this X-Security-Token.
     #[arg(long, hide_env_values = true, env = "HSS_EMULATOR_SECURITY_TOKEN")]
@@ -61,6 +66,21 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let mut emulator = Emulator::new().clock_offset_secs(args.clock_offset);
+    if let Some(path) = args.sk_file.take() {
+        match crate::connection::read_secret_file(&path, "--sk-file") {
+            Ok(sk) => args.sk = Some(sk),
+            Err(e) => {
+                eprintln!("error: {}", printable(&e.to_string()));
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if args.ak.is_some() != args.sk.is_some() {
+        eprintln!(
+            "error: invalid input: --ak and --sk (or --sk-file, HSS_EMULATOR_SK) go together"
+        );
+        return ExitCode::from(2);
+    }
     let demo = args.ak.is_none();
     if let (Some(ak), Some(sk)) = (&args.ak, &args.sk) {
         emulator = emulator.key_pair(ak, sk);
