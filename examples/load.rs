@@ -7,22 +7,37 @@
 //!
 //! Prints throughput, latency percentiles and the process's peak resident memory (client and
 //! emulator together), and exits non-zero unless every verdict is right.
+//!
+//! With `--endpoint URL` the load goes to an emulator in another process (`hss-image-sync
+//! emulator`, demo keys) instead, so that its memory can be read on its own (`cargo xtask
+//! bench` does); the verdicts are then counted from the answers.
 
-use hss_image_sync::emulator::{DEMO_ACCESS_KEY, Emulator, Verdict};
+use hss_image_sync::emulator::{
+    DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY, Emulator, Verdict,
+};
 use hss_image_sync::{Credentials, Error, HssClient, ImageType, SyncRequest};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn main() -> std::process::ExitCode {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let endpoint = args
+        .iter()
+        .position(|a| a == "--endpoint")
+        .map(|at| {
+            args.remove(at);
+            (at < args.len()).then(|| args.remove(at))
+        })
+        .map(|url| url.expect("--endpoint URL"));
+    let mut args = args.iter().map(|a| a.parse::<usize>());
     let requests = args.next().and_then(Result::ok).unwrap_or(10_000);
     let concurrency = args.next().and_then(Result::ok).unwrap_or(256).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match runtime.block_on(run(requests, concurrency)) {
+    match runtime.block_on(run(requests, concurrency, endpoint)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("FAILED: {message}");
@@ -31,38 +46,47 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(requests: usize, concurrency: usize) -> Result<(), String> {
+async fn run(requests: usize, concurrency: usize, endpoint: Option<String>) -> Result<(), String> {
     // Verdicts counted as they happen: the emulator's log keeps only the latest exchanges.
     let counts = Arc::new([(); 3].map(|()| AtomicUsize::new(0)));
     let seen = counts.clone();
-    let emulator = Emulator::new()
-        .on_exchange(move |exchange| {
-            let slot = match exchange.verdict {
-                Verdict::Accepted => 0,
-                Verdict::Rejected => 1,
-                _ => 2,
-            };
-            seen[slot].fetch_add(1, Ordering::Relaxed);
-        })
-        .start()
-        .await
-        .map_err(|e| e.to_string())?;
-    let good = emulator
-        .client_builder()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let bad = HssClient::builder()
-        .endpoint(emulator.endpoint())
-        .credentials(
-            Credentials::new(DEMO_ACCESS_KEY, "wrong-key").with_project_id(emulator.project_id()),
-        )
-        .build()
-        .map_err(|e| e.to_string())?;
+    let emulator = match &endpoint {
+        Some(_) => None,
+        None => Some(
+            Emulator::new()
+                .on_exchange(move |exchange| {
+                    let slot = match exchange.verdict {
+                        Verdict::Accepted => 0,
+                        Verdict::Rejected => 1,
+                        _ => 2,
+                    };
+                    seen[slot].fetch_add(1, Ordering::Relaxed);
+                })
+                .start()
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+    };
+    let (endpoint, project_id) = match (&emulator, endpoint) {
+        (Some(running), _) => (running.endpoint(), running.project_id().to_owned()),
+        (None, Some(url)) => (url, DEMO_PROJECT_ID.to_owned()),
+        (None, None) => unreachable!("an endpoint or an emulator"),
+    };
+    let client = |sk: &str| {
+        HssClient::builder()
+            .endpoint(&endpoint)
+            .credentials(Credentials::new(DEMO_ACCESS_KEY, sk).with_project_id(&project_id))
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    let good = client(DEMO_SECRET_KEY)?;
+    let bad = client("wrong-key")?;
+    let external = emulator.is_none();
 
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..concurrency {
-        let (good, bad) = (good.clone(), bad.clone());
+        let (good, bad, counts) = (good.clone(), bad.clone(), counts.clone());
         workers.spawn(async move {
             let mut latencies = Vec::new();
             let mut wrong = Vec::new();
@@ -81,6 +105,15 @@ async fn run(requests: usize, concurrency: usize) -> Result<(), String> {
                 };
                 if !right {
                     wrong.push(format!("request {i} (bad={is_bad}): {result:?}"));
+                }
+                if external {
+                    // No emulator hook in this process: its answers are the verdicts.
+                    let slot = match &result {
+                        Ok(_) => 0,
+                        Err(Error::Service(e)) if e.status == 401 => 1,
+                        _ => 2,
+                    };
+                    counts[slot].fetch_add(1, Ordering::Relaxed);
                 }
             }
             (latencies, wrong)

@@ -184,8 +184,14 @@ fn sync_over_https_with_the_ca_the_emulator_wrote() {
     // No answer (exit 3), not retried, with what to do about it.
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("UnknownIssuer"), "{stderr}");
-    assert!(stderr.contains("transport (tls) after 1 attempt(s)"), "{stderr}");
-    assert!(stderr.contains("hint:") && stderr.contains("--ca-bundle"), "{stderr}");
+    assert!(
+        stderr.contains("transport (tls) after 1 attempt(s)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint:") && stderr.contains("--ca-bundle"),
+        "{stderr}"
+    );
 
     // --ca-out needs --tls.
     let out = Command::new(BIN)

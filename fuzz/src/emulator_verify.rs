@@ -1,12 +1,14 @@
 //! `emulator_verify`: the emulator's independent verifier on any raw request, and agreement
-//! with the signer on every request a client could send.
+//! with the signer on every request a client could send, with each signing algorithm.
 
 use crate::input::{Input, is_lower_hex_64, text, with_secrets_replaced};
 use hss_image_sync::emulator::verify::{
-    AuthorizationHeader, MAX_CLOCK_SKEW, MAX_SIGNED_HEADERS, RawRequest, canonical_request,
-    parse_authorization, verify_signature,
+    AuthorizationHeader, CredentialScope, DEFAULT_REGION, DEFAULT_SERVICE, MAX_CLOCK_SKEW,
+    MAX_SIGNED_HEADERS, RawRequest, canonical_request, parse_authorization, verify_signature,
 };
-use hss_image_sync::signer::{self, SignableRequest, canonical_uri, encode, sdk_date};
+use hss_image_sync::signer::{
+    self, Algorithm, SignableRequest, SigningParams, canonical_uri, encode, sdk_date,
+};
 use secrecy::SecretString;
 use std::time::Duration;
 
@@ -17,6 +19,35 @@ const METHODS: [&str; 8] = [
 /// `tchar` of RFC 9110: what a header name may be made of.
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// The algorithm a knob byte picks (0, an absent knob, is SDK-HMAC-SHA256).
+fn algorithm_of(knob: u8) -> Algorithm {
+    Algorithm::ALL[usize::from(knob) % Algorithm::ALL.len()]
+}
+
+/// The header whose signed value replaces the payload hash, for `algorithm`.
+fn content_header(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::HmacSm3 | Algorithm::Sm2Sm3 => "X-Sdk-Content-Sm3",
+        _ => signer::CONTENT_HASH_HEADER,
+    }
+}
+
+/// A parsed signature is lowercase hex: 64 digits for the HMAC algorithms, an even number of
+/// at most 144 (a DER signature of a 256-bit curve) for ECDSA and SM2.
+fn is_signature_text(auth: &AuthorizationHeader) -> bool {
+    let text = &auth.signature;
+    match auth.algorithm {
+        Algorithm::EcdsaP256Sha256 | Algorithm::Sm2Sm3 => {
+            text.len().is_multiple_of(2)
+                && (2..=144).contains(&text.len())
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
+        _ => is_lower_hex_64(text),
+    }
 }
 
 /// The emulator's verification: never panics and never shows a secret on any raw request;
@@ -75,11 +106,23 @@ fn check_raw_request(input: &Input) {
         let Some(auth) = parse_authorization(value) else {
             continue;
         };
-        assert!(is_lower_hex_64(&auth.signature), "{value:?}");
+        assert!(is_signature_text(&auth), "{value:?}");
+        assert_eq!(
+            auth.credential_scope.is_some(),
+            auth.algorithm == Algorithm::V11HmacSha256,
+            "{value:?}"
+        );
         // What was parsed, written back, parses the same.
+        let credential = match &auth.credential_scope {
+            Some(scope) => format!(
+                "Credential={}/{}/{}/{}",
+                auth.access_key, scope.date, scope.region, scope.service
+            ),
+            None => format!("Access={}", auth.access_key),
+        };
         let rewritten = format!(
-            "SDK-HMAC-SHA256 Access={}, SignedHeaders={}, Signature={}",
-            auth.access_key,
+            "{} {credential}, SignedHeaders={}, Signature={}",
+            auth.algorithm.name(),
             auth.signed_headers.join(";"),
             auth.signature
         );
@@ -96,7 +139,18 @@ fn check_raw_request(input: &Input) {
         if input.knob(1) & 1 == 1 {
             signed.push("x-sdk-date".into());
         }
-        verify(&AuthorizationHeader::new("", signed.clone(), value.clone()));
+        let algorithm = algorithm_of(input.knob(6));
+        let mut auth =
+            AuthorizationHeader::new("", signed.clone(), value.clone()).with_algorithm(algorithm);
+        if algorithm == Algorithm::V11HmacSha256 || input.knob(1) & 2 == 2 {
+            let day = text(&input.knobs);
+            auth = auth.with_credential_scope(CredentialScope::new(
+                day,
+                DEFAULT_REGION,
+                DEFAULT_SERVICE,
+            ));
+        }
+        verify(&auth);
         if let (Ok(shown), Ok(again), true) = (
             canonical_request(&raw, &signed),
             canonical_request(&other, &signed),
@@ -182,6 +236,7 @@ fn check_round_trip(input: &Input) {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "SK".into());
     let time = input.time();
+    let algorithm = algorithm_of(input.knob(6));
 
     let request = SignableRequest {
         method,
@@ -193,14 +248,17 @@ fn check_round_trip(input: &Input) {
     };
     // Refusals (a name given twice, a bad X-Sdk-Date header, a time out of range) are the
     // signer target's business.
-    let Ok(signed) = signer::sign(&request, &ak, &SecretString::from(sk.clone()), time) else {
+    let secret = SecretString::from(sk.clone());
+    let params = SigningParams::new(algorithm, &ak, &secret, time)
+        .with_scope(DEFAULT_REGION, DEFAULT_SERVICE);
+    let Ok(signed) = signer::sign_with(&request, &params) else {
         return;
     };
     let date = signed
         .string_to_sign
         .split('\n')
         .nth(1)
-        .expect("three lines");
+        .expect("a date line");
     let now = sdk_date::parse(date).expect("the signer wrote a valid date");
 
     // As the emulator receives it: names lowercase, values as bytes.
@@ -218,6 +276,7 @@ fn check_round_trip(input: &Input) {
             signed.authorization
         )
     });
+    assert_eq!(auth.algorithm, algorithm);
     assert_eq!(auth.access_key, ak);
     assert_eq!(auth.signature, signed.signature);
     assert_eq!(auth.signed_headers.join(";"), signed.signed_headers);
@@ -254,7 +313,7 @@ fn check_round_trip(input: &Input) {
     let declared = signed
         .headers
         .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(signer::CONTENT_HASH_HEADER))
+        .find(|h| h.name.eq_ignore_ascii_case(content_header(algorithm)))
         .is_some_and(|h| !h.value.is_empty());
     if !input.body.is_empty() && !declared {
         let len = input.body.len();

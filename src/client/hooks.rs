@@ -99,8 +99,8 @@ impl HookState {
         request: &mut reqwest::Request,
         creds: Option<&Credentials>,
     ) -> Result<(), SigningError> {
-        let mut headers = wire::normalize(self, request, creds)?;
-        let result = self.sign_into(request, &headers, creds);
+        let wire::Wire { mut headers, query } = wire::normalize(self, request, creds)?;
+        let result = self.sign_into(request, &headers, &query, creds);
         for (name, value) in &mut headers {
             if signer::is_sensitive_header(name) {
                 value.zeroize();
@@ -113,13 +113,14 @@ impl HookState {
         &self,
         request: &mut reqwest::Request,
         headers: &[(String, String)],
+        query: &[(String, String)],
         creds: Option<&Credentials>,
     ) -> Result<(), SigningError> {
         let Some(creds) = creds else {
-            *request.headers_mut() = header_map(headers.iter().map(|(n, v)| (n, v)))?;
+            *request.headers_mut() =
+                header_map(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
             return Ok(());
         };
-        let query: Vec<(String, String)> = request.url().query_pairs().into_owned().collect();
         let body = request
             .body()
             .and_then(|b| b.as_bytes())
@@ -128,20 +129,51 @@ impl HookState {
             method: request.method().as_str(),
             host: &self.host,
             path: request.url().path(),
-            query: &query,
+            query,
             headers,
             body,
         };
+        let time = self.signing_time();
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            // Every intermediate string, for the debug log.
+            let map = self.sign_logged(&signable, creds, time)?;
+            *request.headers_mut() = map;
+            return Ok(());
+        }
+        // The per-call path: the canonical request hashed as it is written, only the added
+        // headers made.
+        let mut key = signer::SigningKey::new(
+            self.signing.algorithm,
+            creds.access_key_id(),
+            creds.secret_access_key(),
+        );
+        if let Some((region, service)) = &self.signing.scope {
+            key = key.with_scope(region, service);
+        }
+        let mut added = key.sign_headers(&signable, time)?;
+        let map = header_map(signed_headers(headers, &added, &self.host));
+        added.authorization.zeroize();
+        *request.headers_mut() = map?;
+        Ok(())
+    }
+
+    /// [`signer::sign_with`], its intermediate strings logged at debug level.
+    fn sign_logged(
+        &self,
+        signable: &SignableRequest<'_>,
+        creds: &Credentials,
+        time: SystemTime,
+    ) -> Result<HeaderMap, SigningError> {
         let mut params = signer::SigningParams::new(
             self.signing.algorithm,
             creds.access_key_id(),
             creds.secret_access_key(),
-            self.signing_time(),
+            time,
         );
         if let Some((region, service)) = &self.signing.scope {
             params = params.with_scope(region, service);
         }
-        let mut signed = signer::sign_with(&signable, &params)?;
+        let mut signed = signer::sign_with(signable, &params)?;
         // What a 401 can be compared with (the gateway returns its canonical request): the
         // security token masked by `CanonicalRequest`'s `Display`, no key material.
         tracing::debug!(
@@ -151,19 +183,50 @@ impl HookState {
             signed.canonical_request,
             signed.string_to_sign
         );
-        let map = header_map(signed.headers.iter().map(|h| (&h.name, &h.value)));
+        let map = header_map(
+            signed
+                .headers
+                .iter()
+                .map(|h| (h.name.as_str(), h.value.as_str())),
+        );
         for header in signed.headers.iter_mut().filter(|h| h.sensitive) {
             header.value.zeroize();
         }
-        *request.headers_mut() = map?;
-        Ok(())
+        map
     }
+}
+
+/// The headers [`signer::sign_with`] returns, from the request's and the signer's additions:
+/// the content-hash header set in place or added, then `X-Sdk-Date`, `Host`, `Authorization`.
+fn signed_headers<'a>(
+    headers: &'a [(String, String)],
+    added: &'a signer::SignedHeaders,
+    host: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    const UNSIGNED: &str = "UNSIGNED-PAYLOAD";
+    let replaced = added
+        .content_hash
+        .filter(|name| headers.iter().any(|(n, _)| n == name));
+    let appended = added.content_hash.filter(|_| replaced.is_none());
+    headers
+        .iter()
+        .map(move |(n, v)| match replaced {
+            Some(name) if n == name => (n.as_str(), UNSIGNED),
+            _ => (n.as_str(), v.as_str()),
+        })
+        .chain(appended.map(|name| (name, UNSIGNED)))
+        .chain(added.date.as_deref().map(|d| (signer::DATE_HEADER, d)))
+        .chain(added.host.then_some(("Host", host)))
+        .chain(std::iter::once((
+            "Authorization",
+            added.authorization.as_str(),
+        )))
 }
 
 /// Headers as sent: raw UTF-8 bytes (the text that was signed is the text that is sent), secret
 /// ones marked sensitive so that no HTTP-level logging prints them.
 fn header_map<'a>(
-    headers: impl Iterator<Item = (&'a String, &'a String)>,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> Result<HeaderMap, SigningError> {
     let mut map = HeaderMap::with_capacity(10);
     for (name, value) in headers {

@@ -7,7 +7,7 @@ use crate::credentials::Credentials;
 use crate::error::Error;
 use crate::signer::{self, Algorithm, SignableRequest, SigningParams};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Regions with an IAM endpoint of their own (`https://iam.{region}.myhuaweicloud.com`), as the
@@ -47,8 +47,9 @@ pub(crate) const IAM_ENDPOINT_VARIABLE: &str = "HUAWEICLOUD_SDK_IAM_ENDPOINT";
 /// An IAM project listing is a few hundred bytes; this is plenty.
 const MAX_IAM_ANSWER_BYTES: usize = 256 * 1024;
 
-/// Project IDs found, by (IAM endpoint, access key, region). Shared by clones of the client.
-pub(crate) type ProjectCache = Arc<Mutex<HashMap<(String, String, String), String>>>;
+/// Project IDs found, by (IAM endpoint, access key, region). Shared by clones of the client;
+/// held across a lookup, so that concurrent first calls ask IAM once.
+pub(crate) type ProjectCache = Arc<tokio::sync::Mutex<HashMap<(String, String, String), String>>>;
 
 /// How the project of a call was found (for `whoami`-style diagnostics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,20 +131,13 @@ impl HssClient {
             creds.access_key_id().to_owned(),
             region.to_owned(),
         );
-        if let Some(id) = self.lock_projects().get(&key) {
+        let mut known = self.projects.lock().await;
+        if let Some(id) = known.get(&key) {
             return Ok(id.clone());
         }
         let id = self.list_projects(&endpoint, creds, region).await?;
-        self.lock_projects().insert(key, id.clone());
+        known.insert(key, id.clone());
         Ok(id)
-    }
-
-    fn lock_projects(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, String, String), String>> {
-        self.projects
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// `GET {iam}/v3/projects?name={region}`, signed like the SDKs sign it: `User-Agent`,

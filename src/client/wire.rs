@@ -13,13 +13,21 @@ use secrecy::ExposeSecret;
 /// Headers progenitor adds that the official SDKs never send.
 const DROPPED_HEADERS: [&str; 2] = ["api-version", "accept"];
 
-/// Rewrites `request`'s URL and body into the wire form and returns the headers to send (values
-/// trimmed as the signer trims them, so what is signed is what is sent).
+/// The request in wire form, as the signer needs it.
+pub(super) struct Wire {
+    /// The headers to send (values trimmed as the signer trims them, so what is signed is what
+    /// is sent).
+    pub headers: Vec<(String, String)>,
+    /// The query parameters, decoded (the URL's query is their canonical string).
+    pub query: Vec<(String, String)>,
+}
+
+/// Rewrites `request`'s URL and body into the wire form and returns its headers and query.
 pub(super) fn normalize(
     state: &HookState,
     request: &mut reqwest::Request,
     creds: Option<&Credentials>,
-) -> Result<Vec<(String, String)>, SigningError> {
+) -> Result<Wire, SigningError> {
     let body = request
         .body()
         .and_then(|b| b.as_bytes())
@@ -27,11 +35,17 @@ pub(super) fn normalize(
         .unwrap_or_default();
 
     let url = request.url_mut();
+    // Each setter re-parses the URL: skipped when the URL is already in wire form.
     let path = sdk_encoded_path(url.path());
-    url.set_path(&path);
+    if path != url.path() {
+        url.set_path(&path);
+    }
     let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     let canonical_query = signer::canonical_query(&query);
-    url.set_query((!canonical_query.is_empty()).then_some(canonical_query.as_str()));
+    let wanted = (!canonical_query.is_empty()).then_some(canonical_query.as_str());
+    if url.query() != wanted {
+        url.set_query(wanted);
+    }
     let project_id = path_project_id(request.url().path());
 
     let mut headers: Vec<(String, String)> = Vec::with_capacity(8);
@@ -68,7 +82,7 @@ pub(super) fn normalize(
         }
     }
     *request.body_mut() = (!body.is_empty()).then(|| body.into());
-    Ok(headers)
+    Ok(Wire { headers, query })
 }
 
 /// Every HSS v5 path is `/v5/{project_id}/...`: the decoded project ID it carries.
@@ -84,6 +98,13 @@ fn path_project_id(path: &str) -> Option<String> {
 /// survive progenitor's encoding and URL parsing unchanged reach this point (the client refuses
 /// the others before sending, see `validate::path_segment`).
 pub(super) fn sdk_encoded_path(path: &str) -> String {
+    // Already in that form when it has only unreserved characters (and `/`).
+    if path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/'))
+    {
+        return path.to_owned();
+    }
     path.split('/')
         .map(|segment| {
             let decoded = percent_decode_str(segment).decode_utf8_lossy();

@@ -1,11 +1,22 @@
 //! An emulator of HSS `RunImageSynchronize` behind Huawei Cloud's API gateway, for tests that
 //! need no cloud account (feature `emulator`).
 //!
-//! It verifies SDK-HMAC-SHA256 signatures from the raw request (its own canonicalization),
-//! `X-Sdk-Date` within 15 minutes, security tokens and IAM tokens; validates the request against
-//! the spec; answers like the real service (each answer with an `X-Request-Id`); keeps
-//! per-project state; and can be scripted with responses and faults. It serves http, or https
-//! with a CA it makes at start ([`Emulator::tls`]).
+//! It verifies the signatures of every algorithm of the official SDKs (SDK-HMAC-SHA256,
+//! SDK-HMAC-SM3, V11-HMAC-SHA256 for its [`region`](Emulator::region) and
+//! [`service`](Emulator::service), SDK-ECDSA-P256-SHA256, SDK-SM2-SM3) from the raw request (its
+//! own canonicalization), `X-Sdk-Date` within 15 minutes, security tokens and IAM tokens;
+//! validates the request against the spec; answers like the real service (each answer with an
+//! `X-Request-Id`); keeps per-project state; and can be scripted with responses and faults. It
+//! serves http, or https with a CA it makes at start ([`Emulator::tls`]).
+//!
+//! On the same listener it also serves what the credential providers and project discovery talk
+//! to: IAM (`GET /v3/projects`, the federated login), STS (`assume-with-oidc`), the ECS metadata
+//! service and CCE pod identity ([`IdentityEndpoint`]; configured with
+//! [`Emulator::oidc_agency`], [`Emulator::federated_login`], [`Emulator::ecs_agency`],
+//! [`Emulator::pod_identity_token`], [`Emulator::iam_projects`]). The temporary keys they hand
+//! out are accepted for API calls until they expire
+//! ([`Emulator::temporary_credentials_lifetime`]); [`RunningEmulator::identity_calls`] counts
+//! the calls.
 //!
 //! It stays bounded whatever it is sent: the exchange log keeps the latest exchanges with their
 //! bodies cut ([`RunningEmulator::exchanges`]); slow request heads and bodies and idle
@@ -26,7 +37,7 @@
 //!     .await
 //!     .unwrap();
 //! let state = emulator.state();
-//! assert_eq!(state.sync_record(emulator.project_id(), "private_image").unwrap().count, 1);
+//! assert_eq!(state.sync_record(emulator.project_id(), ImageType::PrivateImage).unwrap().count, 1);
 //!
 //! // A throttled answer: the client honours Retry-After and tries again.
 //! emulator.push(Action::too_many_requests_after(0));
@@ -47,7 +58,9 @@
 //! # }
 //! ```
 
+mod algorithms;
 mod conn;
+mod identity;
 mod script;
 mod server;
 mod state;
@@ -56,13 +69,17 @@ mod validate;
 #[doc(hidden)]
 pub mod verify;
 
+pub use identity::{
+    DEFAULT_TEMPORARY_CREDENTIALS_LIFETIME, IdentityCalls, IdentityEndpoint, MAX_ISSUED_KEYS,
+    NO_AGENCY,
+};
 pub use script::{Action, ScriptedReply};
 pub use server::ExchangeHook;
 pub use state::{
     DEFAULT_LOGGED_EXCHANGES, Exchange, LOG_BUDGET_BYTES, LOGGED_BODY_BYTES, State, SyncRecord,
     Verdict,
 };
-pub use verify::RawRequest;
+pub use verify::{DEFAULT_REGION, DEFAULT_SERVICE, RawRequest};
 
 use crate::HssClientBuilder;
 use crate::credentials::{AuthToken, Credentials};
@@ -96,12 +113,15 @@ pub struct Emulator {
     security_token: Option<SecretString>,
     auth_token: Option<SecretString>,
     project_id: String,
+    region: String,
+    service: String,
     clock_offset_secs: i64,
     on_exchange: Option<ExchangeHook>,
     limits: Limits,
     logged_exchanges: usize,
     tls: bool,
     tls_names: Option<Vec<String>>,
+    identity: identity::Settings,
 }
 
 impl Default for Emulator {
@@ -115,6 +135,8 @@ impl std::fmt::Debug for Emulator {
         f.debug_struct("Emulator")
             .field("access_key", &self.access_key)
             .field("project_id", &self.project_id)
+            .field("region", &self.region)
+            .field("service", &self.service)
             .field("clock_offset_secs", &self.clock_offset_secs)
             .field("header_read_timeout", &self.limits.header_read_timeout)
             .field("body_read_timeout", &self.limits.body_read_timeout)
@@ -123,6 +145,7 @@ impl std::fmt::Debug for Emulator {
             .field("logged_exchanges", &self.logged_exchanges)
             .field("tls", &self.tls)
             .field("tls_names", &self.tls_names)
+            .field("identity", &self.identity)
             .finish_non_exhaustive()
     }
 }
@@ -136,6 +159,8 @@ impl Emulator {
             security_token: None,
             auth_token: None,
             project_id: DEMO_PROJECT_ID.into(),
+            region: DEFAULT_REGION.into(),
+            service: DEFAULT_SERVICE.into(),
             clock_offset_secs: 0,
             on_exchange: None,
             limits: Limits {
@@ -147,6 +172,7 @@ impl Emulator {
             logged_exchanges: DEFAULT_LOGGED_EXCHANGES,
             tls: false,
             tls_names: None,
+            identity: identity::Settings::default(),
         }
     }
 
@@ -177,6 +203,22 @@ impl Emulator {
     /// The project ID handed out by [`RunningEmulator::credentials`]; any project is served.
     pub fn project_id(mut self, project_id: impl Into<String>) -> Self {
         self.project_id = project_id.into();
+        self
+    }
+
+    /// The region this endpoint serves (default [`DEFAULT_REGION`]): a V11-HMAC-SHA256
+    /// signature's credential scope must name it. A client signing with V11 needs the same
+    /// region ([`HssClientBuilder::region`], with the emulator's
+    /// [`endpoint`](RunningEmulator::endpoint)).
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
+    }
+
+    /// The service name a V11-HMAC-SHA256 credential scope must name (default
+    /// [`DEFAULT_SERVICE`]).
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = service.into();
         self
     }
 
@@ -258,6 +300,79 @@ impl Emulator {
         self
     }
 
+    /// STS (`POST /v5/agencies/assume-with-oidc`) trusts this identity provider for this agency,
+    /// and accepts this id token: it answers temporary keys, which the emulator then accepts.
+    /// Unset, STS refuses every request (403).
+    pub fn oidc_agency(
+        mut self,
+        provider_urn: impl Into<String>,
+        agency_urn: impl Into<String>,
+        id_token: impl Into<String>,
+    ) -> Self {
+        self.identity.oidc = Some(identity::OidcTrust {
+            provider_urn: provider_urn.into(),
+            agency_urn: agency_urn.into(),
+            id_token: SecretString::from(id_token.into()),
+        });
+        self
+    }
+
+    /// IAM's federated login (`POST /v3.0/OS-AUTH/id-token/tokens` with `X-Idp-Id`, then
+    /// `POST /v3.0/OS-CREDENTIAL/securitytokens`) accepts this identity provider and id token.
+    /// Unset, the login answers 404 (no such identity provider).
+    pub fn federated_login(
+        mut self,
+        idp_id: impl Into<String>,
+        id_token: impl Into<String>,
+    ) -> Self {
+        self.identity.federation = Some(identity::Federation {
+            idp_id: idp_id.into(),
+            id_token: SecretString::from(id_token.into()),
+        });
+        self
+    }
+
+    /// The ECS metadata service (`PUT /meta-data/latest/api/token`, then
+    /// `GET /openstack/latest/securitykey` with `X-Metadata-Token`) answers temporary keys, as
+    /// on an instance with an agency. Off (the default), it answers 401 [`NO_AGENCY`], as on an
+    /// instance without one (a session token is still handed out).
+    pub fn ecs_agency(mut self, on: bool) -> Self {
+        self.identity.ecs_agency = on;
+        self
+    }
+
+    /// CCE pod identity (`POST /pod-identity/credentials`, see
+    /// [`RunningEmulator::pod_identity_uri`]) answers temporary keys to requests whose
+    /// `Authorization` is this token. Unset, it answers 404.
+    pub fn pod_identity_token(mut self, token: impl Into<String>) -> Self {
+        self.identity.pod_token = Some(SecretString::from(token.into()));
+        self
+    }
+
+    /// The projects IAM lists for `region` (`GET /v3/projects?name={region}`): none, one, or
+    /// several. By default IAM lists the emulator's [`project_id`](Self::project_id) for
+    /// `cn-north-4` and nothing for other regions.
+    pub fn iam_projects<I, S>(mut self, region: impl Into<String>, project_ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.identity.projects.insert(
+            region.into(),
+            project_ids.into_iter().map(Into::into).collect(),
+        );
+        self
+    }
+
+    /// How long every temporary key handed out lives (whole seconds, at least 1), e.g. 2 s to
+    /// test refreshing. By default STS and the federated login give the `duration_seconds`
+    /// asked for, the metadata service and pod identity
+    /// [`DEFAULT_TEMPORARY_CREDENTIALS_LIFETIME`].
+    pub fn temporary_credentials_lifetime(mut self, lifetime: Duration) -> Self {
+        self.identity.lifetime = Some(lifetime);
+        self
+    }
+
     /// Starts on a random port of 127.0.0.1.
     pub async fn start(self) -> std::io::Result<RunningEmulator> {
         self.start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
@@ -290,10 +405,12 @@ impl Emulator {
                 secret_key: self.secret_key.clone(),
                 security_token: self.security_token.clone(),
                 auth_token: self.auth_token.clone(),
+                scope: verify::AcceptedScope::new(&self.region, &self.service),
                 clock_offset_secs: self.clock_offset_secs,
                 on_exchange: self.on_exchange.clone(),
                 limits: self.limits,
                 logged_exchanges: self.logged_exchanges,
+                identity: self.identity.resolved(&self.project_id),
             },
             acceptor,
         ));
@@ -353,6 +470,16 @@ impl RunningEmulator {
     /// The project ID to use (the demo one unless configured).
     pub fn project_id(&self) -> &str {
         &self.settings.project_id
+    }
+
+    /// The region whose V11 credential scopes it accepts ([`Emulator::region`]).
+    pub fn region(&self) -> &str {
+        &self.settings.region
+    }
+
+    /// The service whose V11 credential scopes it accepts ([`Emulator::service`]).
+    pub fn service(&self) -> &str {
+        &self.settings.service
     }
 
     /// Credentials the emulator accepts: its keys, project ID and security token.
@@ -416,6 +543,53 @@ impl RunningEmulator {
             .lock()
             .map(|s| s.clone())
             .unwrap_or_default()
+    }
+
+    /// How many requests each identity endpoint (IAM, STS, ECS metadata, pod identity)
+    /// received, and how many temporary keys were handed out. Also served as JSON at
+    /// `GET /_emulator/identity`.
+    pub fn identity_calls(&self) -> IdentityCalls {
+        self.shared.identity.calls()
+    }
+
+    /// From now on IAM lists these projects for `region` (none, one or several).
+    pub fn set_iam_projects<I, S>(&self, region: impl Into<String>, project_ids: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.shared.identity.set_projects(
+            region.into(),
+            project_ids.into_iter().map(Into::into).collect(),
+        );
+    }
+
+    /// Queues an action for the next request to an identity `endpoint` (first in, first out;
+    /// each endpoint has its own queue, apart from the API's). A scripted request is counted
+    /// and logged but not judged: it hands out nothing.
+    pub fn push_identity(&self, endpoint: IdentityEndpoint, action: Action) {
+        self.shared.identity.push(endpoint, action);
+    }
+
+    /// Actions queued for identity endpoints and not yet used.
+    pub fn pending_identity_actions(&self) -> usize {
+        self.shared.identity.pending()
+    }
+
+    /// The URL of CCE pod identity, for `HC_CONTAINER_CREDENTIALS_FULL_URI`. (STS, IAM and the
+    /// metadata service are at [`endpoint`](Self::endpoint) itself.)
+    pub fn pod_identity_uri(&self) -> String {
+        format!(
+            "{}{}",
+            self.endpoint(),
+            IdentityEndpoint::PodIdentity.path()
+        )
+    }
+
+    /// The temporary access keys handed out that the emulator still remembers, oldest first
+    /// (at most [`MAX_ISSUED_KEYS`]). Access key IDs only: not secret.
+    pub fn issued_access_keys(&self) -> Vec<String> {
+        self.shared.identity.issued_access_keys()
     }
 
     /// Stops serving and closes every connection.

@@ -2,6 +2,7 @@
 //! `conn`'s).
 
 use super::conn::Limits;
+use super::identity::{self, IdentityEndpoint};
 use super::script::{Action, ScriptedReply};
 use super::state::{Exchange, ExchangeLog, LOGGED_BODY_BYTES, State, Verdict};
 use super::validate::{self, ValidCall};
@@ -33,11 +34,15 @@ pub(crate) struct Config {
     pub secret_key: SecretString,
     pub security_token: Option<SecretString>,
     pub auth_token: Option<SecretString>,
+    /// The region and service V11 credential scopes must name.
+    pub scope: verify::AcceptedScope,
     /// Added to the system clock (negative: the emulator's clock is behind).
     pub clock_offset_secs: i64,
     pub on_exchange: Option<ExchangeHook>,
     pub limits: Limits,
     pub logged_exchanges: usize,
+    /// The identity services (IAM, STS, ECS metadata, pod identity): see `identity`.
+    pub identity: identity::Settings,
 }
 
 pub(crate) struct Shared {
@@ -47,6 +52,8 @@ pub(crate) struct Shared {
     pub exchanges: Mutex<ExchangeLog>,
     /// Set when serving https.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The identity services' keys, tokens, projects, counters and scripts.
+    pub identity: identity::Identity,
     next_request: AtomicU64,
     seed: u128,
 }
@@ -61,6 +68,7 @@ impl Shared {
             .map_or(0, |d| d.as_nanos());
         Shared {
             exchanges: Mutex::new(ExchangeLog::new(config.logged_exchanges)),
+            identity: identity::Identity::new(config.identity.clone()),
             config,
             state: Mutex::default(),
             script: Mutex::default(),
@@ -100,18 +108,20 @@ impl std::fmt::Display for Abort {
 impl std::error::Error for Abort {}
 
 /// What the gateway and the service would answer, before any script is applied.
-struct Judgement {
-    status: u16,
-    error_code: Option<String>,
-    message: String,
-    verdict: Verdict,
-    auth: &'static str,
-    canonical_request: Option<CanonicalRequest>,
-    call: Option<ValidCall>,
+pub(super) struct Judgement {
+    pub(super) status: u16,
+    pub(super) error_code: Option<String>,
+    pub(super) message: String,
+    pub(super) verdict: Verdict,
+    pub(super) auth: &'static str,
+    pub(super) canonical_request: Option<CanonicalRequest>,
+    pub(super) call: Option<ValidCall>,
+    /// The answer of an accepted identity request (else the gateway's JSON).
+    pub(super) reply: Option<identity::Reply>,
 }
 
 impl Judgement {
-    fn reject(status: u16, code: &str, message: impl Into<String>) -> Self {
+    pub(super) fn reject(status: u16, code: &str, message: impl Into<String>) -> Self {
         Judgement {
             status,
             error_code: Some(code.to_owned()),
@@ -120,10 +130,11 @@ impl Judgement {
             auth: "",
             canonical_request: None,
             call: None,
+            reply: None,
         }
     }
 
-    fn unauthorized(message: impl std::fmt::Display) -> Self {
+    pub(super) fn unauthorized(message: impl std::fmt::Display) -> Self {
         Judgement::reject(
             401,
             "APIG.0301",
@@ -207,22 +218,35 @@ pub(crate) async fn handle_request(
         return Ok(admin(&raw, shared, &request_id));
     }
 
-    let mut action = shared
-        .script
-        .lock()
-        .map(|mut q| q.pop_front())
-        .unwrap_or(None);
+    // IAM, STS, ECS metadata and pod identity: counted, and scripted on their own queues.
+    let endpoint = IdentityEndpoint::route(raw.raw_path());
+    let mut action = match endpoint {
+        Some(endpoint) => {
+            shared.identity.count(endpoint);
+            shared.identity.pop_action(endpoint)
+        }
+        None => shared
+            .script
+            .lock()
+            .map(|mut q| q.pop_front())
+            .unwrap_or(None),
+    };
     if let Some(Action::Delay(delay)) = action {
         tokio::time::sleep(delay).await;
         action = None;
     }
-    let judgement = match refusal {
-        Some(refusal) => refusal,
-        None => judge(&raw, shared),
+    let judgement = match (refusal, endpoint) {
+        (Some(refusal), _) => refusal,
+        (None, None) => judge(&raw, shared),
+        (None, Some(_)) if action.is_some() => identity::not_judged(),
+        (None, Some(endpoint)) => identity::judge(endpoint, &raw, shared, &request_id),
     };
 
     let mut raw = raw;
     let body_len = raw.body.len();
+    if let Some(endpoint) = endpoint {
+        identity::redact(endpoint, &mut raw);
+    }
     raw.body.truncate(LOGGED_BODY_BYTES);
     raw.body.shrink_to_fit();
     let mut exchange = Exchange {
@@ -300,6 +324,7 @@ fn judge(raw: &RawRequest, shared: &Shared) -> Judgement {
             auth,
             canonical_request,
             call: Some(call),
+            reply: None,
         },
         Err(invalid) => Judgement {
             auth,
@@ -313,7 +338,7 @@ fn deny(message: impl std::fmt::Display) -> Box<Judgement> {
     Box::new(Judgement::unauthorized(message))
 }
 
-fn authenticate(
+pub(super) fn authenticate(
     raw: &RawRequest,
     shared: &Shared,
 ) -> Result<(&'static str, Option<CanonicalRequest>), Box<Judgement>> {
@@ -331,11 +356,26 @@ fn authenticate(
     };
     let auth = verify::parse_authorization(authorization)
         .ok_or_else(|| deny("verify aksk signature fail, malformed Authorization header"))?;
-    if auth.access_key != config.access_key {
-        return Err(deny("Get secretKey failed,ak:******,err:ak not exist"));
+    // The configured key, or a temporary one the identity services handed out.
+    let key = if auth.access_key == config.access_key {
+        identity::KeyEntry {
+            secret: config.secret_key.clone(),
+            security_token: config.security_token.clone(),
+            expiry: None,
+        }
+    } else {
+        match shared.identity.temporary_key(&auth.access_key) {
+            Some(key) => key,
+            None => return Err(deny("Get secretKey failed,ak:******,err:ak not exist")),
+        }
+    };
+    if key.expiry.is_some_and(|expiry| expiry <= shared.now()) {
+        return Err(deny(
+            "the security token has expired: the temporary access key is no longer valid",
+        ));
     }
     let sent_token = raw.header("x-security-token").map(str::trim);
-    match (&config.security_token, sent_token) {
+    match (&key.security_token, sent_token) {
         (Some(expected), Some(sent)) if expected.expose_secret() == sent => {
             if !auth.signed_headers.iter().any(|h| h == "x-security-token") {
                 return Err(deny(
@@ -353,10 +393,11 @@ fn authenticate(
         }
         (None, None) => {}
     }
-    let secret = config.secret_key.expose_secret().as_bytes();
-    match verify::verify_signature(raw, &auth, secret, shared.now()) {
-        Ok(canonical) => Ok(("SDK-HMAC-SHA256", Some(canonical))),
+    let secret = key.secret.expose_secret().as_bytes();
+    match verify::verify_signature_for(raw, &auth, secret, shared.now(), &config.scope) {
+        Ok(canonical) => Ok((auth.algorithm.name(), Some(canonical))),
         Err(rejection) => Err(Box::new(Judgement {
+            auth: auth.algorithm.name(),
             canonical_request: rejection.canonical_request,
             ..Judgement::unauthorized(rejection.message)
         })),
@@ -393,6 +434,16 @@ fn judged_response(
     request_id: &str,
     shared: &Shared,
 ) -> Response<ResponseBody> {
+    if let Some(reply) = &judgement.reply {
+        let mut builder = base_response(judgement.status, request_id, shared)
+            .header("Content-Type", reply.content_type);
+        for (name, value) in &reply.headers {
+            builder = builder.header(name, value);
+        }
+        return builder
+            .body(full(reply.body.clone()))
+            .unwrap_or_else(|_| Response::new(full("")));
+    }
     let body = match &judgement.error_code {
         None => serde_json::json!({"error_code": 0, "error_description": "success"}),
         Some(code) => serde_json::json!({
@@ -483,11 +534,16 @@ impl Body for Truncated {
     }
 }
 
-/// `GET /_emulator/state`: the per-project state as JSON.
+/// `GET /_emulator/state`: the per-project state as JSON; `GET /_emulator/identity`: the
+/// identity endpoints' call counts.
 fn admin(raw: &RawRequest, shared: &Shared, request_id: &str) -> Response<ResponseBody> {
     if raw.method == "GET" && raw.raw_path() == "/_emulator/state" {
         let state = shared.state.lock().map(|s| s.clone()).unwrap_or_default();
         let body = serde_json::to_value(&state).unwrap_or_default();
+        return json_response(200, body, request_id, shared);
+    }
+    if raw.method == "GET" && raw.raw_path() == "/_emulator/identity" {
+        let body = serde_json::to_value(shared.identity.calls()).unwrap_or_default();
         return json_response(200, body, request_id, shared);
     }
     json_response(

@@ -28,8 +28,12 @@ pub struct State {
 
 impl State {
     /// The record of `image_type` in `project_id`, if it was ever synchronized.
-    pub fn sync_record(&self, project_id: &str, image_type: &str) -> Option<&SyncRecord> {
-        self.projects.get(project_id)?.get(image_type)
+    pub fn sync_record(
+        &self,
+        project_id: &str,
+        image_type: crate::ImageType,
+    ) -> Option<&SyncRecord> {
+        self.projects.get(project_id)?.get(image_type.as_str())
     }
 
     pub(crate) fn record_sync(
@@ -85,7 +89,12 @@ pub struct Exchange {
     pub error_code: Option<String>,
     /// Why, in words (the signature check's or validation's message, or "ok").
     pub reason: String,
-    /// How the request authenticated: `SDK-HMAC-SHA256`, `X-Auth-Token`, or empty.
+    /// How the request authenticated, or tried to: the signing algorithm named in its
+    /// `Authorization` (`SDK-HMAC-SHA256`, `SDK-HMAC-SM3`, `V11-HMAC-SHA256`,
+    /// `SDK-ECDSA-P256-SHA256`, `SDK-SM2-SM3`; see [`Algorithm::name`]) once its signature was
+    /// checked, accepted or not; `X-Auth-Token`; or empty (refused before that).
+    ///
+    /// [`Algorithm::name`]: crate::signer::Algorithm::name
     pub auth: &'static str,
     /// The canonical request the emulator computed, when it checked a signature. Print it
     /// (`Display`) to see it with signed tokens masked; `as_str` gives the exact text.
@@ -95,7 +104,7 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    /// One log line: `POST /v5/... -> 200 accepted (SDK-HMAC-SHA256) ok`.
+    /// One log line: `POST /v5/... -> 200 accepted auth=SDK-HMAC-SHA256 code=- request_id=...: ok`.
     pub fn log_line(&self) -> String {
         let verdict = match self.verdict {
             Verdict::Accepted => "accepted",

@@ -33,19 +33,22 @@
 //! assert!(signed.authorization.starts_with("SDK-HMAC-SHA256 Access=MYACCESSKEY, SignedHeaders="));
 //! ```
 
-mod algorithm;
+// `pub(crate)` for the emulator, which verifies with the same key derivations and curves.
+pub(crate) mod algorithm;
 mod canonical;
 #[cfg(feature = "ecdsa")]
-mod ecdsa;
+pub(crate) mod ecdsa;
+mod key;
 mod redacted;
 pub mod sdk_date;
 #[cfg(feature = "sm2")]
-mod sm2;
+pub(crate) mod sm2;
 #[cfg(test)]
 mod test_vectors;
-mod v11;
+pub(crate) mod v11;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
+pub use key::{SignedHeaders, SigningKey};
 pub use v11::uses_derived_key;
 
 // The canonicalization steps, public for the property tests and the fuzzer, not as API.

@@ -9,18 +9,33 @@ const SECONDS_PER_DAY: u64 = 86_400;
 
 /// Formats `time` as `YYYYMMDDTHHMMSSZ`. `None` before 1970 or after 9999.
 pub fn format(time: SystemTime) -> Option<String> {
+    let bytes = format_bytes(time)?;
+    // Digits, `T` and `Z`: ASCII.
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// [`format`] into a stack buffer (the signer's per-call path).
+pub(crate) fn format_bytes(time: SystemTime) -> Option<[u8; 16]> {
     let secs = time.duration_since(UNIX_EPOCH).ok()?.as_secs();
     let (year, month, day) = civil_from_days(secs / SECONDS_PER_DAY);
     if year > 9999 {
         return None;
     }
     let rem = secs % SECONDS_PER_DAY;
-    Some(format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    ))
+    let mut out = *b"00000000T000000Z";
+    let mut put = |at: usize, width: usize, mut value: u64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(4, 2, month);
+    put(6, 2, day);
+    put(9, 2, rem / 3600);
+    put(11, 2, rem / 60 % 60);
+    put(13, 2, rem % 60);
+    Some(out)
 }
 
 /// Parses exactly `YYYYMMDDTHHMMSSZ`; `None` for anything else, including impossible dates.

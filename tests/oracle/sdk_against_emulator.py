@@ -6,9 +6,13 @@
 ENDPOINT is what `hss-image-sync emulator` printed (`http://127.0.0.1:PORT`); AK/SK (and the security
 token, for an emulator started with --security-token) are the ones the emulator was started with.
 
-SDK-HMAC-SHA256 is the only signing algorithm both sides support: the emulator verifies nothing else, and
-it is the SDK's default (HttpConfig.signing_algorithm = HMAC_SHA256, no derived predicate), so every
-request below is signed with it.
+The emulator verifies all five signing algorithms of the SDK. The checks below use the SDK's default,
+SDK-HMAC-SHA256 (HttpConfig.signing_algorithm = HMAC_SHA256, no derived predicate), unless they name another:
+SDK-HMAC-SM3, SDK-ECDSA-P256-SHA256 and SDK-SM2-SM3 through HttpConfig.signing_algorithm, V11-HMAC-SHA256
+through a derived predicate (the SDK's default one, which picks V11 for 127.0.0.1) with region cn-north-4 and
+service hss, which HssClient never sets itself: injected with ClientBuilder.with_region(...) +
+_with_derived_auth_service_name("hss"), or on the credentials with _process_derived_auth_params(...) as
+record_algorithms.py does (what ClientBuilder.build() would do).
 
 Checks:
   * HssClient.run_image_synchronize (the SDK builds, signs and sends the request) is accepted for varied
@@ -22,6 +26,11 @@ Checks:
     computes for what was sent (with `|` for newlines);
   * correctly signed requests with an invalid body get 400 HSS.0001 / HSS.0002, unknown paths and
     methods 404 APIG.0101;
+  * every algorithm: HssClient signing with it is accepted (the Authorization sent names it) and refused with
+    a wrong SK; V11 for another region or service is refused; requests signed with the algorithm's Signer
+    class are accepted untampered and refused when the body, a signed header or the signature is changed,
+    when signed with a wrong SK, or (V11) when the credential scope names another region; a refusal's
+    `canonicalRequest:` is the SDK's canonical request for that algorithm (SM3 payload hash for the SM3 ones);
   * every response carries X-Request-Id (equal to the body's request_id on errors) and Date.
 Prints one line per check and ends with "N passed, M failed"; exits non-zero if any check failed.
 """
@@ -42,8 +51,11 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials  # noqa: E402
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException  # noqa: E402
 from huaweicloudsdkcore.http.http_config import HttpConfig  # noqa: E402
 from huaweicloudsdkcore.http.http_handler import HttpHandler  # noqa: E402
+from huaweicloudsdkcore.region.region import Region  # noqa: E402
 from huaweicloudsdkcore.sdk_request import SdkRequest  # noqa: E402
-from huaweicloudsdkcore.signer.signer import Signer  # noqa: E402
+from huaweicloudsdkcore.signer.algorithm import SigningAlgorithm  # noqa: E402
+from huaweicloudsdkcore.signer.signer import (  # noqa: E402
+    DerivationAKSKSigner, P256SHA256Signer, Signer, SM2SM3Signer, SM3Signer)
 from huaweicloudsdkhss.v5 import HssClient, RunImageSynchronizeRequest, RunImageSynchronizeRequestInfo  # noqa: E402
 
 PROJECT_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -52,6 +64,18 @@ BODY = b'{"image_type": "private_image"}'
 USER_AGENT = "huaweicloud-usdk-python/3.0; sdk-against-emulator"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 SUCCESS = {"error_code": 0, "error_description": "success"}
+# The V11 credential scope the emulator accepts by default.
+REGION = "cn-north-4"
+SERVICE = "hss"
+
+HMAC_SHA256, HMAC_SM3, V11 = "SDK-HMAC-SHA256", "SDK-HMAC-SM3", "V11-HMAC-SHA256"
+ECDSA, SM2 = "SDK-ECDSA-P256-SHA256", "SDK-SM2-SM3"
+# The SDK's signer class of each algorithm (V11's also needs the service and region).
+SIGNER_CLASS = {HMAC_SHA256: Signer, HMAC_SM3: SM3Signer, V11: DerivationAKSKSigner, ECDSA: P256SHA256Signer,
+                SM2: SM2SM3Signer}
+# HttpConfig.signing_algorithm of the algorithms chosen that way.
+SDK_ENUM = {HMAC_SHA256: SigningAlgorithm.HMAC_SHA256, HMAC_SM3: SigningAlgorithm.HMAC_SM3,
+            ECDSA: SigningAlgorithm.ECDSA_P256_SHA256, SM2: SigningAlgorithm.SM2_SM3}
 
 PASSED = 0
 FAILED = 0
@@ -105,8 +129,14 @@ class Context:
 # ---------------------------------------------------------------------------------------------
 
 def run_sdk(ctx, name, image_type="private_image", epid=None, region=None, project_id=PROJECT_ID,
-            sk=None, token="default", want=200, want_code=None):
-    """HssClient.run_image_synchronize against the emulator; `want` is the expected HTTP status."""
+            sk=None, token="default", want=200, want_code=None, algorithm=None, derived=None, want_auth=HMAC_SHA256):
+    """HssClient.run_image_synchronize against the emulator; `want` is the expected HTTP status.
+
+    `algorithm`: HttpConfig.signing_algorithm (an SDK_ENUM key). `derived`: (region, service, how) for V11 through
+    the SDK's default derived predicate, with the region and service injected either through the client builder
+    (how="builder": with_region + _with_derived_auth_service_name) or on the credentials (how="credentials":
+    _process_derived_auth_params, as ClientBuilder.build() does it). `want_auth`: the algorithm the Authorization
+    sent must name."""
     token = ctx.token if token == "default" else token
     credentials = BasicCredentials(ctx.ak, sk or ctx.sk, project_id)
     if token is not None:
@@ -114,10 +144,23 @@ def run_sdk(ctx, name, image_type="private_image", epid=None, region=None, proje
     config = HttpConfig.get_default_config()
     config.user_agent = "sdk-against-emulator"
     config.timeout = (10, 30)
+    if algorithm is not None:
+        config.signing_algorithm = SDK_ENUM[algorithm]
     seen = []
     handler = HttpHandler().add_response_handler(lambda **kw: seen.append(kw["response"]))
-    client = HssClient.new_builder().with_http_config(config).with_credentials(credentials) \
-        .with_http_handler(handler).with_endpoint(ctx.endpoint).build()
+    builder = HssClient.new_builder().with_http_config(config).with_credentials(credentials) \
+        .with_http_handler(handler)
+    if derived is None:
+        builder = builder.with_endpoint(ctx.endpoint)
+    else:
+        derived_region, service, how = derived
+        credentials.with_derived_predicate(BasicCredentials.get_default_derived_predicate())
+        if how == "builder":
+            builder = builder.with_region(Region(derived_region, ctx.endpoint))._with_derived_auth_service_name(service)
+        else:
+            credentials._process_derived_auth_params(service, derived_region)
+            builder = builder.with_endpoint(ctx.endpoint)
+    client = builder.build()
     request = RunImageSynchronizeRequest(enterprise_project_id=epid, region=region,
                                          body=RunImageSynchronizeRequestInfo(image_type=image_type))
     detail = ""
@@ -137,6 +180,7 @@ def run_sdk(ctx, name, image_type="private_image", epid=None, region=None, proje
         r = seen[-1]
         RESPONSES.append((name, r.status_code, r.headers.get("X-Request-Id"), r.headers.get("Date")))
         ok = ok and bool(r.headers.get("X-Request-Id")) and bool(r.headers.get("Date"))
+        ok = ok and (r.request.headers.get("Authorization") or "").startswith(want_auth + " ")
         detail += " sent: %s %s %s" % (r.request.method, r.request.url, dict(r.request.headers))
     check(name, ok, detail)
 
@@ -168,15 +212,39 @@ def test_sdk_client(ctx):
                 want=401, want_code="APIG.0301")
 
 
+def test_sdk_algorithms(ctx):
+    """HssClient with each of the other four algorithms."""
+    for alg in (HMAC_SM3, ECDSA, SM2):
+        run_sdk(ctx, "sdk client %s: accepted" % alg, algorithm=alg, want_auth=alg)
+        run_sdk(ctx, "sdk client %s: shared_image, enterprise_project_id 0, non-ASCII region accepted" % alg,
+                image_type="shared_image", epid="0", region="中国-北京四", algorithm=alg, want_auth=alg)
+        run_sdk(ctx, "sdk client %s: wrong SK -> 401 APIG.0301" % alg, sk=ctx.sk + "x", algorithm=alg,
+                want_auth=alg, want=401, want_code="APIG.0301")
+    run_sdk(ctx, "sdk client V11 (region and service via the client builder): accepted",
+            derived=(REGION, SERVICE, "builder"), want_auth=V11)
+    run_sdk(ctx, "sdk client V11 (region and service on the credentials), enterprise_project_id 0: accepted",
+            epid="0", region="cn-north-4", derived=(REGION, SERVICE, "credentials"), want_auth=V11)
+    run_sdk(ctx, "sdk client V11 wins over signing_algorithm SM2_SM3 (the derived predicate first): accepted",
+            algorithm=SM2, derived=(REGION, SERVICE, "credentials"), want_auth=V11)
+    run_sdk(ctx, "sdk client V11: wrong SK -> 401 APIG.0301", sk=ctx.sk + "x", derived=(REGION, SERVICE, "builder"),
+            want_auth=V11, want=401, want_code="APIG.0301")
+    run_sdk(ctx, "sdk client V11: scope for region eu-west-0 -> 401 APIG.0301",
+            derived=("eu-west-0", SERVICE, "credentials"), want_auth=V11, want=401, want_code="APIG.0301")
+    run_sdk(ctx, "sdk client V11: scope for service apic -> 401 APIG.0301", derived=(REGION, "apic", "builder"),
+            want_auth=V11, want=401, want_code="APIG.0301")
+
+
 # ---------------------------------------------------------------------------------------------
 # Signer + http.client
 # ---------------------------------------------------------------------------------------------
 
 class Signed:
-    """A request as it is put on the wire: method, path, query pairs, headers ([name, text]), body."""
+    """A request as it is put on the wire: method, path, query pairs, headers ([name, text]), body; and the
+    algorithm it was signed with."""
 
-    def __init__(self, method, path, query, headers, body):
+    def __init__(self, method, path, query, headers, body, algorithm=HMAC_SHA256):
         self.method, self.path, self.query, self.headers, self.body = method, path, list(query), headers, body
+        self.algorithm = algorithm
 
     def target(self):
         req = SdkRequest(method=self.method, resource_path=self.path, query_params=list(self.query))
@@ -203,27 +271,34 @@ def base_headers(ctx, project_id=PROJECT_ID, region="cn-north-4", token="default
 
 
 def sign(ctx, method="POST", project_id=PROJECT_ID, path=None, query=(("enterprise_project_id", "0"),),
-         headers=None, body=BODY, sk=None):
-    """Signs with the SDK's Signer (the real clock unless headers carry X-Sdk-Date)."""
+         headers=None, body=BODY, sk=None, algorithm=HMAC_SHA256):
+    """Signs with the SDK's signer class for `algorithm` (the real clock unless headers carry X-Sdk-Date;
+    V11 for REGION and SERVICE)."""
     if path is None:
         path = "/v5/%s/image/synchronize" % quote(project_id, safe="")
     if headers is None:
         headers = base_headers(ctx, project_id)
     req = SdkRequest(method=method, schema="http", host=ctx.netloc, resource_path=path,
                      query_params=list(query), header_params=dict(headers), body=body or None)
-    Signer(BasicCredentials(ctx.ak, sk or ctx.sk)).sign(req)
+    signer = SIGNER_CLASS[algorithm](BasicCredentials(ctx.ak, sk or ctx.sk))
+    if algorithm == V11:
+        signer.sign(req, SERVICE, REGION)
+    else:
+        signer.sign(req)
     wire = [[k, v.encode("latin-1").decode("utf-8")] for k, v in req.header_params.items()]
-    return Signed(method, path, query, wire, body)
+    return Signed(method, path, query, wire, body, algorithm)
 
 
 def sdk_canonical(ctx, signed):
-    """The canonical request the SDK computes for `signed` as it is sent, over its SignedHeaders."""
+    """The canonical request the SDK computes for `signed` as it is sent, over its SignedHeaders, with the
+    payload hash of the algorithm it was signed with."""
     names = header(signed.headers, "Authorization").split("SignedHeaders=", 1)[1].split(",", 1)[0].split(";")
     headers = {k: v for k, v in signed.headers if k.lower() in names}
     req = SdkRequest(method=signed.method, schema="http", host=ctx.netloc, resource_path=signed.path,
                      query_params=list(signed.query), header_params=headers, body=signed.body or None)
     # The client-side Content-Type rule only adds X-Sdk-Content-Sha256 for non-JSON types; ours are JSON.
-    return Signer(BasicCredentials(ctx.ak, ctx.sk))._process_canonical_request(req, names)
+    signer = SIGNER_CLASS[signed.algorithm](BasicCredentials(ctx.ak, ctx.sk))
+    return signer._process_canonical_request(req, names)
 
 
 def send(ctx, signed, target=None):
@@ -360,6 +435,35 @@ def test_signed(ctx):
     expect(ctx, "signed: fresh untampered request still accepted", sign(ctx), 200)
 
 
+def flip_last(text):
+    """`text` with its last hex digit changed."""
+    return text[:-1] + ("0" if text[-1] != "0" else "1")
+
+
+def test_signed_algorithms(ctx):
+    """Each of the other four algorithms' signer classes: accepted untampered, refused once tampered."""
+    for alg in (HMAC_SM3, V11, ECDSA, SM2):
+        good = sign(ctx, algorithm=alg)
+        auth = header(good.headers, "Authorization")
+        check("signed %s: Authorization names the algorithm" % alg, auth.startswith(alg + " "), auth)
+        expect(ctx, "signed %s: untampered request accepted" % alg, good, 200)
+        expect(ctx, "signed %s: non-ASCII region, no query accepted" % alg,
+               sign(ctx, query=(), headers=base_headers(ctx, region="中国-北京四"), algorithm=alg), 200)
+        expect(ctx, "signed %s tamper: body changed" % alg, good.replace(body=BODY.replace(b"private", b"shared")),
+               401, "APIG.0301", canonical=True)
+        expect(ctx, "signed %s tamper: User-Agent changed" % alg,
+               good.replace(headers=set_header(good.headers, "User-Agent", "evil")), 401, "APIG.0301", canonical=True)
+        expect(ctx, "signed %s tamper: signature changed" % alg,
+               good.replace(headers=set_header(good.headers, "Authorization", flip_last(auth))), 401, "APIG.0301",
+               canonical=True)
+        expect(ctx, "signed %s tamper: signed with a wrong SK" % alg, sign(ctx, sk=ctx.sk + "x", algorithm=alg), 401,
+               "APIG.0301", canonical=True)
+        if alg == V11:
+            rescoped = auth.replace("/%s/%s," % (REGION, SERVICE), "/cn-east-3/%s," % SERVICE)
+            expect(ctx, "signed V11 tamper: credential scope for region cn-east-3",
+                   good.replace(headers=set_header(good.headers, "Authorization", rescoped)), 401, "APIG.0301")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("endpoint")
@@ -371,7 +475,9 @@ def main():
     print("emulator %s, %s AK" % (ctx.endpoint, "temporary" if ctx.token else "permanent"))
 
     test_sdk_client(ctx)
+    test_sdk_algorithms(ctx)
     test_signed(ctx)
+    test_signed_algorithms(ctx)
     missing = [(name, status) for name, status, rid, date in RESPONSES if not rid or not date]
     check("all %d responses carry X-Request-Id and Date" % len(RESPONSES), RESPONSES and not missing, str(missing))
     ids = [rid for _, _, rid, _ in RESPONSES]

@@ -1,14 +1,20 @@
-//! Maintainer tasks: `cargo xtask regen [--check]`, `cargo xtask downstream`, `cargo xtask ci`.
+//! Maintainer tasks: `cargo xtask regen [--check]`, `cargo xtask downstream`,
+//! `cargo xtask bench [--quick]`, `cargo xtask ci`.
+
+mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 const SNAPSHOT: &str = "src/generated/client.rs";
-const USAGE: &str = "usage: cargo xtask <regen [--check] | downstream | bench | ci>
+const USAGE: &str = "usage: cargo xtask <regen [--check] | downstream | bench [--quick] | ci>
   regen          regenerate src/generated/client.rs from spec/ (build.rs, feature `codegen`)
   regen --check  fail if the committed snapshot differs from what the spec generates
   downstream     build tests/downstream (a tiny user crate) and check it compiles no codegen or CLI crate
-  bench          signing speed of our signer and of the official Python SDK, side by side
+  bench          every side-by-side comparison of BENCHMARKS.md (signing, end to end, one-shot
+                 CLI, emulator, downstream build), A and B interleaved; rewrites BENCHMARKS.md's
+                 tables and target/bench/summary.json (not part of ci)
+  bench --quick  the same with fewer rounds (under 5 minutes)
   ci             everything CI runs: fmt, clippy, docs, regen --check, downstream, a publish dry
                  run, the oracle's vector check and self-test, all tests, the fuzz corpus replay";
 
@@ -19,7 +25,8 @@ fn main() -> ExitCode {
         ["regen"] => regen(false),
         ["regen", "--check"] => regen(true),
         ["downstream"] => downstream(),
-        ["bench"] => bench(),
+        ["bench"] => bench::bench(false),
+        ["bench", "--quick"] => bench::bench(true),
         ["ci"] => ci(),
         _ => Err(USAGE.to_owned()),
     };
@@ -155,35 +162,6 @@ fn downstream() -> Result<(), String> {
         crates.len()
     );
     run(cargo().args(["build", "--manifest-path", manifest]))
-}
-
-/// Runs the Rust and Python signing benchmarks one after the other and prints the ratio.
-fn bench() -> Result<(), String> {
-    let python = oracle_python()?;
-    let measure = |cmd: &mut Command| -> Result<f64, String> {
-        eprintln!("xtask: running {cmd:?}");
-        let out = cmd
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !out.status.success() {
-            return Err(format!("{cmd:?} failed"));
-        }
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        print!("{text}");
-        text.split_whitespace()
-            .last()
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| format!("no number in {text:?}"))
-    };
-    let rust = measure(cargo().args(["bench", "--bench", "signing", "--quiet"]))?;
-    let py = measure(
-        Command::new(&python)
-            .arg("tests/oracle/bench_sign.py")
-            .current_dir(root()),
-    )?;
-    println!("python / rust: {:.1}x", py / rust);
-    Ok(())
 }
 
 fn ci() -> Result<(), String> {

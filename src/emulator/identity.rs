@@ -1,0 +1,999 @@
+//! The identity services the credential providers and project discovery talk to, served on the
+//! emulator's listener next to HSS (their paths never collide with `/v5/{project}/...`):
+//!
+//! | endpoint | request | answer |
+//! |---|---|---|
+//! | IAM projects | `GET /v3/projects?name={region}`, signed (never V11, no `X-Project-Id`) | `{"projects": [...]}`, `X-IAM-Trace-Id` |
+//! | IAM federated login | `POST /v3.0/OS-AUTH/id-token/tokens`, `X-Idp-Id` | 201, `X-Subject-Token` |
+//! | IAM temporary keys | `POST /v3.0/OS-CREDENTIAL/securitytokens` | 201, `{"credential": {...}}` |
+//! | STS | `POST /v5/agencies/assume-with-oidc`, unsigned | `{"credential": {...}}` |
+//! | ECS metadata | `PUT /meta-data/latest/api/token`, `X-Metadata-Token-Ttl-Seconds` | a session token (text) |
+//! | ECS metadata | `GET /openstack/latest/securitykey`, `X-Metadata-Token` | `{"credential": {...}}` |
+//! | CCE pod identity | `POST /pod-identity/credentials`, `Authorization: <token>` | the keys, top level |
+//!
+//! Every temporary key handed out is then accepted for API calls (and IAM calls), signed with
+//! its secret and carrying its security token, until it expires; after that the gateway refuses
+//! it with 401 APIG.0301. The emulator keeps at most [`MAX_ISSUED_KEYS`] of them (expired ones,
+//! then the oldest, go first), and a bounded number of IAM and metadata session tokens.
+//!
+//! Refusals have the gateway's body shape (`error_code`, `error_msg`, `request_id`); their codes
+//! are the emulator's own, not the real services'.
+
+use super::script::Action;
+use super::server::{Judgement, Shared, authenticate};
+use super::state::Verdict;
+use super::verify::RawRequest;
+use crate::signer::sdk_date;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// The lifetime of keys from the ECS metadata service and CCE pod identity, unless
+/// [`Emulator::temporary_credentials_lifetime`](super::Emulator::temporary_credentials_lifetime)
+/// sets one. STS and the IAM federated login give the lifetime the request asks for.
+pub const DEFAULT_TEMPORARY_CREDENTIALS_LIFETIME: Duration = Duration::from_secs(3600);
+/// The most temporary keys the emulator remembers (and so accepts).
+pub const MAX_ISSUED_KEYS: usize = 10_000;
+/// The most IAM tokens, and the most metadata session tokens, it remembers.
+const MAX_TOKENS: usize = 4096;
+/// How long an unscoped IAM token from the federated login lives.
+const UNSCOPED_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// The longest metadata session token the service hands out (6 hours, what the SDKs ask).
+const MAX_SESSION_TOKEN_TTL: u64 = 21_600;
+/// Without `duration_seconds`, STS keys live an hour and IAM keys 15 minutes.
+const DEFAULT_STS_DURATION: i64 = 3600;
+const DEFAULT_IAM_DURATION: i64 = 900;
+/// The longest lifetime asked for that is honoured (a day).
+const MAX_DURATION_SECS: u64 = 86_400;
+/// The metadata service's answer for an instance without an agency; final for the clients.
+pub const NO_AGENCY: &str = "Please configure Cloud Service Agency first";
+/// 9999-12-31T23:59:59Z, the latest time an expiry can be written as.
+const LAST_WRITABLE_SECS: u64 = 253_402_300_799;
+/// The account (domain) the emulator's projects belong to.
+const DOMAIN_ID: &str = "d0e1f2a3b4c54d6e8f9a0b1c2d3e4f5a";
+
+/// An identity endpoint of the emulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum IdentityEndpoint {
+    /// IAM `GET /v3/projects?name={region}` (project discovery), signed.
+    IamProjects,
+    /// IAM `POST /v3.0/OS-AUTH/id-token/tokens` (federated login, step 1).
+    IamIdTokenLogin,
+    /// IAM `POST /v3.0/OS-CREDENTIAL/securitytokens` (federated login, step 2).
+    IamSecurityTokens,
+    /// STS `POST /v5/agencies/assume-with-oidc`.
+    StsAssumeWithOidc,
+    /// ECS metadata `PUT /meta-data/latest/api/token`.
+    MetadataToken,
+    /// ECS metadata `GET /openstack/latest/securitykey`.
+    MetadataSecurityKey,
+    /// CCE pod identity `POST /pod-identity/credentials`.
+    PodIdentity,
+}
+
+impl IdentityEndpoint {
+    /// Every identity endpoint.
+    pub const ALL: [IdentityEndpoint; 7] = [
+        IdentityEndpoint::IamProjects,
+        IdentityEndpoint::IamIdTokenLogin,
+        IdentityEndpoint::IamSecurityTokens,
+        IdentityEndpoint::StsAssumeWithOidc,
+        IdentityEndpoint::MetadataToken,
+        IdentityEndpoint::MetadataSecurityKey,
+        IdentityEndpoint::PodIdentity,
+    ];
+
+    /// Its path.
+    pub fn path(self) -> &'static str {
+        match self {
+            IdentityEndpoint::IamProjects => "/v3/projects",
+            IdentityEndpoint::IamIdTokenLogin => "/v3.0/OS-AUTH/id-token/tokens",
+            IdentityEndpoint::IamSecurityTokens => "/v3.0/OS-CREDENTIAL/securitytokens",
+            IdentityEndpoint::StsAssumeWithOidc => "/v5/agencies/assume-with-oidc",
+            IdentityEndpoint::MetadataToken => "/meta-data/latest/api/token",
+            IdentityEndpoint::MetadataSecurityKey => "/openstack/latest/securitykey",
+            IdentityEndpoint::PodIdentity => "/pod-identity/credentials",
+        }
+    }
+
+    /// Its method.
+    pub fn method(self) -> &'static str {
+        match self {
+            IdentityEndpoint::IamProjects | IdentityEndpoint::MetadataSecurityKey => "GET",
+            IdentityEndpoint::MetadataToken => "PUT",
+            _ => "POST",
+        }
+    }
+
+    /// The endpoint a request path is for.
+    pub(crate) fn route(raw_path: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.path() == raw_path)
+    }
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|e| *e == self).unwrap_or(0)
+    }
+}
+
+/// How many requests each identity endpoint received (whatever the answer), and how many
+/// temporary keys were handed out ([`RunningEmulator::identity_calls`](super::RunningEmulator::identity_calls)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct IdentityCalls {
+    /// IAM `GET /v3/projects`.
+    pub iam_projects: u64,
+    /// IAM `POST /v3.0/OS-AUTH/id-token/tokens`.
+    pub iam_id_token_login: u64,
+    /// IAM `POST /v3.0/OS-CREDENTIAL/securitytokens`.
+    pub iam_security_tokens: u64,
+    /// STS `POST /v5/agencies/assume-with-oidc`.
+    pub sts_assume_with_oidc: u64,
+    /// ECS metadata `PUT /meta-data/latest/api/token`.
+    pub metadata_token: u64,
+    /// ECS metadata `GET /openstack/latest/securitykey`.
+    pub metadata_security_key: u64,
+    /// CCE pod identity `POST /pod-identity/credentials`.
+    pub pod_identity: u64,
+    /// Temporary keys handed out, by any endpoint.
+    pub credentials_issued: u64,
+}
+
+impl IdentityCalls {
+    /// The requests `endpoint` received.
+    pub fn get(&self, endpoint: IdentityEndpoint) -> u64 {
+        match endpoint {
+            IdentityEndpoint::IamProjects => self.iam_projects,
+            IdentityEndpoint::IamIdTokenLogin => self.iam_id_token_login,
+            IdentityEndpoint::IamSecurityTokens => self.iam_security_tokens,
+            IdentityEndpoint::StsAssumeWithOidc => self.sts_assume_with_oidc,
+            IdentityEndpoint::MetadataToken => self.metadata_token,
+            IdentityEndpoint::MetadataSecurityKey => self.metadata_security_key,
+            IdentityEndpoint::PodIdentity => self.pod_identity,
+        }
+    }
+}
+
+/// The identity provider and agency STS trusts, and the id token it accepts.
+#[derive(Clone)]
+pub(crate) struct OidcTrust {
+    pub provider_urn: String,
+    pub agency_urn: String,
+    pub id_token: SecretString,
+}
+
+/// The identity provider IAM's federated login accepts, and its id token.
+#[derive(Clone)]
+pub(crate) struct Federation {
+    pub idp_id: String,
+    pub id_token: SecretString,
+}
+
+/// What the builder configured.
+#[derive(Clone, Default)]
+pub(crate) struct Settings {
+    pub oidc: Option<OidcTrust>,
+    pub federation: Option<Federation>,
+    pub ecs_agency: bool,
+    pub pod_token: Option<SecretString>,
+    /// Region -> project IDs, as set by the builder (the default region is added at start).
+    pub projects: BTreeMap<String, Vec<String>>,
+    pub lifetime: Option<Duration>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentitySettings")
+            .field(
+                "oidc",
+                &self.oidc.as_ref().map(|o| (&o.provider_urn, &o.agency_urn)),
+            )
+            .field("federation", &self.federation.as_ref().map(|f| &f.idp_id))
+            .field("ecs_agency", &self.ecs_agency)
+            .field("pod_identity", &self.pod_token.is_some())
+            .field("projects", &self.projects)
+            .field("lifetime", &self.lifetime)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// The settings to serve: IAM lists `default_project` for cn-north-4 unless told otherwise.
+    pub fn resolved(&self, default_project: &str) -> Settings {
+        let mut settings = self.clone();
+        settings
+            .projects
+            .entry("cn-north-4".to_owned())
+            .or_insert_with(|| vec![default_project.to_owned()]);
+        settings
+    }
+}
+
+/// A key the gateway accepts: its secret, the security token it must carry, and its expiry.
+pub(crate) struct KeyEntry {
+    pub secret: SecretString,
+    pub security_token: Option<SecretString>,
+    pub expiry: Option<SystemTime>,
+}
+
+struct TemporaryKey {
+    secret: SecretString,
+    security_token: SecretString,
+}
+
+/// Values by key with an expiry each, at most `cap` of them: when full, the expired ones go,
+/// then the oldest.
+struct Bounded<V> {
+    entries: HashMap<String, (V, SystemTime)>,
+    order: VecDeque<String>,
+    cap: usize,
+}
+
+impl<V> Bounded<V> {
+    fn new(cap: usize) -> Self {
+        Bounded {
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            cap,
+        }
+    }
+
+    fn insert(&mut self, key: String, value: V, expiry: SystemTime, now: SystemTime) {
+        if self.entries.len() >= self.cap {
+            self.entries.retain(|_, (_, expiry)| *expiry > now);
+            let entries = &self.entries;
+            self.order.retain(|k| entries.contains_key(k));
+        }
+        while self.entries.len() >= self.cap {
+            match self.order.pop_front() {
+                Some(oldest) => {
+                    self.entries.remove(&oldest);
+                }
+                None => break,
+            }
+        }
+        self.order.push_back(key.clone());
+        self.entries.insert(key, (value, expiry));
+    }
+
+    fn get(&self, key: &str) -> Option<&(V, SystemTime)> {
+        self.entries.get(key)
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.entries.contains_key(key)
+    }
+}
+
+/// The identity services' state, in the emulator's `Shared`.
+pub(crate) struct Identity {
+    oidc: Option<OidcTrust>,
+    federation: Option<Federation>,
+    ecs_agency: bool,
+    pod_token: Option<SecretString>,
+    lifetime: Option<Duration>,
+    projects: Mutex<BTreeMap<String, Vec<String>>>,
+    keys: Mutex<Bounded<TemporaryKey>>,
+    unscoped_tokens: Mutex<Bounded<()>>,
+    session_tokens: Mutex<Bounded<()>>,
+    calls: [AtomicU64; 7],
+    issued: AtomicU64,
+    scripts: Mutex<BTreeMap<IdentityEndpoint, VecDeque<Action>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section leaves the value whole: a panic elsewhere does not matter.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Identity {
+    pub fn new(settings: Settings) -> Self {
+        Identity {
+            oidc: settings.oidc,
+            federation: settings.federation,
+            ecs_agency: settings.ecs_agency,
+            pod_token: settings.pod_token,
+            lifetime: settings.lifetime,
+            projects: Mutex::new(settings.projects),
+            keys: Mutex::new(Bounded::new(MAX_ISSUED_KEYS)),
+            unscoped_tokens: Mutex::new(Bounded::new(MAX_TOKENS)),
+            session_tokens: Mutex::new(Bounded::new(MAX_TOKENS)),
+            calls: Default::default(),
+            issued: AtomicU64::new(0),
+            scripts: Mutex::default(),
+        }
+    }
+
+    /// A temporary key handed out earlier (expired or not).
+    pub fn temporary_key(&self, access_key: &str) -> Option<KeyEntry> {
+        let keys = lock(&self.keys);
+        let (key, expiry) = keys.get(access_key)?;
+        Some(KeyEntry {
+            secret: key.secret.clone(),
+            security_token: Some(key.security_token.clone()),
+            expiry: Some(*expiry),
+        })
+    }
+
+    /// The access keys handed out that are still remembered, oldest first.
+    pub fn issued_access_keys(&self) -> Vec<String> {
+        let keys = lock(&self.keys);
+        keys.order
+            .iter()
+            .filter(|ak| keys.contains(ak))
+            .cloned()
+            .collect()
+    }
+
+    pub fn count(&self, endpoint: IdentityEndpoint) {
+        self.calls[endpoint.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn calls(&self) -> IdentityCalls {
+        let get = |e: IdentityEndpoint| self.calls[e.index()].load(Ordering::Relaxed);
+        IdentityCalls {
+            iam_projects: get(IdentityEndpoint::IamProjects),
+            iam_id_token_login: get(IdentityEndpoint::IamIdTokenLogin),
+            iam_security_tokens: get(IdentityEndpoint::IamSecurityTokens),
+            sts_assume_with_oidc: get(IdentityEndpoint::StsAssumeWithOidc),
+            metadata_token: get(IdentityEndpoint::MetadataToken),
+            metadata_security_key: get(IdentityEndpoint::MetadataSecurityKey),
+            pod_identity: get(IdentityEndpoint::PodIdentity),
+            credentials_issued: self.issued.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn set_projects(&self, region: String, ids: Vec<String>) {
+        lock(&self.projects).insert(region, ids);
+    }
+
+    pub fn push(&self, endpoint: IdentityEndpoint, action: Action) {
+        lock(&self.scripts)
+            .entry(endpoint)
+            .or_default()
+            .push_back(action);
+    }
+
+    pub fn pending(&self) -> usize {
+        lock(&self.scripts).values().map(VecDeque::len).sum()
+    }
+
+    pub fn pop_action(&self, endpoint: IdentityEndpoint) -> Option<Action> {
+        lock(&self.scripts).get_mut(&endpoint)?.pop_front()
+    }
+
+    /// Hands out a new temporary key living `lifetime` (whole seconds, at least one, its expiry
+    /// on a whole second), remembered so that the gateway accepts it: `{"access", "secret",
+    /// "securitytoken", "expires_at"}`.
+    fn issue(&self, now: SystemTime, lifetime: Duration) -> Value {
+        let expiry = whole_second_after(now, lifetime.max(Duration::from_secs(1)));
+        let mut keys = lock(&self.keys);
+        let access_key = loop {
+            let candidate = random_text(20, UPPER_ALNUM);
+            if !keys.contains(&candidate) {
+                break candidate;
+            }
+        };
+        let secret = random_text(40, ALNUM);
+        let security_token = format!("emulator-sts-token/{}", random_text(160, ALNUM));
+        keys.insert(
+            access_key.clone(),
+            TemporaryKey {
+                secret: SecretString::from(secret.clone()),
+                security_token: SecretString::from(security_token.clone()),
+            },
+            expiry,
+            now,
+        );
+        drop(keys);
+        self.issued.fetch_add(1, Ordering::Relaxed);
+        json!({
+            "access": access_key,
+            "secret": secret,
+            "securitytoken": security_token,
+            "expires_at": sts_time(expiry),
+        })
+    }
+
+    /// The configured lifetime, else `asked` seconds (bounded to a day).
+    fn lifetime_for(&self, asked: i64) -> Duration {
+        self.lifetime.unwrap_or_else(|| {
+            Duration::from_secs(
+                u64::try_from(asked)
+                    .unwrap_or(1)
+                    .clamp(1, MAX_DURATION_SECS),
+            )
+        })
+    }
+}
+
+const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+fn random_text(len: usize, alphabet: &[u8]) -> String {
+    (0..len)
+        .map(|_| char::from(alphabet[fastrand::usize(..alphabet.len())]))
+        .collect()
+}
+
+/// `now + lifetime`, rounded up to a whole second (so the expiry written is the exact one);
+/// at most the last second an expiry can be written with.
+fn whole_second_after(now: SystemTime, lifetime: Duration) -> SystemTime {
+    let last = SystemTime::UNIX_EPOCH + Duration::from_secs(LAST_WRITABLE_SECS);
+    let at = now.checked_add(lifetime).unwrap_or(last).min(last);
+    let since = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs() + u64::from(since.subsec_nanos() > 0);
+    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.000000Z`, as STS and IAM write times (and the SDKs require).
+fn sts_time(at: SystemTime) -> String {
+    let t = sdk_date::format(at).unwrap_or_else(|| "19700101T000000Z".to_owned());
+    format!(
+        "{}-{}-{}T{}:{}:{}.000000Z",
+        &t[0..4],
+        &t[4..6],
+        &t[6..8],
+        &t[9..11],
+        &t[11..13],
+        &t[13..15]
+    )
+}
+
+/// A reply with its body, for an accepted identity request.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub content_type: &'static str,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+fn accepted(
+    status: u16,
+    content_type: &'static str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> Judgement {
+    Judgement {
+        status,
+        error_code: None,
+        message: "ok".into(),
+        verdict: Verdict::Accepted,
+        auth: "",
+        canonical_request: None,
+        call: None,
+        reply: Some(Reply {
+            content_type,
+            headers,
+            body,
+        }),
+    }
+}
+
+fn json_reply(status: u16, body: &Value) -> Judgement {
+    accepted(
+        status,
+        "application/json",
+        Vec::new(),
+        body.to_string().into_bytes(),
+    )
+}
+
+/// What a scripted identity request is logged with: it is not judged (judging would hand out
+/// keys or tokens that nobody receives).
+pub(crate) fn not_judged() -> Judgement {
+    Judgement {
+        verdict: Verdict::Scripted,
+        error_code: None,
+        ..Judgement::reject(0, "", "not judged, the answer is scripted")
+    }
+}
+
+/// Judges a request to an identity endpoint (its body read in full).
+pub(crate) fn judge(
+    endpoint: IdentityEndpoint,
+    raw: &RawRequest,
+    shared: &Shared,
+    request_id: &str,
+) -> Judgement {
+    if raw.method != endpoint.method() {
+        return match endpoint {
+            IdentityEndpoint::MetadataToken
+            | IdentityEndpoint::MetadataSecurityKey
+            | IdentityEndpoint::PodIdentity => {
+                Judgement::reject(405, "EMULATOR.0405", "Method Not Allowed")
+            }
+            _ => Judgement::reject(
+                404,
+                "APIG.0101",
+                "The API does not exist or has not been published in the environment",
+            ),
+        };
+    }
+    let identity = &shared.identity;
+    let now = shared.now();
+    match endpoint {
+        IdentityEndpoint::IamProjects => list_projects(raw, shared, request_id),
+        IdentityEndpoint::IamIdTokenLogin => id_token_login(identity, raw, now),
+        IdentityEndpoint::IamSecurityTokens => security_tokens(identity, raw, now),
+        IdentityEndpoint::StsAssumeWithOidc => assume_with_oidc(identity, raw, now),
+        IdentityEndpoint::MetadataToken => metadata_token(identity, raw, now),
+        IdentityEndpoint::MetadataSecurityKey => metadata_key(identity, raw, now),
+        IdentityEndpoint::PodIdentity => pod_identity(identity, raw, now),
+    }
+}
+
+/// IAM `GET /v3/projects?name={region}`: signed like an API call, but never with V11 and never
+/// with `X-Project-Id` (IAM is not a project's service).
+fn list_projects(raw: &RawRequest, shared: &Shared, request_id: &str) -> Judgement {
+    if raw
+        .header("authorization")
+        .is_some_and(|a| a.trim_start().starts_with("V11-HMAC-SHA256"))
+    {
+        return Judgement::unauthorized(
+            "IAM does not accept V11-HMAC-SHA256 (derived keys): sign IAM calls with the \
+             access key itself",
+        );
+    }
+    let (auth, canonical_request) = match authenticate(raw, shared) {
+        Ok(ok) => ok,
+        Err(rejected) => return *rejected,
+    };
+    let with_auth = |judgement: Judgement| Judgement {
+        auth,
+        canonical_request: canonical_request.clone(),
+        ..judgement
+    };
+    if raw.header_values("x-project-id").next().is_some() {
+        return with_auth(Judgement::reject(
+            400,
+            "IAM.0007",
+            "X-Project-Id is not accepted by IAM: the project listing is not a project's call",
+        ));
+    }
+    let mut name = None;
+    for pair in raw.raw_query().split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key == "name" {
+            name = Some(
+                percent_encoding::percent_decode_str(value)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    let projects = lock(&shared.identity.projects);
+    let listed: Vec<Value> = projects
+        .iter()
+        .filter(|(region, _)| name.as_ref().is_none_or(|n| n == *region))
+        .flat_map(|(region, ids)| {
+            ids.iter().map(move |id| {
+                json!({
+                    "id": id,
+                    "name": region,
+                    "domain_id": DOMAIN_ID,
+                    "parent_id": DOMAIN_ID,
+                    "is_domain": false,
+                    "enabled": true,
+                    "description": "",
+                })
+            })
+        })
+        .collect();
+    drop(projects);
+    let body = json!({
+        "links": {"self": format!("{}{}", IdentityEndpoint::IamProjects.path(), match raw.raw_query() {
+            "" => String::new(),
+            q => format!("?{q}"),
+        }), "previous": null, "next": null},
+        "projects": listed,
+    });
+    Judgement {
+        auth,
+        canonical_request,
+        ..accepted(
+            200,
+            "application/json;charset=utf8",
+            vec![("X-IAM-Trace-Id".into(), format!("{request_id}-iam"))],
+            body.to_string().into_bytes(),
+        )
+    }
+}
+
+/// The JSON object of a body, or a 400.
+fn json_body(raw: &RawRequest) -> Result<Value, Box<Judgement>> {
+    match serde_json::from_slice::<Value>(&raw.body) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        _ => Err(Box::new(Judgement::reject(
+            400,
+            "EMULATOR.0400",
+            "the body is not a JSON object",
+        ))),
+    }
+}
+
+/// The string at `pointer` (e.g. `/auth/id_token/id`), or a 400 naming it.
+fn required_str<'a>(body: &'a Value, pointer: &str) -> Result<&'a str, Box<Judgement>> {
+    body.pointer(pointer)
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            Box::new(Judgement::reject(
+                400,
+                "EMULATOR.0400",
+                format!("{pointer} is missing or not a string"),
+            ))
+        })
+}
+
+/// The positive integer at `pointer`, `default` when absent, or a 400.
+fn duration_at(body: &Value, pointer: &str, default: i64) -> Result<i64, Box<Judgement>> {
+    match body.pointer(pointer) {
+        None => Ok(default),
+        Some(value) => value.as_i64().filter(|n| *n > 0).ok_or_else(|| {
+            Box::new(Judgement::reject(
+                400,
+                "EMULATOR.0400",
+                format!("{pointer} is not a positive integer"),
+            ))
+        }),
+    }
+}
+
+fn or_refusal(result: Result<Judgement, Box<Judgement>>) -> Judgement {
+    result.unwrap_or_else(|refused| *refused)
+}
+
+/// IAM `POST /v3.0/OS-AUTH/id-token/tokens` (`X-Idp-Id`, `{"auth": {"id_token": {"id"}}}`):
+/// 201 with an unscoped token in `X-Subject-Token`.
+fn id_token_login(identity: &Identity, raw: &RawRequest, now: SystemTime) -> Judgement {
+    or_refusal((|| {
+        let Some(idp_id) = raw.header("x-idp-id").map(str::trim) else {
+            return Err(Box::new(Judgement::reject(
+                400,
+                "IAM.0011",
+                "X-Idp-Id is missing",
+            )));
+        };
+        let body = json_body(raw)?;
+        let id_token = required_str(&body, "/auth/id_token/id")?;
+        let federation = identity
+            .federation
+            .as_ref()
+            .filter(|f| f.idp_id == idp_id)
+            .ok_or_else(|| {
+                Box::new(Judgement::reject(
+                    404,
+                    "IAM.0012",
+                    "the identity provider (X-Idp-Id) does not exist",
+                ))
+            })?;
+        if federation.id_token.expose_secret() != id_token {
+            return Err(Box::new(Judgement::reject(
+                401,
+                "IAM.0013",
+                "the id token is not valid for this identity provider",
+            )));
+        }
+        let token = format!("MIIemulator{}", random_text(120, ALNUM));
+        let expiry = whole_second_after(now, UNSCOPED_TOKEN_LIFETIME);
+        lock(&identity.unscoped_tokens).insert(token.clone(), (), expiry, now);
+        let body = json!({"token": {
+            "methods": ["mapped"],
+            "issued_at": sts_time(now),
+            "expires_at": sts_time(expiry),
+            "user": {
+                "domain": {"id": DOMAIN_ID, "name": "hss-emulator"},
+                "id": "emulatorfederateduser0000000001",
+                "name": "FederationUser",
+                "OS-FEDERATION": {
+                    "identity_provider": {"id": idp_id},
+                    "protocol": {"id": "oidc"},
+                    "groups": [],
+                },
+            },
+        }});
+        Ok(accepted(
+            201,
+            "application/json;charset=utf8",
+            vec![("X-Subject-Token".into(), token)],
+            body.to_string().into_bytes(),
+        ))
+    })())
+}
+
+/// IAM `POST /v3.0/OS-CREDENTIAL/securitytokens` with a token from the federated login (in the
+/// body, else `X-Auth-Token`): 201 with temporary keys.
+fn security_tokens(identity: &Identity, raw: &RawRequest, now: SystemTime) -> Judgement {
+    or_refusal((|| {
+        let body = json_body(raw)?;
+        let methods = body
+            .pointer("/auth/identity/methods")
+            .and_then(Value::as_array);
+        if !methods.is_some_and(|m| m.iter().any(|m| m == "token")) {
+            return Err(Box::new(Judgement::reject(
+                400,
+                "IAM.0014",
+                "/auth/identity/methods must list \"token\"",
+            )));
+        }
+        let token = match body.pointer("/auth/identity/token/id") {
+            Some(_) => required_str(&body, "/auth/identity/token/id")?.to_owned(),
+            None => raw
+                .header("x-auth-token")
+                .map(|t| t.trim().to_owned())
+                .ok_or_else(|| {
+                    Box::new(Judgement::reject(
+                        400,
+                        "IAM.0015",
+                        "no token: neither /auth/identity/token/id nor X-Auth-Token",
+                    ))
+                })?,
+        };
+        let duration = duration_at(
+            &body,
+            "/auth/identity/token/duration_seconds",
+            DEFAULT_IAM_DURATION,
+        )?;
+        let expiry = lock(&identity.unscoped_tokens).get(&token).map(|(_, e)| *e);
+        match expiry {
+            None => Err(Box::new(Judgement::reject(
+                401,
+                "IAM.0016",
+                "the token is not valid",
+            ))),
+            Some(expiry) if expiry <= now => Err(Box::new(Judgement::reject(
+                401,
+                "IAM.0017",
+                "the token has expired",
+            ))),
+            Some(_) => {
+                let keys = identity.issue(now, identity.lifetime_for(duration));
+                Ok(json_reply(201, &json!({"credential": keys})))
+            }
+        }
+    })())
+}
+
+/// STS `POST /v5/agencies/assume-with-oidc`, unsigned: the provider URN, agency URN and id
+/// token must be the configured ones.
+fn assume_with_oidc(identity: &Identity, raw: &RawRequest, now: SystemTime) -> Judgement {
+    or_refusal((|| {
+        let body = json_body(raw)?;
+        let provider_urn = required_str(&body, "/provider_urn")?;
+        let agency_urn = required_str(&body, "/agency_urn")?;
+        let id_token = required_str(&body, "/id_token")?;
+        if body.get("agency_session_name").is_some() {
+            required_str(&body, "/agency_session_name")?;
+        }
+        let duration = duration_at(&body, "/duration_seconds", DEFAULT_STS_DURATION)?;
+        let trust = identity.oidc.as_ref().ok_or_else(|| {
+            Box::new(Judgement::reject(
+                403,
+                "STS.0003",
+                "no OIDC identity provider is configured on this emulator",
+            ))
+        })?;
+        if trust.provider_urn != provider_urn {
+            return Err(Box::new(Judgement::reject(
+                404,
+                "STS.0004",
+                "the identity provider (provider_urn) does not exist",
+            )));
+        }
+        if trust.agency_urn != agency_urn {
+            return Err(Box::new(Judgement::reject(
+                403,
+                "STS.0005",
+                "the agency (agency_urn) does not trust this identity provider",
+            )));
+        }
+        if trust.id_token.expose_secret() != id_token {
+            return Err(Box::new(Judgement::reject(
+                401,
+                "STS.0006",
+                "the id token is not valid",
+            )));
+        }
+        let keys = identity.issue(now, identity.lifetime_for(duration));
+        Ok(json_reply(200, &json!({"credential": keys})))
+    })())
+}
+
+/// ECS metadata `PUT /meta-data/latest/api/token` with `X-Metadata-Token-Ttl-Seconds`
+/// (1..=21600): a session token, as text.
+fn metadata_token(identity: &Identity, raw: &RawRequest, now: SystemTime) -> Judgement {
+    let ttl = raw
+        .header("x-metadata-token-ttl-seconds")
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .filter(|t| (1..=MAX_SESSION_TOKEN_TTL).contains(t));
+    let Some(ttl) = ttl else {
+        return Judgement::reject(
+            400,
+            "EMULATOR.0400",
+            format!(
+                "X-Metadata-Token-Ttl-Seconds must be an integer in 1..={MAX_SESSION_TOKEN_TTL}"
+            ),
+        );
+    };
+    let token = random_text(64, ALNUM);
+    let expiry = whole_second_after(now, Duration::from_secs(ttl));
+    lock(&identity.session_tokens).insert(token.clone(), (), expiry, now);
+    accepted(200, "text/plain", Vec::new(), token.into_bytes())
+}
+
+/// ECS metadata `GET /openstack/latest/securitykey` with a valid `X-Metadata-Token`: the
+/// agency's temporary keys, or 401 "Please configure Cloud Service Agency first".
+fn metadata_key(identity: &Identity, raw: &RawRequest, now: SystemTime) -> Judgement {
+    let valid = raw.header("x-metadata-token").is_some_and(|token| {
+        lock(&identity.session_tokens)
+            .get(token.trim())
+            .is_some_and(|(_, expiry)| *expiry > now)
+    });
+    if !valid {
+        return Judgement::reject(
+            401,
+            "EMULATOR.0401",
+            "Unauthorized: X-Metadata-Token is missing, unknown or expired",
+        );
+    }
+    if !identity.ecs_agency {
+        return Judgement::reject(401, "EMULATOR.0401", NO_AGENCY);
+    }
+    let keys = identity.issue(
+        now,
+        identity
+            .lifetime
+            .unwrap_or(DEFAULT_TEMPORARY_CREDENTIALS_LIFETIME),
+    );
+    json_reply(200, &json!({"credential": keys}))
+}
+
+/// CCE pod identity `POST /pod-identity/credentials` with `Authorization: <token>` (no
+/// `Bearer`): the keys at the top level, `access_key_id`, `secret_access_key`,
+/// `security_token`, `expiration`.
+fn pod_identity(identity: &Identity, raw: &RawRequest, now: SystemTime) -> Judgement {
+    let Some(expected) = &identity.pod_token else {
+        return Judgement::reject(
+            404,
+            "EMULATOR.0404",
+            "pod identity is not enabled on this emulator",
+        );
+    };
+    let sent = raw.header("authorization").map(str::trim);
+    if sent != Some(expected.expose_secret()) {
+        return Judgement::reject(
+            401,
+            "EMULATOR.0401",
+            "the Authorization token is missing or not valid",
+        );
+    }
+    let keys = identity.issue(
+        now,
+        identity
+            .lifetime
+            .unwrap_or(DEFAULT_TEMPORARY_CREDENTIALS_LIFETIME),
+    );
+    json_reply(
+        200,
+        &json!({
+            "access_key_id": keys["access"],
+            "secret_access_key": keys["secret"],
+            "security_token": keys["securitytoken"],
+            "expiration": keys["expires_at"],
+        }),
+    )
+}
+
+const MASK: &str = "******";
+
+/// Masks the secrets of an identity request before it is logged: the metadata session token,
+/// the pod's `Authorization`, and the tokens in login bodies.
+pub(crate) fn redact(endpoint: IdentityEndpoint, raw: &mut RawRequest) {
+    if endpoint == IdentityEndpoint::IamProjects {
+        return; // signed like an API call, logged like one
+    }
+    for (name, value) in &mut raw.headers {
+        if matches!(
+            name.as_str(),
+            "authorization" | "x-metadata-token" | "x-auth-token" | "x-security-token"
+        ) {
+            *value = MASK.as_bytes().to_vec();
+        }
+    }
+    if raw.body.is_empty() {
+        return;
+    }
+    match serde_json::from_slice::<Value>(&raw.body) {
+        Ok(mut body) => {
+            mask_tokens(&mut body);
+            raw.body = body.to_string().into_bytes();
+        }
+        Err(_) => raw.body = MASK.as_bytes().to_vec(),
+    }
+}
+
+/// Replaces the string values of `id_token` and `id` members, at any depth.
+fn mask_tokens(value: &mut Value) {
+    match value {
+        Value::Object(members) => {
+            for (key, member) in members.iter_mut() {
+                if matches!(key.as_str(), "id_token" | "id") && member.is_string() {
+                    *member = Value::String(MASK.into());
+                } else {
+                    mask_tokens(member);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_tokens),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_written_as_sts_writes_them() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_893_553_445);
+        assert_eq!(sts_time(at), "2030-01-02T03:04:05.000000Z");
+        let now = SystemTime::UNIX_EPOCH + Duration::from_millis(1_000_500);
+        assert_eq!(
+            whole_second_after(now, Duration::from_secs(2)),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_003)
+        );
+        // A lifetime too long to write stops at the last writable second, without a panic.
+        let last = whole_second_after(now, Duration::MAX);
+        assert_eq!(sts_time(last), "9999-12-31T23:59:59.000000Z");
+    }
+
+    #[test]
+    fn the_key_store_stays_bounded_dropping_expired_then_oldest() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let mut store = Bounded::new(3);
+        store.insert("old".into(), (), now - Duration::from_secs(1), now);
+        store.insert("a".into(), (), now + Duration::from_secs(9), now);
+        store.insert("b".into(), (), now + Duration::from_secs(9), now);
+        store.insert("c".into(), (), now + Duration::from_secs(9), now);
+        assert!(!store.contains("old") && store.contains("a"));
+        store.insert("d".into(), (), now + Duration::from_secs(9), now);
+        assert!(!store.contains("a") && store.contains("d"));
+        assert_eq!(store.entries.len(), 3);
+        assert_eq!(store.order.len(), 3);
+    }
+
+    #[test]
+    fn login_bodies_are_masked_for_the_log() {
+        let mut raw = RawRequest::new(
+            "POST",
+            IdentityEndpoint::IamSecurityTokens.path(),
+            vec![("x-metadata-token".into(), b"SESSION".to_vec())],
+            br#"{"auth": {"identity": {"methods": ["token"], "token": {"id": "SECRET", "duration_seconds": 900}}}}"#.to_vec(),
+        );
+        redact(IdentityEndpoint::IamSecurityTokens, &mut raw);
+        let shown = format!("{raw:?} {}", String::from_utf8_lossy(&raw.body));
+        assert!(
+            !shown.contains("SECRET") && !shown.contains("SESSION"),
+            "{shown}"
+        );
+        assert!(shown.contains("duration_seconds"), "{shown}");
+    }
+
+    #[test]
+    fn endpoints_route_by_path() {
+        for endpoint in IdentityEndpoint::ALL {
+            assert_eq!(IdentityEndpoint::route(endpoint.path()), Some(endpoint));
+        }
+        assert_eq!(IdentityEndpoint::route("/v5/p/image/synchronize"), None);
+        assert_eq!(IdentityEndpoint::route("/v3/projects/x"), None);
+    }
+}
