@@ -144,8 +144,8 @@ fn check_sdk_date(input: &Input) {
 /// `Authorization` when it signs.
 fn check_fast_path(request: &SignableRequest<'_>, ak: &str, sk: &SecretString, time: SystemTime) {
     let reference = signer::sign(request, ak, sk, time);
-    let fast = signer::SigningKey::new(signer::Algorithm::HmacSha256, ak, sk)
-        .sign_headers(request, time);
+    let fast =
+        signer::SigningKey::new(signer::Algorithm::HmacSha256, ak, sk).sign_headers(request, time);
     match (reference, fast) {
         (Ok(signed), Ok(added)) => {
             assert_eq!(added.authorization, signed.authorization);
@@ -163,7 +163,11 @@ fn check_fast_path(request: &SignableRequest<'_>, ak: &str, sk: &SecretString, t
             assert_eq!(headers, expected);
         }
         (Err(a), Err(b)) => assert_eq!(a, b),
-        (a, b) => panic!("sign_with {:?} but the fast path {:?}", a.map(|_| ()), b.map(|_| ())),
+        (a, b) => panic!(
+            "sign_with {:?} but the fast path {:?}",
+            a.map(|_| ()),
+            b.map(|_| ())
+        ),
     }
 }
 
