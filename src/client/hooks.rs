@@ -151,7 +151,7 @@ impl HookState {
             key = key.with_scope(region, service);
         }
         let mut added = key.sign_headers(&signable, time)?;
-        let map = header_map(signed_headers(headers, &added, &self.host));
+        let map = header_map(added.merged(headers, &self.host));
         added.authorization.zeroize();
         *request.headers_mut() = map?;
         Ok(())
@@ -194,33 +194,6 @@ impl HookState {
         }
         map
     }
-}
-
-/// The headers [`signer::sign_with`] returns, from the request's and the signer's additions:
-/// the content-hash header set in place or added, then `X-Sdk-Date`, `Host`, `Authorization`.
-fn signed_headers<'a>(
-    headers: &'a [(String, String)],
-    added: &'a signer::SignedHeaders,
-    host: &'a str,
-) -> impl Iterator<Item = (&'a str, &'a str)> {
-    const UNSIGNED: &str = "UNSIGNED-PAYLOAD";
-    let replaced = added
-        .content_hash
-        .filter(|name| headers.iter().any(|(n, _)| n == name));
-    let appended = added.content_hash.filter(|_| replaced.is_none());
-    headers
-        .iter()
-        .map(move |(n, v)| match replaced {
-            Some(name) if n == name => (n.as_str(), UNSIGNED),
-            _ => (n.as_str(), v.as_str()),
-        })
-        .chain(appended.map(|name| (name, UNSIGNED)))
-        .chain(added.date.as_deref().map(|d| (signer::DATE_HEADER, d)))
-        .chain(added.host.then_some(("Host", host)))
-        .chain(std::iter::once((
-            "Authorization",
-            added.authorization.as_str(),
-        )))
 }
 
 /// Headers as sent: raw UTF-8 bytes (the text that was signed is the text that is sent), secret

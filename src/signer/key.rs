@@ -100,23 +100,33 @@ impl fmt::Debug for SignedHeaders {
 }
 
 impl SignedHeaders {
-    /// Applies the additions to `headers` (the request's, values trimmed): the list
-    /// [`SignedRequest::headers`](super::SignedRequest::headers) holds.
-    pub fn apply_to(&self, headers: &mut Vec<(String, String)>, host: &str) {
-        if let Some(name) = self.content_hash {
-            match headers.iter_mut().find(|(n, _)| n == name) {
-                Some(slot) => slot.1 = "UNSIGNED-PAYLOAD".to_owned(),
-                None => headers.push((name.to_owned(), "UNSIGNED-PAYLOAD".to_owned())),
-            }
-        }
-        if let Some(date) = &self.date {
-            headers.push((DATE_HEADER.to_owned(), date.clone()));
-        }
-        if self.host {
-            // Trimmed, as `sign_with` trims every value it signs and returns.
-            headers.push(("Host".to_owned(), trim_header_value(host).to_owned()));
-        }
-        headers.push(("Authorization".to_owned(), self.authorization.clone()));
+    /// The headers to send: `headers` (the request's, values trimmed) with the additions, in the
+    /// order of [`SignedRequest::headers`](super::SignedRequest::headers): the content-hash
+    /// header set in place or added, then `X-Sdk-Date`, `Host` (trimmed, as `sign_with` trims
+    /// every value it signs) and `Authorization`. Borrows; allocates nothing.
+    pub fn merged<'a>(
+        &'a self,
+        headers: &'a [(String, String)],
+        host: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        const UNSIGNED: &str = "UNSIGNED-PAYLOAD";
+        let replaced = self
+            .content_hash
+            .filter(|name| headers.iter().any(|(n, _)| n == name));
+        let appended = self.content_hash.filter(|_| replaced.is_none());
+        headers
+            .iter()
+            .map(move |(n, v)| match replaced {
+                Some(name) if n == name => (n.as_str(), UNSIGNED),
+                _ => (n.as_str(), v.as_str()),
+            })
+            .chain(appended.map(|name| (name, UNSIGNED)))
+            .chain(self.date.as_deref().map(|d| (DATE_HEADER, d)))
+            .chain(self.host.then(|| ("Host", trim_header_value(host))))
+            .chain(std::iter::once((
+                "Authorization",
+                self.authorization.as_str(),
+            )))
     }
 }
 
@@ -828,12 +838,15 @@ mod tests {
             }
             (e, g) => panic!("{}: {e:?} vs {g:?}", v.name),
         };
-        let mut headers: Vec<(String, String)> = v
+        let headers: Vec<(String, String)> = v
             .headers
             .iter()
             .map(|(n, value)| (n.clone(), trim_header_value(value).to_owned()))
             .collect();
-        got.apply_to(&mut headers, &v.host);
+        let headers: Vec<(String, String)> = got
+            .merged(&headers, &v.host)
+            .map(|(n, value)| (n.to_owned(), value.to_owned()))
+            .collect();
         let want: Vec<(String, String)> = expected
             .headers
             .iter()
