@@ -1038,3 +1038,66 @@ fn the_emulator_takes_its_secret_key_from_a_file() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// HTTP_PROXY is honoured (as the README says): the request goes to the proxy, in absolute form,
+/// signed for the endpoint's host; no name is looked up.
+#[tokio::test]
+async fn the_proxy_from_the_environment_carries_the_call() {
+    let proxy = CaptureServer::start(0).await;
+    let mut env = KEYS.to_vec();
+    let proxy_url = proxy.endpoint();
+    env.push(("HTTP_PROXY", &proxy_url));
+    let out = cli_async(
+        &[
+            "sync",
+            "--endpoint",
+            "http://hss.proxied.test",
+            "--image-type",
+            "private_image",
+        ],
+        &env,
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = &proxy.requests()[0];
+    assert_eq!(
+        got.target,
+        format!("http://hss.proxied.test/v5/{PROJECT}/image/synchronize")
+    );
+    assert_eq!(got.header("Host"), Some("hss.proxied.test"));
+}
+
+/// Colour only on a terminal, and never with NO_COLOR: run under a pseudo-terminal (`script`),
+/// `-vv` logs are coloured unless NO_COLOR is set.
+#[test]
+fn no_color_turns_colour_off_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let run = |no_color: bool| {
+        let command = format!(
+            "{} sync -vv --no-retry --endpoint http://127.0.0.1:9 --image-type private_image",
+            env!("CARGO_BIN_EXE_hss-image-sync")
+        );
+        let mut cmd = Command::new("script");
+        cmd.env_clear()
+            .env("HUAWEICLOUD_SDK_METADATA_ENDPOINT", "http://127.0.0.1:9")
+            .envs(KEYS.iter().copied())
+            .args(["-qec", &command, "/dev/null"]);
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+    };
+    let coloured = run(false);
+    assert!(
+        coloured.contains("\u{1b}["),
+        "no colour on a terminal: {coloured:?}"
+    );
+    let plain = run(true);
+    assert!(
+        plain.contains("sending") && !plain.contains('\u{1b}'),
+        "{plain:?}"
+    );
+}
