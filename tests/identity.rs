@@ -1107,3 +1107,45 @@ async fn official_sdk_providers_against_the_emulator() {
         "{refused:#?}"
     );
 }
+
+/// `whoami --region` alone: the HSS endpoint comes from the region (and is not contacted), the
+/// project from IAM (here the emulator, through HUAWEICLOUD_SDK_IAM_ENDPOINT).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoami_works_with_the_region_alone() {
+    let emulator = emulator().start().await.unwrap();
+    let iam = emulator.endpoint();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hss-image-sync"))
+        .args(["whoami", "--region", REGION])
+        .env_clear()
+        .env("HOME", std::env::temp_dir().join("hss-identity-empty-home"))
+        .env("HUAWEICLOUD_SDK_METADATA_ENDPOINT", "http://127.0.0.1:9")
+        .env("HUAWEICLOUD_SDK_IAM_ENDPOINT", &iam)
+        .env("HUAWEICLOUD_SDK_AK", DEMO_ACCESS_KEY)
+        .env("HUAWEICLOUD_SDK_SK", DEMO_SECRET_KEY)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("endpoint: https://hss.cn-north-4.myhuaweicloud.com"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("project: {DEMO_PROJECT_ID} (looked up in IAM)")),
+        "{stdout}"
+    );
+    assert_eq!(emulator.identity_calls().iam_projects, 1);
+    assert_eq!(
+        emulator
+            .exchanges()
+            .iter()
+            .filter(|e| e.request.target.starts_with("/v5/"))
+            .count(),
+        0
+    );
+}
