@@ -122,8 +122,14 @@ fn scratch(name: &str) -> PathBuf {
 
 /// `hss-image-sync sync ARGS` with the demo keys in the environment and an empty home.
 fn sync(args: &[&str], home: &Path) -> Output {
+    sync_with_env(args, home, &[])
+}
+
+/// [`sync`] with more environment variables.
+fn sync_with_env(args: &[&str], home: &Path, env: &[(&str, &Path)]) -> Output {
     Command::new(BIN)
         .env_clear()
+        .envs(env.iter().copied())
         // Never the real metadata address, whatever a test forgets to configure.
         .env("HUAWEICLOUD_SDK_METADATA_ENDPOINT", "http://127.0.0.1:9")
         .env("HOME", home)
@@ -203,6 +209,72 @@ fn sync_over_https_with_the_ca_the_emulator_wrote() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The system CA store is read at the first TLS handshake, not when the client is built: with
+/// no CA certificate on the system at all, a call to an `http://` endpoint works (it was a
+/// configuration error, and reading the store was most of a one-shot call's time), an https
+/// call works with `--ca-bundle`, and without it fails with the reason, not retried.
+#[test]
+fn system_roots_are_read_only_for_tls() {
+    let dir = scratch("no-system-roots");
+    let ca = dir.join("ca.pem");
+    let empty_file = dir.join("empty.pem");
+    std::fs::write(&empty_file, "").unwrap();
+    let empty_dir = dir.join("certs");
+    std::fs::create_dir(&empty_dir).unwrap();
+    let no_roots = [
+        ("SSL_CERT_FILE", empty_file.as_path()),
+        ("SSL_CERT_DIR", empty_dir.as_path()),
+    ];
+    let common = [
+        "--image-type",
+        "private_image",
+        "--no-retry",
+        "--timeout",
+        "60",
+    ];
+
+    let plain = EmulatorProcess::start(&[], None);
+    let out = sync_with_env(
+        &[&["--endpoint", &plain.endpoint][..], &common].concat(),
+        &dir,
+        &no_roots,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+
+    let tls = EmulatorProcess::start(&["--tls", "--ca-out", ca.to_str().unwrap()], None);
+    let with_bundle = [
+        &[
+            "--endpoint",
+            &tls.endpoint,
+            "--ca-bundle",
+            ca.to_str().unwrap(),
+        ][..],
+        &common,
+    ]
+    .concat();
+    let out = sync_with_env(&with_bundle, &dir, &no_roots);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+
+    let out = sync_with_env(
+        &[&["--endpoint", &tls.endpoint][..], &common].concat(),
+        &dir,
+        &no_roots,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("No CA certificates were loaded from the system"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("transport (tls) after 1 attempt(s)"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

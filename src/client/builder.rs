@@ -3,14 +3,13 @@
 use super::HssClient;
 use super::hooks::{Auth, HookState, Signing, TimeSource};
 use super::retry::RetryPolicy;
+use super::tls::{ExtraRoots, extra_roots, http_client};
 use crate::credentials::{AuthToken, Credentials, CredentialsCache, ProvideCredentials};
 use crate::error::Error;
 use crate::generated;
 use crate::region;
 use crate::signer::{self, Algorithm};
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -46,16 +45,6 @@ pub struct HssClientBuilder {
     time_source: Option<TimeSource>,
     extra_roots: Vec<ExtraRoots>,
 }
-
-/// CA certificates to trust besides the platform's.
-#[derive(Clone, Debug)]
-enum ExtraRoots {
-    Pem(Vec<u8>),
-    File(PathBuf),
-}
-
-/// A CA bundle is a few certificates; anything larger is not one.
-const MAX_CA_BUNDLE_BYTES: u64 = 4 << 20;
 
 impl std::fmt::Debug for HssClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -438,104 +427,9 @@ fn split_endpoint(endpoint: &str) -> Result<(String, String), Error> {
     Ok((base_url, host))
 }
 
-/// Our own reqwest client: rustls with the ring provider (no C build, no process-wide default
-/// provider needed) and the platform's certificate verifier; nothing here can panic. Attempt
-/// timeouts are set on each request by the hooks; the call's deadline by the client.
-pub(crate) fn http_client(
-    connect_timeout: Duration,
-    extra_roots: Vec<CertificateDer<'static>>,
-) -> Result<reqwest::Client, Error> {
-    let tls_error = |e: &dyn std::fmt::Display| Error::Config {
-        setting: "tls",
-        problem: e.to_string(),
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier =
-        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider.clone())
-            .map_err(|e| tls_error(&e))?;
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| tls_error(&e))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .connect_timeout(connect_timeout)
-        .http1_title_case_headers()
-        // A redirect would carry X-Auth-Token or X-Security-Token to another host (reqwest
-        // drops only Authorization) and turn the POST into a GET: never follow one.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| Error::Config {
-            setting: "http",
-            problem: e.to_string(),
-        })
-}
-
-/// The certificates of every extra CA source, each of which must hold at least one.
-fn extra_roots(sources: &[ExtraRoots]) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let mut roots = Vec::new();
-    for source in sources {
-        let (pem, named) = match source {
-            ExtraRoots::Pem(pem) => (pem.clone(), "the PEM given".to_owned()),
-            ExtraRoots::File(path) => (read_ca_file(path)?, path.display().to_string()),
-        };
-        let bad = |why: String| Error::Config {
-            setting: "tls",
-            problem: format!("CA certificates in {named}: {why}"),
-        };
-        let before = roots.len();
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            roots.push(cert.map_err(|e| bad(e.to_string()))?);
-        }
-        if roots.len() == before {
-            return Err(bad("no PEM CERTIFICATE block".into()));
-        }
-    }
-    Ok(roots)
-}
-
-fn read_ca_file(path: &Path) -> Result<Vec<u8>, Error> {
-    use std::io::Read;
-    let bad = |why: String| Error::Config {
-        setting: "tls",
-        problem: format!("CA bundle {}: {why}", path.display()),
-    };
-    let metadata = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
-    if !metadata.is_file() {
-        return Err(bad("not a regular file".into()));
-    }
-    let mut pem = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_CA_BUNDLE_BYTES + 1).read_to_end(&mut pem))
-        .map_err(|e| bad(e.to_string()))?;
-    if pem.len() as u64 > MAX_CA_BUNDLE_BYTES {
-        return Err(bad(format!("larger than {MAX_CA_BUNDLE_BYTES} bytes")));
-    }
-    Ok(pem)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn extra_roots_must_hold_certificates() {
-        for pem in [
-            &b""[..],
-            b"not pem",
-            b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
-        ] {
-            let err = extra_roots(&[ExtraRoots::Pem(pem.to_vec())]).unwrap_err();
-            assert!(matches!(err, Error::Config { setting: "tls", .. }), "{err}");
-        }
-        let dir = std::env::temp_dir();
-        let err = extra_roots(&[ExtraRoots::File(dir.clone())]).unwrap_err();
-        assert!(err.to_string().contains("not a regular file"), "{err}");
-        let err = extra_roots(&[ExtraRoots::File(dir.join("no-such-ca-bundle.pem"))]).unwrap_err();
-        assert!(err.to_string().contains("no-such-ca-bundle.pem"), "{err}");
-    }
 
     #[test]
     fn host_comes_from_the_parsed_url() {

@@ -19,6 +19,7 @@ mod image_sync;
 mod project;
 mod retry;
 pub(crate) mod skew;
+pub(crate) mod tls;
 mod validate;
 mod wire;
 

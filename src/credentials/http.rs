@@ -46,8 +46,8 @@ impl LazyClient {
         if let Some(client) = self.client.get() {
             return Ok(client.clone());
         }
-        let client = crate::client::builder::http_client(self.connect_timeout, Vec::new())
-            .map_err(|e| {
+        let client =
+            crate::client::tls::http_client(self.connect_timeout, Vec::new()).map_err(|e| {
                 fetch_error(provider, "cannot set up an HTTP client", Some(Box::new(e)))
             })?;
         // Another caller may have won the race; either client does.

@@ -1,0 +1,193 @@
+//! Our HTTP client's TLS: rustls with the ring provider and the platform's certificate
+//! verifier, plus the extra CA certificates a caller adds. The platform's roots are loaded at
+//! the first TLS handshake, not when the client is built: reading the system CA store is most
+//! of a one-shot CLI call's time, and a call to an `http://` endpoint (the emulator) never
+//! needs it.
+
+use crate::error::Error;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls_platform_verifier::Verifier;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// CA certificates to trust besides the platform's.
+#[derive(Clone, Debug)]
+pub(crate) enum ExtraRoots {
+    Pem(Vec<u8>),
+    File(PathBuf),
+}
+
+/// A CA bundle is a few certificates; anything larger is not one.
+const MAX_CA_BUNDLE_BYTES: u64 = 4 << 20;
+
+/// Our own reqwest client: rustls with the ring provider (no C build, no process-wide default
+/// provider needed) and the platform's certificate verifier, made at the first handshake;
+/// nothing here can panic. Attempt timeouts are set on each request by the hooks; the call's
+/// deadline by the client.
+pub(crate) fn http_client(
+    connect_timeout: Duration,
+    extra_roots: Vec<CertificateDer<'static>>,
+) -> Result<reqwest::Client, Error> {
+    let tls_error = |e: &dyn std::fmt::Display| Error::Config {
+        setting: "tls",
+        problem: e.to_string(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = LazyVerifier {
+        extra_roots,
+        provider: provider.clone(),
+        verifier: OnceLock::new(),
+    };
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_error(&e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .connect_timeout(connect_timeout)
+        .http1_title_case_headers()
+        // A redirect would carry X-Auth-Token or X-Security-Token to another host (reqwest
+        // drops only Authorization) and turn the POST into a GET: never follow one.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Error::Config {
+            setting: "http",
+            problem: e.to_string(),
+        })
+}
+
+/// The platform verifier (system roots and `SSL_CERT_FILE`/`SSL_CERT_DIR`, plus the extra
+/// roots), made once, at the first certificate it is asked about. A failure to make it (no
+/// CA certificate at all) is kept and is that handshake's error, and every later one's.
+#[derive(Debug)]
+struct LazyVerifier {
+    extra_roots: Vec<CertificateDer<'static>>,
+    provider: Arc<CryptoProvider>,
+    verifier: OnceLock<Result<Verifier, rustls::Error>>,
+}
+
+impl LazyVerifier {
+    fn get(&self) -> Result<&Verifier, rustls::Error> {
+        self.verifier
+            .get_or_init(|| {
+                Verifier::new_with_extra_roots(
+                    self.extra_roots.iter().cloned(),
+                    self.provider.clone(),
+                )
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl ServerCertVerifier for LazyVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.get()?
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.get()?.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.get()?.verify_tls13_signature(message, cert, dss)
+    }
+
+    /// What the provider verifies, which is what the platform verifier answers too; asked
+    /// when the ClientHello is written, so it must not load the roots.
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The certificates of every extra CA source, each of which must hold at least one.
+pub(crate) fn extra_roots(sources: &[ExtraRoots]) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let mut roots = Vec::new();
+    for source in sources {
+        let (pem, named) = match source {
+            ExtraRoots::Pem(pem) => (pem.clone(), "the PEM given".to_owned()),
+            ExtraRoots::File(path) => (read_ca_file(path)?, path.display().to_string()),
+        };
+        let bad = |why: String| Error::Config {
+            setting: "tls",
+            problem: format!("CA certificates in {named}: {why}"),
+        };
+        let before = roots.len();
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            roots.push(cert.map_err(|e| bad(e.to_string()))?);
+        }
+        if roots.len() == before {
+            return Err(bad("no PEM CERTIFICATE block".into()));
+        }
+    }
+    Ok(roots)
+}
+
+fn read_ca_file(path: &Path) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let bad = |why: String| Error::Config {
+        setting: "tls",
+        problem: format!("CA bundle {}: {why}", path.display()),
+    };
+    let metadata = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+    if !metadata.is_file() {
+        return Err(bad("not a regular file".into()));
+    }
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CA_BUNDLE_BYTES + 1).read_to_end(&mut pem))
+        .map_err(|e| bad(e.to_string()))?;
+    if pem.len() as u64 > MAX_CA_BUNDLE_BYTES {
+        return Err(bad(format!("larger than {MAX_CA_BUNDLE_BYTES} bytes")));
+    }
+    Ok(pem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_roots_must_hold_certificates() {
+        for pem in [
+            &b""[..],
+            b"not pem",
+            b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
+        ] {
+            let err = extra_roots(&[ExtraRoots::Pem(pem.to_vec())]).unwrap_err();
+            assert!(matches!(err, Error::Config { setting: "tls", .. }), "{err}");
+        }
+        let dir = std::env::temp_dir();
+        let err = extra_roots(&[ExtraRoots::File(dir.clone())]).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let err = extra_roots(&[ExtraRoots::File(dir.join("no-such-ca-bundle.pem"))]).unwrap_err();
+        assert!(err.to_string().contains("no-such-ca-bundle.pem"), "{err}");
+    }
+}
