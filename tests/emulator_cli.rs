@@ -25,6 +25,16 @@ impl EmulatorProcess {
     /// options (e.g. `-S -n 1024`) when given, and waits for its `listening on` line. Its log
     /// (stdout) is read and thrown away.
     fn start(args: &[&str], ulimit: Option<&str>) -> Self {
+        let (emulator, mut stdout) = Self::start_with_log(args, ulimit);
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        emulator
+    }
+
+    /// [`start`](Self::start), its log left to the caller to read (or not).
+    fn start_with_log(
+        args: &[&str],
+        ulimit: Option<&str>,
+    ) -> (Self, std::io::BufReader<std::process::ChildStdout>) {
         let mut command = match ulimit {
             None => Command::new(BIN),
             Some(limit) => {
@@ -53,8 +63,7 @@ impl EmulatorProcess {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("first line: {first:?}"))
             .to_owned();
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        EmulatorProcess { child, endpoint }
+        (EmulatorProcess { child, endpoint }, stdout)
     }
 
     fn addr(&self) -> String {
@@ -276,6 +285,72 @@ fn system_roots_are_read_only_for_tls() {
         "{stderr}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The request log never holds up a request: with stdout not read (its pipe full), 10,000
+/// requests are all answered, the lines that did not fit are dropped, and once stdout is read
+/// again the log says how many; every request is a whole line or counted.
+#[test]
+fn an_unread_log_drops_lines_and_says_so() {
+    let (emulator, stdout) = EmulatorProcess::start_with_log(&[], None);
+    let addr = emulator.addr();
+    let send = |count: usize| {
+        let addr = addr.clone();
+        async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            // Unsigned: refused, and logged.
+            let request = format!(
+                "POST /v5/{DEMO_PROJECT_ID}/image/synchronize HTTP/1.1\r\nHost: {addr}\r\n\
+                 Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+            );
+            for i in 0..count {
+                let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                stream.write_all(request.as_bytes()).await.unwrap();
+                let mut answer = Vec::new();
+                tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+                    .await
+                    .unwrap_or_else(|_| panic!("request {i} not answered in 30 s"))
+                    .unwrap();
+                assert!(answer.starts_with(b"HTTP/1.1 401 "), "request {i}");
+            }
+        }
+    };
+    runtime().block_on(async {
+        let tasks: Vec<_> = (0..8).map(|_| tokio::spawn(send(1250))).collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    // Read the log now: every request is either a line or counted as dropped.
+    let (lines, read) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            if lines.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let (mut logged, mut dropped, mut notices) = (0, 0, 0);
+    while let Ok(line) = read.recv_timeout(Duration::from_secs(3)) {
+        if let Some(notice) = line.strip_prefix('(') {
+            let (count, rest) = notice.split_once(' ').unwrap();
+            assert_eq!(rest, "log lines dropped: stdout was not read)");
+            dropped += count.parse::<u64>().unwrap();
+            notices += 1;
+        } else {
+            assert!(
+                line.starts_with("POST /v5/") && line.contains(" -> 401 rejected "),
+                "{line}"
+            );
+            logged += 1;
+        }
+    }
+    assert!(notices > 0 && dropped > 0, "{notices} notices");
+    assert_eq!(
+        logged + dropped,
+        10_000,
+        "{logged} logged, {dropped} dropped"
+    );
 }
 
 /// Item 13: every request, its body included, was kept forever: 300 requests of 1 MB took

@@ -247,8 +247,10 @@ pub(crate) async fn handle_request(
     if let Some(endpoint) = endpoint {
         identity::redact(endpoint, &mut raw);
     }
-    raw.body.truncate(LOGGED_BODY_BYTES);
-    raw.body.shrink_to_fit();
+    if raw.body.len() > LOGGED_BODY_BYTES {
+        raw.body.truncate(LOGGED_BODY_BYTES);
+        raw.body.shrink_to_fit();
+    }
     let mut exchange = Exchange {
         body_len,
         request: raw,
@@ -287,9 +289,11 @@ pub(crate) async fn handle_request(
     if let Some(hook) = &shared.config.on_exchange {
         hook(&exchange);
     }
-    if let Ok(mut exchanges) = shared.exchanges.lock() {
-        exchanges.push(exchange);
-    }
+    let evicted = shared
+        .exchanges
+        .lock()
+        .map(|mut exchanges| exchanges.push(exchange));
+    drop(evicted);
     match response {
         Ok(mut response) if close => {
             response.headers_mut().insert(

@@ -144,10 +144,15 @@ impl ExchangeLog {
         }
     }
 
-    /// Adds `exchange` (its body already cut), dropping the oldest beyond the limits.
-    pub fn push(&mut self, exchange: Exchange) {
+    /// Adds `exchange` (its body already cut) and returns the oldest ones it pushed out beyond
+    /// the limits, for the caller to drop once it has released the log's lock (freeing an
+    /// exchange's many small buffers under the lock held up every other request).
+    #[must_use = "drop the evicted exchanges after releasing the lock"]
+    pub fn push(&mut self, exchange: Exchange) -> Vec<Exchange> {
+        let mut evicted = Vec::new();
         if self.max_entries == 0 {
-            return;
+            evicted.push(exchange);
+            return evicted;
         }
         let size = estimated_size(&exchange);
         while let Some((_, oldest)) = self.entries.front()
@@ -155,10 +160,11 @@ impl ExchangeLog {
                 || self.bytes.saturating_add(size) > LOG_BUDGET_BYTES)
         {
             self.bytes -= oldest;
-            self.entries.pop_front();
+            evicted.extend(self.entries.pop_front().map(|(e, _)| e));
         }
         self.bytes += size;
         self.entries.push_back((exchange, size));
+        evicted
     }
 
     pub fn to_vec(&self) -> Vec<Exchange> {

@@ -1,9 +1,14 @@
 //! Text from elsewhere (a server's answer, a client's request) made safe to print.
 
+use std::borrow::Cow;
+
 /// Server-provided text made safe for a terminal: every control character (C0 including
 /// ESC, BEL and CR, DEL, and C1 such as CSI) is written as a `\u{..}` escape, so an answer
 /// cannot move the cursor, retitle the window or hide what came before it.
-pub fn printable(text: &str) -> String {
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() {
@@ -12,7 +17,7 @@ pub fn printable(text: &str) -> String {
             out.push(c);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// JSON as serde_json writes it escapes C0 controls but leaves C1 controls raw: escaped too,
