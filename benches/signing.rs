@@ -14,8 +14,7 @@
 //! - `sign`: `signer::sign` (the public one-shot API: AK/SK in, every intermediate string out);
 //! - `key`: `signer::SigningKey::sign_headers` with a key made once (HMAC key state computed
 //!   once per credential, canonical request hashed as it is written, only the added headers
-//!   made): the per-call path of the client, which makes the key at each call (two more
-//!   compressions, the `-rekey` floors' difference);
+//!   made): the per-call path of the client, which keeps the key per credential;
 //! - `floor-sha2`, `floor-ring`: SHA-256 of the body, SHA-256 of the canonical request and
 //!   HMAC-SHA256 of the string to sign with the key's inner/outer state made once (the least
 //!   hashing per request), with that backend;

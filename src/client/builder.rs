@@ -284,6 +284,7 @@ impl HssClientBuilder {
         let state = HookState {
             auth,
             signing,
+            keys: Default::default(),
             host,
             user_agent,
             now: self

@@ -40,6 +40,45 @@ pub(crate) struct Signing {
     pub scope: Option<(String, String)>,
 }
 
+/// The [`signer::SigningKey`] of the current credentials (HMAC key state computed once per
+/// credential, not at every request); shared by clones of the client. Made again when the
+/// credentials change (a refresh of temporary keys).
+#[derive(Clone, Default)]
+pub(crate) struct SigningKeyCache(Arc<std::sync::Mutex<Option<Arc<signer::SigningKey>>>>);
+
+impl SigningKeyCache {
+    fn get(&self, signing: &Signing, creds: &Credentials) -> Arc<signer::SigningKey> {
+        let (ak, sk) = (creds.access_key_id(), creds.secret_access_key());
+        let scope = signing
+            .scope
+            .as_ref()
+            .map(|(region, service)| (region.as_str(), service.as_str()));
+        let mut cached = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(key) = cached
+            .as_ref()
+            .filter(|key| key.is_for(signing.algorithm, ak, sk, scope))
+        {
+            return key.clone();
+        }
+        let mut key = signer::SigningKey::new(signing.algorithm, ak, sk);
+        if let Some((region, service)) = scope {
+            key = key.with_scope(region, service);
+        }
+        let key = Arc::new(key);
+        *cached = Some(key.clone());
+        key
+    }
+}
+
+impl fmt::Debug for SigningKeyCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKeyCache")
+    }
+}
+
 /// A source of the current time, injectable so tests can sign at a fixed instant.
 pub(crate) type TimeSource = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
@@ -49,6 +88,7 @@ pub struct HookState {
     pub(crate) auth: Auth,
     /// How AK/SK requests are signed.
     pub(crate) signing: Signing,
+    pub(crate) keys: SigningKeyCache,
     /// The endpoint's authority, as the parsed URL writes it: signed, and sent as `Host`.
     pub(crate) host: String,
     pub(crate) user_agent: String,
@@ -142,14 +182,7 @@ impl HookState {
         }
         // The per-call path: the canonical request hashed as it is written, only the added
         // headers made.
-        let mut key = signer::SigningKey::new(
-            self.signing.algorithm,
-            creds.access_key_id(),
-            creds.secret_access_key(),
-        );
-        if let Some((region, service)) = &self.signing.scope {
-            key = key.with_scope(region, service);
-        }
+        let key = self.keys.get(&self.signing, creds);
         let mut added = key.sign_headers(&signable, time)?;
         let map = header_map(added.merged(headers, &self.host));
         added.authorization.zeroize();
@@ -310,6 +343,45 @@ impl ClientHooks<HookState> for Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signing_keys_are_made_once_per_credential() {
+        let cache = SigningKeyCache::default();
+        let hmac = Signing {
+            algorithm: signer::Algorithm::HmacSha256,
+            scope: None,
+        };
+        let creds = Credentials::new("AK1", "SK1");
+        let first = cache.get(&hmac, &creds);
+        assert!(Arc::ptr_eq(&first, &cache.get(&hmac, &creds.clone())));
+        // Another secret key, access key, algorithm or scope: another key.
+        let mut previous = first;
+        for (signing, creds) in [
+            (hmac.clone(), Credentials::new("AK1", "SK2")),
+            (hmac.clone(), Credentials::new("AK2", "SK2")),
+            (
+                Signing {
+                    algorithm: signer::Algorithm::HmacSm3,
+                    scope: None,
+                },
+                Credentials::new("AK2", "SK2"),
+            ),
+            (
+                Signing {
+                    algorithm: signer::Algorithm::V11HmacSha256,
+                    scope: Some(("cn-north-4".into(), "hss".into())),
+                },
+                Credentials::new("AK2", "SK2"),
+            ),
+        ] {
+            let key = cache.get(&signing, &creds);
+            assert!(!Arc::ptr_eq(&key, &previous));
+            assert_eq!(key.access_key_id(), creds.access_key_id());
+            assert_eq!(key.algorithm(), signing.algorithm);
+            assert!(Arc::ptr_eq(&key, &cache.get(&signing, &creds)));
+            previous = key;
+        }
+    }
 
     #[test]
     fn signing_errors_survive_the_custom_error() {

@@ -1183,7 +1183,7 @@ fn write_markdown(comparisons: &[Comparison], summary: &Value) -> Result<(), Str
     for (kind, label) in [
         (
             "key",
-            "ours: `SigningKey::sign_headers`, key made once (the client makes it per call: add the `-rekey` difference)",
+            "ours: `SigningKey::sign_headers`, key made once (as the client does, per credential)",
         ),
         (
             "sign",
