@@ -121,6 +121,22 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Request number `i`, written in `parts` on a connection of its own; its whole answer, which
+/// must come within 30 s.
+async fn exchange(addr: &str, parts: &[&[u8]], i: usize) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    for part in parts {
+        stream.write_all(part).await.unwrap();
+    }
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .unwrap_or_else(|_| panic!("request {i} not answered in 30 s"))
+        .unwrap();
+    answer
+}
+
 /// A fresh, empty folder for this test's files.
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("hss-emulator-cli-{name}-{}", std::process::id()));
@@ -297,20 +313,13 @@ fn an_unread_log_drops_lines_and_says_so() {
     let send = |count: usize| {
         let addr = addr.clone();
         async move {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
             // Unsigned: refused, and logged.
             let request = format!(
                 "POST /v5/{DEMO_PROJECT_ID}/image/synchronize HTTP/1.1\r\nHost: {addr}\r\n\
                  Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
             );
             for i in 0..count {
-                let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-                stream.write_all(request.as_bytes()).await.unwrap();
-                let mut answer = Vec::new();
-                tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
-                    .await
-                    .unwrap_or_else(|_| panic!("request {i} not answered in 30 s"))
-                    .unwrap();
+                let answer = exchange(&addr, &[request.as_bytes()], i).await;
                 assert!(answer.starts_with(b"HTTP/1.1 401 "), "request {i}");
             }
         }
@@ -379,14 +388,7 @@ fn memory_stays_bounded_after_300_one_megabyte_requests() {
                  Connection: close\r\n\r\n",
                 body.len()
             );
-            let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-            stream.write_all(head.as_bytes()).await.unwrap();
-            stream.write_all(&body).await.unwrap();
-            let mut answer = Vec::new();
-            tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
-                .await
-                .unwrap_or_else(|_| panic!("request {i} not answered in 30 s"))
-                .unwrap();
+            let answer = exchange(&addr, &[head.as_bytes(), &body], i).await;
             assert!(answer.starts_with(b"HTTP/1.1 401 "), "request {i}");
         }
         let ended_with = emulator.rss();
