@@ -157,9 +157,10 @@ impl HookState {
         creds: Option<&Credentials>,
     ) -> Result<(), SigningError> {
         let Some(creds) = creds else {
-            *request.headers_mut() =
-                header_map(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
-            return Ok(());
+            return fill_headers(
+                request.headers_mut(),
+                headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            );
         };
         let body = request
             .body()
@@ -176,18 +177,26 @@ impl HookState {
         let time = self.signing_time();
         if tracing::enabled!(tracing::Level::DEBUG) {
             // Every intermediate string, for the debug log.
-            let map = self.sign_logged(&signable, creds, time)?;
-            *request.headers_mut() = map;
-            return Ok(());
+            let mut signed = self.sign_logged(&signable, creds, time)?;
+            let filled = fill_headers(
+                request.headers_mut(),
+                signed
+                    .headers
+                    .iter()
+                    .map(|h| (h.name.as_str(), h.value.as_str())),
+            );
+            for header in signed.headers.iter_mut().filter(|h| h.sensitive) {
+                header.value.zeroize();
+            }
+            return filled;
         }
         // The per-call path: the canonical request hashed as it is written, only the added
         // headers made.
         let key = self.keys.get(&self.signing, creds);
         let mut added = key.sign_headers(&signable, time)?;
-        let map = header_map(added.merged(headers, &self.host));
+        let filled = fill_headers(request.headers_mut(), added.merged(headers, &self.host));
         added.authorization.zeroize();
-        *request.headers_mut() = map?;
-        Ok(())
+        filled
     }
 
     /// [`signer::sign_with`], its intermediate strings logged at debug level.
@@ -196,7 +205,7 @@ impl HookState {
         signable: &SignableRequest<'_>,
         creds: &Credentials,
         time: SystemTime,
-    ) -> Result<HeaderMap, SigningError> {
+    ) -> Result<signer::SignedRequest, SigningError> {
         let mut params = signer::SigningParams::new(
             self.signing.algorithm,
             creds.access_key_id(),
@@ -206,7 +215,7 @@ impl HookState {
         if let Some((region, service)) = &self.signing.scope {
             params = params.with_scope(region, service);
         }
-        let mut signed = signer::sign_with(signable, &params)?;
+        let signed = signer::sign_with(signable, &params)?;
         // What a 401 can be compared with (the gateway returns its canonical request): the
         // security token masked by `CanonicalRequest`'s `Display`, no key material.
         tracing::debug!(
@@ -216,25 +225,18 @@ impl HookState {
             signed.canonical_request,
             signed.string_to_sign
         );
-        let map = header_map(
-            signed
-                .headers
-                .iter()
-                .map(|h| (h.name.as_str(), h.value.as_str())),
-        );
-        for header in signed.headers.iter_mut().filter(|h| h.sensitive) {
-            header.value.zeroize();
-        }
-        map
+        Ok(signed)
     }
 }
 
 /// Headers as sent: raw UTF-8 bytes (the text that was signed is the text that is sent), secret
 /// ones marked sensitive so that no HTTP-level logging prints them.
-fn header_map<'a>(
+/// They replace the request's headers in place (the map keeps its memory).
+fn fill_headers<'a>(
+    map: &mut HeaderMap,
     headers: impl Iterator<Item = (&'a str, &'a str)>,
-) -> Result<HeaderMap, SigningError> {
-    let mut map = HeaderMap::with_capacity(10);
+) -> Result<(), SigningError> {
+    map.clear();
     for (name, value) in headers {
         let invalid = || SigningError::InvalidHeaderValue(name.to_ascii_lowercase());
         let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
@@ -242,7 +244,7 @@ fn header_map<'a>(
         header_value.set_sensitive(signer::is_sensitive_header(name));
         map.append(header_name, header_value);
     }
-    Ok(map)
+    Ok(())
 }
 
 /// Carries a [`SigningError`] through progenitor's `Error::Custom(String)`, the only error a
