@@ -565,6 +565,24 @@ fn chunked_answer(len: usize) -> Vec<u8> {
     out
 }
 
+/// The same 200 with a `Content-Length` of `len`, followed by `extra` bytes the length does
+/// not cover.
+fn sized_answer(len: usize, extra: usize) -> Vec<u8> {
+    let prefix = r#"{"error_code":0,"error_description":""#;
+    let suffix = r#""}"#;
+    let body = format!(
+        "{prefix}{}{suffix}",
+        "x".repeat(len - prefix.len() - suffix.len())
+    );
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\
+         Connection: close\r\n\r\n{body}"
+    )
+    .into_bytes();
+    out.resize(out.len() + extra, b'y');
+    out
+}
+
 fn raw_client(endpoint: &str, max_response_bytes: usize) -> HssClient {
     HssClient::builder()
         .endpoint(endpoint)
@@ -594,6 +612,27 @@ async fn a_chunked_body_over_a_custom_cap_is_refused() {
         .await
         .unwrap();
     assert_eq!(done.error_description.len(), 2_000 - 39);
+}
+
+/// A body framed by its Content-Length is read without the limiting wrapper when the length
+/// is within the cap: the cap still holds at its exact value, and bytes past the declared
+/// length are never part of the body.
+#[tokio::test]
+async fn a_sized_body_is_capped_at_its_declared_length() {
+    let (endpoint, _) = raw_server(sized_answer(2_000, 100_000)).await;
+    let done = raw_client(&endpoint, 2_000)
+        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .await
+        .unwrap();
+    assert_eq!(done.error_description.len(), 2_000 - 39);
+    let err = raw_client(&endpoint, 1_999)
+        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ResponseTooLarge { limit: 1_999 }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -303,6 +303,14 @@ async fn send_once(
     let response = client.execute(request).await?;
     let status = response.status().as_u16();
     tracing::debug!(status, "answered");
+    // A body framed by a Content-Length within the cap cannot grow past it (hyper reads exactly
+    // that many bytes): no need to wrap it.
+    if response
+        .content_length()
+        .is_some_and(|length| length <= max_response_bytes as u64)
+    {
+        return Ok(response);
+    }
     let response: http::Response<reqwest::Body> = response.into();
     let (parts, body) = response.into_parts();
     let capped = http_body_util::Limited::new(body, max_response_bytes);
