@@ -235,7 +235,7 @@ pub(crate) async fn handle_request(
         tokio::time::sleep(delay).await;
         action = None;
     }
-    let judgement = match (refusal, endpoint) {
+    let mut judgement = match (refusal, endpoint) {
         (Some(refusal), _) => refusal,
         (None, None) => judge(&raw, shared),
         (None, Some(_)) if action.is_some() => identity::not_judged(),
@@ -259,7 +259,8 @@ pub(crate) async fn handle_request(
         error_code: judgement.error_code.clone(),
         reason: judgement.message.clone(),
         auth: judgement.auth,
-        canonical_request: judgement.canonical_request.clone(),
+        // Only the log needs it.
+        canonical_request: judgement.canonical_request.take(),
         request_id: request_id.clone(),
     };
     let response = match action {
