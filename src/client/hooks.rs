@@ -44,7 +44,7 @@ pub(crate) struct Signing {
 /// credential, not at every request); shared by clones of the client. Made again when the
 /// credentials change (a refresh of temporary keys).
 #[derive(Clone, Default)]
-pub(crate) struct SigningKeyCache(Arc<std::sync::Mutex<Option<Arc<signer::SigningKey>>>>);
+pub(crate) struct SigningKeyCache(Arc<std::sync::RwLock<Option<Arc<signer::SigningKey>>>>);
 
 impl SigningKeyCache {
     fn get(&self, signing: &Signing, creds: &Credentials) -> Arc<signer::SigningKey> {
@@ -53,13 +53,14 @@ impl SigningKeyCache {
             .scope
             .as_ref()
             .map(|(region, service)| (region.as_str(), service.as_str()));
-        let mut cached = self
+        let matches = |key: &Arc<signer::SigningKey>| key.is_for(signing.algorithm, ak, sk, scope);
+        // Concurrent calls only read it; a lock poisoned by a panic still holds a whole key.
+        if let Some(key) = self
             .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(key) = cached
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
             .as_ref()
-            .filter(|key| key.is_for(signing.algorithm, ak, sk, scope))
+            .filter(|key| matches(key))
         {
             return key.clone();
         }
@@ -68,7 +69,10 @@ impl SigningKeyCache {
             key = key.with_scope(region, service);
         }
         let key = Arc::new(key);
-        *cached = Some(key.clone());
+        *self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(key.clone());
         key
     }
 }
