@@ -544,15 +544,20 @@ async fn raw_server(response: Vec<u8>) -> (String, Arc<AtomicU64>) {
     (endpoint, requests)
 }
 
+/// A successful answer's JSON, `len` bytes long (its description is `len - 39` bytes).
+fn success_body(len: usize) -> String {
+    let prefix = r#"{"error_code":0,"error_description":""#;
+    let suffix = r#""}"#;
+    format!(
+        "{prefix}{}{suffix}",
+        "x".repeat(len - prefix.len() - suffix.len())
+    )
+}
+
 /// A 200 whose JSON body is `len` bytes long, sent in chunks of 500 bytes without a
 /// `Content-Length`.
 fn chunked_answer(len: usize) -> Vec<u8> {
-    let prefix = r#"{"error_code":0,"error_description":""#;
-    let suffix = r#""}"#;
-    let body = format!(
-        "{prefix}{}{suffix}",
-        "x".repeat(len - prefix.len() - suffix.len())
-    );
+    let body = success_body(len);
     let mut out = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
                     Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         .to_vec();
@@ -568,12 +573,7 @@ fn chunked_answer(len: usize) -> Vec<u8> {
 /// The same 200 with a `Content-Length` of `len`, followed by `extra` bytes the length does
 /// not cover.
 fn sized_answer(len: usize, extra: usize) -> Vec<u8> {
-    let prefix = r#"{"error_code":0,"error_description":""#;
-    let suffix = r#""}"#;
-    let body = format!(
-        "{prefix}{}{suffix}",
-        "x".repeat(len - prefix.len() - suffix.len())
-    );
+    let body = success_body(len);
     let mut out = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\
          Connection: close\r\n\r\n{body}"
