@@ -40,6 +40,7 @@ pub use provider::{
 
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// An access key pair, the project it acts in, and for temporary keys the security token.
@@ -52,7 +53,12 @@ use std::time::SystemTime;
 /// assert!(shown.contains("MYAK") && !shown.contains("my-secret"));
 /// ```
 #[derive(Clone)]
-pub struct Credentials {
+pub struct Credentials(Arc<CredentialsData>);
+
+/// What [`Credentials`] holds, shared by its clones: a clone (the client takes one per attempt)
+/// is a reference count, not a copy of every string and secret.
+#[derive(Clone)]
+struct CredentialsData {
     access_key_id: String,
     secret_access_key: SecretString,
     security_token: Option<SecretString>,
@@ -64,84 +70,84 @@ pub struct Credentials {
 impl Credentials {
     /// Long-term (permanent) access keys.
     pub fn new(access_key_id: impl Into<String>, secret_access_key: impl Into<String>) -> Self {
-        Self {
+        Self(Arc::new(CredentialsData {
             access_key_id: access_key_id.into(),
             secret_access_key: SecretString::from(secret_access_key.into()),
             security_token: None,
             project_id: None,
             expiry: None,
             source: None,
-        }
+        }))
     }
 
     /// Marks the keys as temporary: the token is sent (and signed) as `X-Security-Token`.
     pub fn with_security_token(mut self, token: impl Into<String>) -> Self {
-        self.security_token = Some(SecretString::from(token.into()));
+        Arc::make_mut(&mut self.0).security_token = Some(SecretString::from(token.into()));
         self
     }
 
     /// The project the requests act in; fills the `{project_id}` path parameter and is sent as
     /// `X-Project-Id`.
     pub fn with_project_id(mut self, project_id: impl Into<String>) -> Self {
-        self.project_id = Some(project_id.into());
+        Arc::make_mut(&mut self.0).project_id = Some(project_id.into());
         self
     }
 
     /// When temporary keys stop working; the client fetches new ones before then.
     pub fn with_expiry(mut self, expiry: SystemTime) -> Self {
-        self.expiry = Some(expiry);
+        Arc::make_mut(&mut self.0).expiry = Some(expiry);
         self
     }
 
     /// Which provider of a chain found them (`environment`, `ecs-metadata`, ...).
     pub(crate) fn with_source(mut self, provider: &'static str) -> Self {
-        self.source = Some(provider);
+        Arc::make_mut(&mut self.0).source = Some(provider);
         self
     }
 
     /// Which provider of a chain found these keys, when a chain did.
     pub fn source(&self) -> Option<&'static str> {
-        self.source
+        self.0.source
     }
 
     /// When the keys expire (temporary keys from a provider), if known.
     pub fn expiry(&self) -> Option<SystemTime> {
-        self.expiry
+        self.0.expiry
     }
 
     /// The access key ID (AK). Not a secret: it is sent in every `Authorization` header.
     pub fn access_key_id(&self) -> &str {
-        &self.access_key_id
+        &self.0.access_key_id
     }
 
     /// The secret access key (SK).
     pub fn secret_access_key(&self) -> &SecretString {
-        &self.secret_access_key
+        &self.0.secret_access_key
     }
 
     /// The security token of temporary keys.
     pub fn security_token(&self) -> Option<&SecretString> {
-        self.security_token.as_ref()
+        self.0.security_token.as_ref()
     }
 
     /// The project ID, if set.
     pub fn project_id(&self) -> Option<&str> {
-        self.project_id.as_deref()
+        self.0.project_id.as_deref()
     }
 }
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
+            .field("access_key_id", &self.0.access_key_id)
             .field("secret_access_key", &"[REDACTED]")
             .field(
                 "security_token",
-                &self.security_token.as_ref().map(|_| "[REDACTED]"),
+                &self.0.security_token.as_ref().map(|_| "[REDACTED]"),
             )
-            .field("project_id", &self.project_id)
-            .field("expiry", &self.expiry)
-            .field("source", &self.source)
+            .field("project_id", &self.0.project_id)
+            .field("expiry", &self.0.expiry)
+            .field("source", &self.0.source)
             .finish()
     }
 }
