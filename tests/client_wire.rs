@@ -535,3 +535,27 @@ async fn the_prepared_request_is_what_is_sent() {
     let shown = prepared.to_string();
     assert!(!shown.contains("temporary-token") && shown.contains("X-Security-Token: ******"));
 }
+
+/// A signing failure inside the `pre` hook (here: a clock past the year 9999, which
+/// `X-Sdk-Date` cannot write) comes back through progenitor as `Error::Signing` with its
+/// cause, is not retried, and nothing reaches the network.
+#[tokio::test]
+async fn a_signing_failure_in_the_hook_is_a_typed_error() {
+    let server = CaptureServer::start(0).await;
+    let client = HssClient::builder()
+        .endpoint(server.endpoint())
+        .credentials(Credentials::new(AK, SK).with_project_id("p"))
+        .time_source(|| std::time::UNIX_EPOCH + std::time::Duration::from_secs(260_000_000_000))
+        .build()
+        .unwrap();
+    let err = client
+        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Signing(signer::SigningError::TimeOutOfRange)),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    assert!(server.requests().is_empty());
+}
