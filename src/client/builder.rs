@@ -357,9 +357,10 @@ impl HssClientBuilder {
                     .into(),
             });
         };
-        // A listed region in another case is that region; a name the environment overrides
-        // is taken as written (the SDKs allow regions they do not list there).
-        let name = region::known(region).unwrap_or(region.trim());
+        // `build` has already turned a listed region in another case into that region; a name
+        // the environment overrides is taken as written (the SDKs allow regions they do not
+        // list there).
+        let name = region.as_str();
         region::endpoint(name).ok_or_else(|| Error::Config {
             setting: "region",
             problem: match region::suggestion(name) {

@@ -20,9 +20,10 @@
 //! are the emulator's own, not the real services'.
 
 use super::script::Action;
-use super::server::{Judgement, Shared, authenticate};
+use super::server::{Judgement, LAST_WRITABLE_SECS, Shared, authenticate};
 use super::state::Verdict;
 use super::verify::RawRequest;
+use crate::signer::MASK;
 use crate::signer::sdk_date;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -52,8 +53,6 @@ const DEFAULT_IAM_DURATION: i64 = 900;
 const MAX_DURATION_SECS: u64 = 86_400;
 /// The metadata service's answer for an instance without an agency; final for the clients.
 pub const NO_AGENCY: &str = "Please configure Cloud Service Agency first";
-/// 9999-12-31T23:59:59Z, the latest time an expiry can be written as.
-const LAST_WRITABLE_SECS: u64 = 253_402_300_799;
 /// The account (domain) the emulator's projects belong to.
 const DOMAIN_ID: &str = "d0e1f2a3b4c54d6e8f9a0b1c2d3e4f5a";
 
@@ -203,12 +202,13 @@ impl fmt::Debug for Settings {
 }
 
 impl Settings {
-    /// The settings to serve: IAM lists `default_project` for cn-north-4 unless told otherwise.
+    /// The settings to serve: IAM lists `default_project` for the default region
+    /// ([`DEFAULT_REGION`](super::verify::DEFAULT_REGION)) unless told otherwise.
     pub fn resolved(&self, default_project: &str) -> Settings {
         let mut settings = self.clone();
         settings
             .projects
-            .entry("cn-north-4".to_owned())
+            .entry(super::verify::DEFAULT_REGION.to_owned())
             .or_insert_with(|| vec![default_project.to_owned()]);
         settings
     }
@@ -893,8 +893,6 @@ fn pod_identity(identity: &Identity, raw: &RawRequest, now: SystemTime) -> Judge
     )
 }
 
-const MASK: &str = "******";
-
 /// Masks the secrets of an identity request before it is logged: the metadata session token,
 /// the pod's `Authorization`, and the tokens in login bodies.
 pub(crate) fn redact(endpoint: IdentityEndpoint, raw: &mut RawRequest) {
@@ -902,10 +900,7 @@ pub(crate) fn redact(endpoint: IdentityEndpoint, raw: &mut RawRequest) {
         return; // signed like an API call, logged like one
     }
     for (name, value) in &mut raw.headers {
-        if matches!(
-            name.as_str(),
-            "authorization" | "x-metadata-token" | "x-auth-token" | "x-security-token"
-        ) {
+        if crate::signer::is_sensitive_header(name) || name == "x-metadata-token" {
             *value = MASK.as_bytes().to_vec();
         }
     }

@@ -58,8 +58,9 @@ pub(crate) struct Shared {
     seed: u128,
 }
 
-/// The latest instant an HTTP `Date` and an `X-Sdk-Date` can show: 9999-12-31T23:59:59Z.
-const LAST_WRITABLE_SECS: u64 = 253_402_300_799;
+/// The latest instant an HTTP `Date`, an `X-Sdk-Date` and an expiry can show:
+/// 9999-12-31T23:59:59Z.
+pub(crate) const LAST_WRITABLE_SECS: u64 = 253_402_300_799;
 
 impl Shared {
     pub fn new(config: Config, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {

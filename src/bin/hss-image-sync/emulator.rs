@@ -1,5 +1,6 @@
 //! `hss-image-sync emulator`: serve the HSS emulator until interrupted.
 
+use crate::connection::EXIT_INVALID;
 use crate::terminal::printable;
 use clap::Args;
 use hss_image_sync::emulator::{
@@ -65,7 +66,7 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
              years 1970..=9999",
             args.clock_offset
         );
-        return ExitCode::from(2);
+        return ExitCode::from(EXIT_INVALID);
     }
     let mut emulator = Emulator::new().clock_offset_secs(args.clock_offset);
     if let Some(path) = args.sk_file.take() {
@@ -73,7 +74,7 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
             Ok(sk) => args.sk = Some(sk),
             Err(e) => {
                 eprintln!("error: {}", printable(&e.to_string()));
-                return ExitCode::from(2);
+                return ExitCode::from(EXIT_INVALID);
             }
         }
     }
@@ -81,7 +82,7 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
         eprintln!(
             "error: invalid input: --ak and --sk (or --sk-file, HSS_EMULATOR_SK) go together"
         );
-        return ExitCode::from(2);
+        return ExitCode::from(EXIT_INVALID);
     }
     let demo = args.ak.is_none();
     if let (Some(ak), Some(sk)) = (&args.ak, &args.sk) {
@@ -109,14 +110,14 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
                 "error: invalid input: --listen {}: {e}",
                 printable(&args.listen)
             );
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_INVALID);
         }
     };
     let running = match emulator.start_on(listen).await {
         Ok(running) => running,
         Err(e) => {
             eprintln!("error: cannot listen on {}: {e}", args.listen);
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_INVALID);
         }
     };
     if let (Some(path), Some(pem)) = (&args.ca_out, running.ca_certificate_pem())
@@ -126,7 +127,7 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
             "error: cannot write the CA certificate to {}: {e}",
             printable(&path.display().to_string())
         );
-        return ExitCode::from(2);
+        return ExitCode::from(EXIT_INVALID);
     }
     println!("listening on {}", running.endpoint());
     if demo {
