@@ -236,7 +236,7 @@ impl HookState {
 /// Headers as sent: raw UTF-8 bytes (the text that was signed is the text that is sent), secret
 /// ones marked sensitive so that no HTTP-level logging prints them.
 /// They replace the request's headers in place (the map keeps its memory).
-fn fill_headers<'a>(
+pub(super) fn fill_headers<'a>(
     map: &mut HeaderMap,
     headers: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> Result<(), SigningError> {

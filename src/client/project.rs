@@ -49,6 +49,9 @@ const MAX_IAM_ANSWER_BYTES: usize = 256 * 1024;
 
 /// Project IDs found, by (IAM endpoint, access key, region). Shared by clones of the client;
 /// held across a lookup, so that concurrent first calls ask IAM once.
+/// Projects remembered per client before the cache starts over.
+const MAX_CACHED_PROJECTS: usize = 64;
+
 pub(crate) type ProjectCache = Arc<tokio::sync::Mutex<HashMap<(String, String, String), String>>>;
 
 /// How the project of a call was found (for `whoami`-style diagnostics).
@@ -136,6 +139,10 @@ impl HssClient {
             return Ok(id.clone());
         }
         let id = self.list_projects(&endpoint, creds, region).await?;
+        // Keyed by AK as the SDKs do, so temporary keys add an entry at each refresh: bounded.
+        if known.len() >= MAX_CACHED_PROJECTS {
+            known.clear();
+        }
         known.insert(key, id.clone());
         Ok(id)
     }
@@ -188,17 +195,36 @@ impl HssClient {
             creds.secret_access_key(),
             state.signing_time(),
         );
-        let signed = signer::sign_with(&request, &params)?;
+        let mut signed = signer::sign_with(&request, &params)?;
+        use progenitor_client::ClientInfo as _;
         let mut http = self
             .inner
             .client()
             .get(format!("{endpoint}{}", signed.uri))
-            .timeout(self.total_timeout.min(Duration::from_secs(60)));
-        for header in &signed.headers {
-            http = http.header(&header.name, &header.value);
+            .timeout(self.total_timeout.min(Duration::from_secs(60)))
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        // As for the API call: secret values marked sensitive, and our copies wiped.
+        let filled = super::hooks::fill_headers(
+            http.headers_mut(),
+            signed
+                .headers
+                .iter()
+                .map(|h| (h.name.as_str(), h.value.as_str())),
+        );
+        for header in signed.headers.iter_mut().filter(|h| h.sensitive) {
+            zeroize::Zeroize::zeroize(&mut header.value);
         }
-        use progenitor_client::ClientInfo as _;
-        let response = http.send().await.map_err(|e| Error::transport(e, 1))?;
+        for (_, value) in &mut headers {
+            zeroize::Zeroize::zeroize(value);
+        }
+        filled?;
+        let response = self
+            .inner
+            .client()
+            .execute(http)
+            .await
+            .map_err(|e| Error::transport(e, 1))?;
         let status = response.status();
         let trace_id = response
             .headers()
