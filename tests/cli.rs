@@ -648,7 +648,7 @@ async fn dry_run_prints_the_signed_request_and_sends_nothing() {
         "X-Sdk-Date: ",
         "Authorization: ******",
         "X-Security-Token: ******",
-        "X-Project-Id: ",
+        format!("X-Project-Id: {PROJECT}\n").as_str(),
         "\n\n{\"image_type\": \"shared_image\"}",
     ] {
         assert!(shown.contains(expected), "{expected:?} in {shown}");
@@ -976,7 +976,7 @@ fn the_emulator_listens_on_a_name() {
         .parse()
         .unwrap_or_else(|e| panic!("{first:?}: {e}"));
     assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
-    // Refused without a lookup (no DNS query leaves the machine).
+    // A name with a port out of range is refused as invalid input.
     let out = cli(&["emulator", "--listen", "localhost:99999"], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
@@ -1065,6 +1065,64 @@ async fn the_proxy_from_the_environment_carries_the_call() {
         format!("http://hss.proxied.test/v5/{PROJECT}/image/synchronize")
     );
     assert_eq!(got.header("Host"), Some("hss.proxied.test"));
+}
+
+/// NO_PROXY is honoured too (as the README says): a host it names is reached directly, and
+/// the proxy sees nothing.
+#[tokio::test]
+async fn no_proxy_bypasses_the_proxy() {
+    let proxy = CaptureServer::start(0).await;
+    let direct = CaptureServer::start(0).await;
+    let mut env = KEYS.to_vec();
+    let proxy_url = proxy.endpoint();
+    env.push(("HTTP_PROXY", &proxy_url));
+    env.push(("NO_PROXY", "127.0.0.1"));
+    let endpoint = direct.endpoint();
+    let out = cli_async(
+        &[
+            "sync",
+            "--endpoint",
+            &endpoint,
+            "--image-type",
+            "private_image",
+        ],
+        &env,
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(direct.requests().len(), 1);
+    assert!(proxy.requests().is_empty());
+}
+
+/// A 200 whose `error_code` is not 0 exits 1 (README, exit statuses), with the code and the
+/// description.
+#[tokio::test]
+async fn a_failed_synchronization_in_a_200_exits_1() {
+    let server = CaptureServer::start(0).await;
+    server.reply_with(Reply::json(
+        200,
+        r#"{"error_code":7,"error_description":"image list busy"}"#,
+    ));
+    let endpoint = server.endpoint();
+    let out = cli_async(
+        &[
+            "sync",
+            "--endpoint",
+            &endpoint,
+            "--image-type",
+            "private_image",
+        ],
+        &KEYS,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("synchronization failed")
+            && err.contains("error code: 7")
+            && err.contains("image list busy"),
+        "{err}"
+    );
 }
 
 /// Colour only on a terminal, and never with NO_COLOR: run under a pseudo-terminal (`script`),
