@@ -81,15 +81,7 @@ pub(crate) async fn login(
         .header(USER_AGENT_HEADER, USER_AGENT)
         .body(body.as_bytes().to_vec())
         .timeout(REQUEST_TIMEOUT);
-    let answer = http::send(provider, &what, request).await?;
-    if !answer.status.is_success() {
-        return Err(http::status_error(
-            provider,
-            &what,
-            &answer,
-            &[id_token.expose_secret()],
-        ));
-    }
+    let answer = http::send_ok(provider, &what, request, &[id_token.expose_secret()]).await?;
     let Some(unscoped) = answer
         .headers
         .get("X-Subject-Token")
@@ -129,15 +121,13 @@ pub(crate) async fn login(
         .header(USER_AGENT_HEADER, USER_AGENT)
         .body(body.as_bytes().to_vec())
         .timeout(REQUEST_TIMEOUT);
-    let answer = http::send(provider, &what, request).await?;
-    if !answer.status.is_success() {
-        return Err(http::status_error(
-            provider,
-            &what,
-            &answer,
-            &[unscoped.expose_secret(), id_token.expose_secret()],
-        ));
-    }
+    let answer = http::send_ok(
+        provider,
+        &what,
+        request,
+        &[unscoped.expose_secret(), id_token.expose_secret()],
+    )
+    .await?;
     let mut credentials = parse_credentials(provider, &answer.body)?;
     if let Some(project_id) = &params.project_id {
         credentials = credentials.with_project_id(project_id);

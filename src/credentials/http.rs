@@ -147,6 +147,21 @@ pub(crate) async fn send(
     })
 }
 
+/// [`send`], and an answer of another status than 2xx is an error ([`status_error`], with
+/// `sent_secrets` masked in it).
+pub(crate) async fn send_ok(
+    provider: &'static str,
+    what: &str,
+    request: reqwest::RequestBuilder,
+    sent_secrets: &[&str],
+) -> Result<Answer, CredentialsError> {
+    let answer = send(provider, what, request).await?;
+    if !answer.status.is_success() {
+        return Err(status_error(provider, what, &answer, sent_secrets));
+    }
+    Ok(answer)
+}
+
 /// A [`CredentialsError::Fetch`].
 pub(crate) fn fetch_error(
     provider: &'static str,

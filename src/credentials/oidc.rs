@@ -237,15 +237,7 @@ impl OidcStsProvider {
             .header(USER_AGENT_HEADER, USER_AGENT)
             .body(body.as_bytes().to_vec())
             .timeout(REQUEST_TIMEOUT);
-        let answer = http::send(NAME, &what, request).await?;
-        if !answer.status.is_success() {
-            return Err(http::status_error(
-                NAME,
-                &what,
-                &answer,
-                &[id_token.expose_secret()],
-            ));
-        }
+        let answer = http::send_ok(NAME, &what, request, &[id_token.expose_secret()]).await?;
         if answer.body.is_empty() {
             return Err(http::fetch_error(
                 NAME,

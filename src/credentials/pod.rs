@@ -83,15 +83,7 @@ impl PodIdentityProvider {
             .header(USER_AGENT, http::USER_AGENT)
             .body("{}")
             .timeout(REQUEST_TIMEOUT);
-        let answer = http::send(NAME, &what, request).await?;
-        if !answer.status.is_success() {
-            return Err(http::status_error(
-                NAME,
-                &what,
-                &answer,
-                &[token.expose_secret()],
-            ));
-        }
+        let answer = http::send_ok(NAME, &what, request, &[token.expose_secret()]).await?;
         parse_credentials(NAME, &answer.body)
     }
 }
