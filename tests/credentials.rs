@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{CaptureServer, Captured, Reply};
+use common::{CaptureServer, Captured, Reply, TempDir, path_str};
 use hss_image_sync::credentials::{
     CredentialsCache, CredentialsError, DefaultChain, EcsMetadataProvider, EnvVars,
     EnvironmentProvider, METADATA_ENDPOINT_VARIABLE, OidcStsProvider, PodIdentityProvider,
@@ -15,8 +15,6 @@ use hss_image_sync::credentials::{
 };
 use hss_image_sync::signer::sdk_date;
 use secrecy::ExposeSecret;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 const ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJl";
@@ -93,39 +91,6 @@ async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
         }
     });
     (base, task)
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "hss-credentials-test-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 fn assert_temporary(creds: &hss_image_sync::Credentials, ak: &str) {

@@ -12,7 +12,8 @@
 
 mod common;
 
-use common::oracle::oracle_python;
+use common::TempDir;
+use common::oracle::{checks_passed, oracle_python};
 use hss_image_sync::credentials::{
     CredentialsError, DefaultChain, EcsMetadataProvider, EnvVars, EnvironmentProvider,
     OidcStsProvider, PodIdentityProvider, ProfileProvider, ProvideCredentials,
@@ -24,8 +25,7 @@ use hss_image_sync::emulator::{
 use hss_image_sync::signer::{self, SignableRequest};
 use hss_image_sync::{Error, HssClient, ImageType, ProjectSource, SyncRequest};
 use secrecy::SecretString;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 const REGION: &str = "cn-north-4";
@@ -48,43 +48,6 @@ fn env(pairs: &[(&str, &str)]) -> EnvVars {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<Vec<_>>(),
     )
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "hss-identity-test-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, content: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, content).unwrap();
-        path_str(&path).to_owned()
-    }
-
-    fn path(&self) -> &str {
-        path_str(&self.0)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 /// An emulator whose identity services accept every test identity.
@@ -363,7 +326,7 @@ async fn environment_keys_look_the_project_up_unless_it_is_given() {
 async fn environment_federated_login_through_iam() {
     let emulator = emulator().start().await.unwrap();
     let dir = TempDir::new("federated-env");
-    let token_file = dir.write("id_token", &format!("  {FEDERATED_TOKEN}\n"));
+    let token_file = dir.write_str("id_token", &format!("  {FEDERATED_TOKEN}\n"));
     let provider = EnvironmentProvider::new().with_env(env(&[
         ("HUAWEICLOUD_SDK_IDP_ID", IDP_ID),
         ("HUAWEICLOUD_SDK_ID_TOKEN_FILE", &token_file),
@@ -408,7 +371,7 @@ async fn environment_federated_login_through_iam() {
         ("other-idp", FEDERATED_TOKEN, "404"),
         (IDP_ID, "eyJ.x.y", "401"),
     ] {
-        let file = dir.write("other_token", token);
+        let file = dir.write_str("other_token", token);
         let provider = EnvironmentProvider::new().with_env(env(&[
             ("HUAWEICLOUD_SDK_IDP_ID", idp),
             ("HUAWEICLOUD_SDK_ID_TOKEN_FILE", &file),
@@ -430,7 +393,7 @@ async fn environment_federated_login_through_iam() {
 async fn profile_keys_and_profile_federated_login() {
     let emulator = emulator().start().await.unwrap();
     let dir = TempDir::new("profile");
-    let file = dir.write(
+    let file = dir.write_str(
         "credentials",
         &format!("[basic]\nak = {DEMO_ACCESS_KEY}\nsk = {DEMO_SECRET_KEY}\n"),
     );
@@ -445,8 +408,8 @@ async fn profile_keys_and_profile_federated_login() {
     );
 
     // The profile's iam_endpoint serves the federated login.
-    let token_file = dir.write("id_token", FEDERATED_TOKEN);
-    let file = dir.write(
+    let token_file = dir.write_str("id_token", FEDERATED_TOKEN);
+    let file = dir.write_str(
         "federated",
         &format!(
             "[basic]\nidp_id = {IDP_ID}\nid_token_file = {token_file}\niam_endpoint = {}\n",
@@ -549,7 +512,7 @@ async fn ecs_metadata_without_session_tokens_or_without_an_agency() {
 async fn pod_identity_keys_for_the_configured_token_only() {
     let emulator = emulator().start().await.unwrap();
     let dir = TempDir::new("pod");
-    let token_file = dir.write("token", &format!("{POD_TOKEN}\n"));
+    let token_file = dir.write_str("token", &format!("{POD_TOKEN}\n"));
     let provider = PodIdentityProvider::new().with_env(env(&[
         (
             "HC_CONTAINER_CREDENTIALS_FULL_URI",
@@ -577,7 +540,7 @@ async fn pod_identity_keys_for_the_configured_token_only() {
         .unwrap();
     assert_eq!(pod.request.header("authorization"), Some("******"));
 
-    let wrong = dir.write("wrong", "not-the-pod-token");
+    let wrong = dir.write_str("wrong", "not-the-pod-token");
     let provider = PodIdentityProvider::new().with_env(env(&[
         (
             "HC_CONTAINER_CREDENTIALS_FULL_URI",
@@ -600,11 +563,11 @@ async fn default_chain_takes_providers_in_the_sdks_order() {
     // The metadata service of an instance without an agency: the chain goes past it.
     let no_agency = Emulator::new().start().await.unwrap();
     let dir = TempDir::new("chain");
-    let profile = dir.write(
+    let profile = dir.write_str(
         "credentials",
         &format!("[basic]\nak = {DEMO_ACCESS_KEY}\nsk = {DEMO_SECRET_KEY}\n"),
     );
-    let pod_token = dir.write("pod_token", POD_TOKEN);
+    let pod_token = dir.write_str("pod_token", POD_TOKEN);
     let endpoint = emulator.endpoint();
     let pod_uri = emulator.pod_identity_uri();
     let all: Vec<(&str, &str)> = vec![
@@ -1041,16 +1004,16 @@ async fn official_sdk_providers_against_the_emulator() {
         "provider_urn": PROVIDER_URN,
         "agency_urn": AGENCY_URN,
         "oidc_token": OIDC_TOKEN,
-        "oidc_token_file": dir.write("oidc_token", &format!("{OIDC_TOKEN}\n")),
+        "oidc_token_file": dir.write_str("oidc_token", &format!("{OIDC_TOKEN}\n")),
         "idp_id": IDP_ID,
-        "federated_token_file": dir.write("federated_token", FEDERATED_TOKEN),
-        "pod_token_file": dir.write("pod_token", POD_TOKEN),
+        "federated_token_file": dir.write_str("federated_token", FEDERATED_TOKEN),
+        "pod_token_file": dir.write_str("pod_token", POD_TOKEN),
         "profile_file": dir.0.join("profile").to_str().unwrap(),
         "several_region": "cn-east-3",
         "several_ids": several,
         "empty_region": "ap-southeast-3",
     });
-    let config_file = dir.write("config.json", &config.to_string());
+    let config_file = dir.write_str("config.json", &config.to_string());
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/oracle/sdk_providers_against_emulator.py");
     let out = tokio::process::Command::new(&python)
@@ -1062,25 +1025,7 @@ async fn official_sdk_providers_against_the_emulator() {
         .output()
         .await
         .expect("run sdk_providers_against_emulator.py");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    if !stderr.is_empty() {
-        eprintln!("{stderr}");
-    }
-    let report = format!("{stdout}\n{stderr}");
-    assert!(
-        out.status.success(),
-        "the script failed ({}):\n{report}",
-        out.status
-    );
-    let last = stdout.lines().last().unwrap_or_default();
-    let (passed, failed) = last
-        .strip_suffix(" failed")
-        .and_then(|rest| rest.split_once(" passed, "))
-        .and_then(|(p, f)| Some((p.parse::<usize>().ok()?, f.parse::<usize>().ok()?)))
-        .unwrap_or_else(|| panic!("last line is not `N passed, M failed`: {last:?}\n{report}"));
-    assert_eq!(failed, 0, "{report}");
+    let (passed, report) = checks_passed("sdk_providers_against_emulator.py", &out);
     assert_eq!(passed, 14, "{report}");
 
     // What the SDK sent was judged by the emulator: its IAM listings were signed (never with

@@ -185,3 +185,47 @@ async fn serve(
         stream.write_all(&out).await?;
     }
 }
+
+/// A directory removed on drop, named after the test and unique in the process.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "hss-test-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    /// Writes `content` to the file `name` in it; its path.
+    pub fn write(&self, name: &str, content: &str) -> std::path::PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// [`write`](Self::write), the path as text (for environment variables and JSON).
+    pub fn write_str(&self, name: &str, content: &str) -> String {
+        path_str(&self.write(name, content)).to_owned()
+    }
+
+    pub fn path(&self) -> &str {
+        path_str(&self.0)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A path as text (test paths are UTF-8).
+pub fn path_str(path: &std::path::Path) -> &str {
+    path.to_str().unwrap()
+}

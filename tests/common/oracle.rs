@@ -19,3 +19,29 @@ pub fn oracle_python() -> Option<PathBuf> {
     );
     None
 }
+
+/// Checks the output of an oracle script run: printed (for the test log), exited 0, and its
+/// last line `N passed, M failed` with M = 0. Returns N and the whole report (stdout and
+/// stderr).
+pub fn checks_passed(script: &str, out: &std::process::Output) -> (usize, String) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    if !stderr.is_empty() {
+        eprintln!("{stderr}");
+    }
+    let report = format!("{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "{script} failed ({}):\n{report}",
+        out.status
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    let (passed, failed) = last
+        .strip_suffix(" failed")
+        .and_then(|rest| rest.split_once(" passed, "))
+        .and_then(|(p, f)| Some((p.parse::<usize>().ok()?, f.parse::<usize>().ok()?)))
+        .unwrap_or_else(|| panic!("last line is not `N passed, M failed`: {last:?}\n{report}"));
+    assert_eq!(failed, 0, "{report}");
+    (passed, report)
+}
