@@ -3,7 +3,7 @@
 //! with the same credentials, remembered per IAM endpoint, access key and region.
 
 use super::HssClient;
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, IAM_ENDPOINT_VARIABLE};
 use crate::error::Error;
 use crate::signer::{self, Algorithm, SignableRequest, SigningParams};
 use std::collections::HashMap;
@@ -42,8 +42,6 @@ const IAM_REGIONS: &[&str] = &[
     "tr-west-1",
 ];
 
-/// Overrides the IAM endpoint, as in the official SDKs.
-pub(crate) const IAM_ENDPOINT_VARIABLE: &str = "HUAWEICLOUD_SDK_IAM_ENDPOINT";
 /// An IAM project listing is a few hundred bytes; this is plenty.
 const MAX_IAM_ANSWER_BYTES: usize = 256 * 1024;
 

@@ -103,10 +103,10 @@ impl CredentialsCache {
                         "fetched temporary credentials"
                     );
                 }
-                self.store(Some(Cached {
+                self.store(Cached {
                     credentials: credentials.clone(),
                     fetched_at: now,
-                }));
+                });
                 Ok(credentials)
             }
             Err(error) => match self.read() {
@@ -142,11 +142,11 @@ impl CredentialsCache {
             .clone()
     }
 
-    fn store(&self, cached: Option<Cached>) {
+    fn store(&self, cached: Cached) {
         *self
             .current
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = cached;
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(cached);
     }
 }
 
@@ -223,7 +223,7 @@ mod tests {
                 .with_expiry(SystemTime::now() + Duration::from_secs(30)),
             fetched_at: SystemTime::now() - Duration::from_secs(70),
         };
-        cache.store(Some(stale));
+        cache.store(stale);
         assert_eq!(cache.get().await.unwrap().access_key_id(), "AK1");
         assert_eq!(provider.fetches.load(Ordering::SeqCst), 1);
         // 2 h keys are kept until their last 40 minutes.
@@ -253,14 +253,14 @@ mod tests {
                 .with_expiry(SystemTime::now() + Duration::from_secs(60)),
             fetched_at: SystemTime::now() - Duration::from_secs(3540),
         };
-        cache.store(Some(valid));
+        cache.store(valid);
         assert_eq!(cache.get().await.unwrap().access_key_id(), "STILL");
         let expired = Cached {
             credentials: Credentials::new("GONE", "SK")
                 .with_expiry(SystemTime::now() - Duration::from_secs(1)),
             fetched_at: SystemTime::now() - Duration::from_secs(3601),
         };
-        cache.store(Some(expired));
+        cache.store(expired);
         let err = cache.get().await.unwrap_err();
         assert!(err.to_string().starts_with("counting: fetch"), "{err}");
     }

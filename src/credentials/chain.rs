@@ -100,7 +100,7 @@ impl DefaultChain {
         }
         match self.metadata.fetch_classified().await {
             Ok(credentials) => return Ok(found(self.metadata.name(), credentials)),
-            Err(MetadataFailure::NoAnswer(e) | MetadataFailure::Status(e)) => {
+            Err(MetadataFailure::Unavailable(e)) => {
                 tracing::debug!(error = %e, "no credentials from the ECS metadata service");
                 skipped.push(e);
             }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Overrides the IAM endpoint, as in the official SDKs.
-const IAM_ENDPOINT_VARIABLE: &str = "HUAWEICLOUD_SDK_IAM_ENDPOINT";
+use super::IAM_ENDPOINT_VARIABLE;
 /// The official SDKs' IAM endpoint for the federated login when none is configured (no region
 /// table is used there).
 const DEFAULT_IAM_ENDPOINT: &str = "https://iam.myhuaweicloud.com";

@@ -63,13 +63,12 @@ struct Session {
     last_try: Option<Instant>,
 }
 
-/// How a fetch failed, for the chain: it goes on after the first two.
+/// How a fetch failed, for the chain: it goes on after the first.
 #[derive(Debug)]
 pub(crate) enum MetadataFailure {
-    /// Nothing answered (connection refused or timed out): not on ECS, most likely.
-    NoAnswer(CredentialsError),
-    /// The service answered with an error status (no agency bound, ...).
-    Status(CredentialsError),
+    /// Nothing answered (connection refused or timed out: not on ECS, most likely), or the
+    /// service answered with an error status (no agency bound, ...).
+    Unavailable(CredentialsError),
     /// Anything else: settings, an unreadable answer.
     Failed(CredentialsError),
 }
@@ -77,9 +76,7 @@ pub(crate) enum MetadataFailure {
 impl From<MetadataFailure> for CredentialsError {
     fn from(failure: MetadataFailure) -> Self {
         match failure {
-            MetadataFailure::NoAnswer(e)
-            | MetadataFailure::Status(e)
-            | MetadataFailure::Failed(e) => e,
+            MetadataFailure::Unavailable(e) | MetadataFailure::Failed(e) => e,
         }
     }
 }
@@ -87,7 +84,7 @@ impl From<MetadataFailure> for CredentialsError {
 impl From<SendError> for MetadataFailure {
     fn from(e: SendError) -> Self {
         if e.no_answer {
-            MetadataFailure::NoAnswer(e.error)
+            MetadataFailure::Unavailable(e.error)
         } else {
             MetadataFailure::Failed(e.error)
         }
@@ -181,7 +178,7 @@ impl EcsMetadataProvider {
         let (answer, what) = answer;
         if !answer.status.is_success() {
             let sent: Vec<&str> = token.iter().map(|t| t.expose_secret()).collect();
-            return Err(MetadataFailure::Status(http::status_error(
+            return Err(MetadataFailure::Unavailable(http::status_error(
                 NAME, &what, &answer, &sent,
             )));
         }
@@ -219,7 +216,7 @@ impl EcsMetadataProvider {
                 return Ok(None);
             }
             _ => {
-                return Err(MetadataFailure::Status(http::status_error(
+                return Err(MetadataFailure::Unavailable(http::status_error(
                     NAME,
                     &what,
                     &answer,

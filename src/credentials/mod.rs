@@ -39,6 +39,9 @@ pub use provider::{
 };
 
 use secrecy::{ExposeSecret, SecretString};
+
+/// Overrides the IAM endpoint (project lookup, federated login), as in the official SDKs.
+pub(crate) const IAM_ENDPOINT_VARIABLE: &str = "HUAWEICLOUD_SDK_IAM_ENDPOINT";
 use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
