@@ -362,26 +362,28 @@ pub(super) fn authenticate(
     };
     let auth = verify::parse_authorization(authorization)
         .ok_or_else(|| deny("verify aksk signature fail, malformed Authorization header"))?;
-    // The configured key, or a temporary one the identity services handed out.
-    let key = if auth.access_key == config.access_key {
-        identity::KeyEntry {
-            secret: config.secret_key.clone(),
-            security_token: config.security_token.clone(),
-            expiry: None,
-        }
+    // The configured key (borrowed: no copy of its secrets per request), or a temporary one
+    // the identity services handed out.
+    let temporary;
+    let (secret, security_token) = if auth.access_key == config.access_key {
+        (&config.secret_key, config.security_token.as_ref())
     } else {
-        match shared.identity.temporary_key(&auth.access_key) {
-            Some(key) => key,
-            None => return Err(deny("Get secretKey failed,ak:******,err:ak not exist")),
+        temporary = shared
+            .identity
+            .temporary_key(&auth.access_key)
+            .ok_or_else(|| deny("Get secretKey failed,ak:******,err:ak not exist"))?;
+        if temporary
+            .expiry
+            .is_some_and(|expiry| expiry <= shared.now())
+        {
+            return Err(deny(
+                "the security token has expired: the temporary access key is no longer valid",
+            ));
         }
+        (&temporary.secret, temporary.security_token.as_ref())
     };
-    if key.expiry.is_some_and(|expiry| expiry <= shared.now()) {
-        return Err(deny(
-            "the security token has expired: the temporary access key is no longer valid",
-        ));
-    }
     let sent_token = raw.header("x-security-token").map(str::trim);
-    match (&key.security_token, sent_token) {
+    match (security_token, sent_token) {
         (Some(expected), Some(sent)) if expected.expose_secret() == sent => {
             if !auth.signed_headers.iter().any(|h| h == "x-security-token") {
                 return Err(deny(
@@ -399,7 +401,7 @@ pub(super) fn authenticate(
         }
         (None, None) => {}
     }
-    let secret = key.secret.expose_secret().as_bytes();
+    let secret = secret.expose_secret().as_bytes();
     match verify::verify_signature_for(raw, &auth, secret, shared.now(), &config.scope) {
         Ok(canonical) => Ok((auth.algorithm.name(), Some(canonical))),
         Err(rejection) => Err(Box::new(Judgement {
