@@ -1094,3 +1094,27 @@ async fn whoami_works_with_the_region_alone() {
         0
     );
 }
+
+/// An emulator serving another region lists its project in IAM for that region: a client of
+/// that region finds it (it was listed for cn-north-4 whatever the emulator's region).
+#[tokio::test]
+async fn iam_lists_the_project_for_the_emulators_own_region() {
+    let emulator = Emulator::new()
+        .region("ap-southeast-1")
+        .start()
+        .await
+        .unwrap();
+    let client = HssClient::builder()
+        .endpoint(emulator.endpoint())
+        .region("ap-southeast-1")
+        .iam_endpoint(emulator.endpoint())
+        .credentials(hss_image_sync::Credentials::new(
+            DEMO_ACCESS_KEY,
+            DEMO_SECRET_KEY,
+        ))
+        .build()
+        .unwrap();
+    let identity = client.identity().await.unwrap();
+    assert_eq!(identity.project_id, DEMO_PROJECT_ID);
+    assert_eq!(identity.project_source, ProjectSource::Iam);
+}

@@ -202,13 +202,13 @@ impl fmt::Debug for Settings {
 }
 
 impl Settings {
-    /// The settings to serve: IAM lists `default_project` for the default region
-    /// ([`DEFAULT_REGION`](super::verify::DEFAULT_REGION)) unless told otherwise.
-    pub fn resolved(&self, default_project: &str) -> Settings {
+    /// The settings to serve: IAM lists `default_project` for the emulator's `region` unless
+    /// told otherwise.
+    pub fn resolved(&self, default_project: &str, region: &str) -> Settings {
         let mut settings = self.clone();
         settings
             .projects
-            .entry(super::verify::DEFAULT_REGION.to_owned())
+            .entry(region.to_owned())
             .or_insert_with(|| vec![default_project.to_owned()]);
         settings
     }

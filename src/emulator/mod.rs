@@ -350,8 +350,8 @@ impl Emulator {
     }
 
     /// The projects IAM lists for `region` (`GET /v3/projects?name={region}`): none, one, or
-    /// several. By default IAM lists the emulator's [`project_id`](Self::project_id) for
-    /// `cn-north-4` and nothing for other regions.
+    /// several. By default IAM lists the emulator's [`project_id`](Self::project_id) for its
+    /// [`region`](Self::region) (`cn-north-4` unless set) and nothing for other regions.
     pub fn iam_projects<I, S>(mut self, region: impl Into<String>, project_ids: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -410,7 +410,7 @@ impl Emulator {
                 on_exchange: self.on_exchange.clone(),
                 limits: self.limits,
                 logged_exchanges: self.logged_exchanges,
-                identity: self.identity.resolved(&self.project_id),
+                identity: self.identity.resolved(&self.project_id, &self.region),
             },
             acceptor,
         ));
