@@ -407,40 +407,14 @@ async fn the_401_canonical_request_masks_the_security_token() {
     }
 }
 
-/// Sends a request signed by our signer, then tampered by `tamper`, over a raw socket.
+/// Sends a request signed by our signer (SDK-HMAC-SHA256, the demo keys), then tampered by
+/// `tamper`, over a raw socket.
 async fn send_tampered(
     emulator: &RunningEmulator,
     tamper: impl FnOnce(&mut String, &mut Vec<(String, String)>, &mut Vec<u8>),
 ) -> (u16, String) {
-    let host = emulator.addr().to_string();
-    let project = emulator.project_id().to_owned();
-    let path = format!("/v5/{project}/image/synchronize");
-    let query = vec![("enterprise_project_id".to_owned(), "0".to_owned())];
-    let headers = vec![
-        ("Content-Type".to_owned(), "application/json".to_owned()),
-        ("X-Project-Id".to_owned(), project.clone()),
-    ];
-    let mut body = br#"{"image_type": "private_image"}"#.to_vec();
-    let signable = SignableRequest {
-        method: "POST",
-        host: &host,
-        path: &path,
-        query: &query,
-        headers: &headers,
-        body: &body,
-    };
-    let sk = SecretString::from(hss_image_sync::emulator::DEMO_SECRET_KEY);
-    let signed = signer::sign(
-        &signable,
-        hss_image_sync::emulator::DEMO_ACCESS_KEY,
-        &sk,
-        SystemTime::now(),
-    )
-    .unwrap();
-    let mut target = signed.uri.clone();
-    let mut headers = pairs(&signed.headers);
-    tamper(&mut target, &mut headers, &mut body);
-    send_raw(&host, "POST", &target, &headers, &body).await
+    let demo = (DEMO_ACCESS_KEY, DEMO_SECRET_KEY);
+    send_tampered_with(emulator, Algorithm::HmacSha256, demo, tamper).await
 }
 
 fn set(headers: &mut [(String, String)], name: &str, value: &str) {
@@ -456,7 +430,6 @@ async fn tampering_after_signing_is_refused() {
     let emulator = start().await;
     let (status, _) = send_tampered(&emulator, |_, _, _| {}).await;
     assert_eq!(status, 200, "the untampered request must pass");
-    type Tamper = Box<dyn FnOnce(&mut String, &mut Vec<(String, String)>, &mut Vec<u8>)>;
     let cases: Vec<(&str, Tamper)> = vec![
         (
             "body",
