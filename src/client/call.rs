@@ -343,17 +343,20 @@ impl HssClient {
             Auth::AkSk(cache) => cache.peek(),
             Auth::Token(_) => None,
         };
-        let secrets: Vec<&str> = match (&self.hooks().auth, &creds) {
-            (Auth::Token(token), _) => vec![token.expose()],
-            (Auth::AkSk(_), Some(creds)) => {
-                std::iter::once(creds.secret_access_key().expose_secret())
-                    .chain(creds.security_token().map(|t| t.expose_secret()))
-                    .collect()
-            }
-            (Auth::AkSk(_), None) => Vec::new(),
+        let secrets: [Option<&str>; 2] = match (&self.hooks().auth, &creds) {
+            (Auth::Token(token), _) => [Some(token.expose()), None],
+            (Auth::AkSk(_), Some(creds)) => [
+                Some(creds.secret_access_key().expose_secret()),
+                creds.security_token().map(|t| t.expose_secret()),
+            ],
+            (Auth::AkSk(_), None) => [None, None],
         };
         let mut masked = text.to_owned();
-        for secret in secrets.iter().filter(|s| s.len() >= MIN_MASKED_SECRET_LEN) {
+        for secret in secrets
+            .into_iter()
+            .flatten()
+            .filter(|s| s.len() >= MIN_MASKED_SECRET_LEN)
+        {
             if masked.contains(secret) {
                 masked = masked.replace(secret, crate::signer::MASK);
             }

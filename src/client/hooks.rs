@@ -243,12 +243,31 @@ pub(super) fn fill_headers<'a>(
     map.clear();
     for (name, value) in headers {
         let invalid = || SigningError::InvalidHeaderValue(name.to_ascii_lowercase());
-        let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+        let header_name = match wire_header_name(name) {
+            Some(known) => known,
+            None => HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?,
+        };
         let mut header_value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| invalid())?;
         header_value.set_sensitive(signer::is_sensitive_header(name));
         map.append(header_name, header_value);
     }
     Ok(())
+}
+
+/// The names every signed request carries, spelt as the wire form spells them, as constants:
+/// parsing a name that is not one of `http`'s standard headers allocates a lowercase copy.
+fn wire_header_name(name: &str) -> Option<HeaderName> {
+    Some(HeaderName::from_static(match name {
+        signer::DATE_HEADER => "x-sdk-date",
+        "X-Project-Id" => "x-project-id",
+        "Host" => "host",
+        "Authorization" => "authorization",
+        "Content-Type" => "content-type",
+        "User-Agent" => "user-agent",
+        "X-Security-Token" => "x-security-token",
+        "region" => "region",
+        _ => return None,
+    }))
 }
 
 /// Carries a [`SigningError`] through progenitor's `Error::Custom(String)`, the only error a

@@ -9,6 +9,7 @@ use crate::credentials::Credentials;
 use crate::signer::{self, SigningError};
 use percent_encoding::percent_decode_str;
 use secrecy::ExposeSecret;
+use std::borrow::Cow;
 
 /// Headers progenitor adds that the official SDKs never send.
 const DROPPED_HEADERS: [&str; 2] = ["api-version", "accept"];
@@ -36,15 +37,13 @@ pub(super) fn normalize(
 
     let url = request.url_mut();
     // Each setter re-parses the URL: skipped when the URL is already in wire form.
-    let path = sdk_encoded_path(url.path());
-    if path != url.path() {
+    if let Cow::Owned(path) = sdk_encoded_path(url.path()) {
         url.set_path(&path);
     }
     let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    let canonical_query = signer::canonical_query(&query);
-    let wanted = (!canonical_query.is_empty()).then_some(canonical_query.as_str());
-    if url.query() != wanted {
-        url.set_query(wanted);
+    if !url.query().is_none_or(is_canonical_query) {
+        let canonical_query = signer::canonical_query(&query);
+        url.set_query((!canonical_query.is_empty()).then_some(canonical_query.as_str()));
     }
     let project_id = path_project_id(request.url().path());
 
@@ -97,21 +96,49 @@ fn path_project_id(path: &str) -> Option<String> {
 /// SDKs send (`quote(segment, safe='')`), whatever escaping progenitor chose. Only values that
 /// survive progenitor's encoding and URL parsing unchanged reach this point (the client refuses
 /// the others before sending, see `validate::path_segment`).
-pub(super) fn sdk_encoded_path(path: &str) -> String {
+pub(super) fn sdk_encoded_path(path: &str) -> Cow<'_, str> {
     // Already in that form when it has only unreserved characters (and `/`).
-    if path
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/'))
-    {
-        return path.to_owned();
+    if path.bytes().all(|b| unreserved(b) || b == b'/') {
+        return Cow::Borrowed(path);
     }
-    path.split('/')
+    let encoded = path
+        .split('/')
         .map(|segment| {
             let decoded = percent_decode_str(segment).decode_utf8_lossy();
             signer::encode(&decoded).to_string()
         })
         .collect::<Vec<_>>()
-        .join("/")
+        .join("/");
+    if encoded == path {
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(encoded)
+    }
+}
+
+/// RFC 3986's unreserved characters, which the signer's encoder leaves as they are.
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Whether `query` is already its own canonical form, so that decoding and re-encoding it can
+/// be skipped: `key=value` pairs of unreserved characters only (which decode and encode to
+/// themselves), in the canonical order. Anything else goes the long way.
+fn is_canonical_query(query: &str) -> bool {
+    let mut previous: Option<(&str, &str)> = None;
+    for pair in query.split('&') {
+        let Some((key, value)) = pair.split_once('=') else {
+            return false;
+        };
+        if key.is_empty() || !key.bytes().chain(value.bytes()).all(unreserved) {
+            return false;
+        }
+        if previous.is_some_and(|p| p > (key, value)) {
+            return false;
+        }
+        previous = Some((key, value));
+    }
+    true
 }
 
 /// Re-spaces compact JSON the way the official Python SDK writes bodies (`simplejson.dumps`
@@ -181,6 +208,50 @@ mod tests {
     fn escapes_non_ascii_like_ensure_ascii() {
         assert_eq!(py(r#"{"k":"é😀"}"#), r#"{"k": "\u00e9\ud83d\ude00"}"#);
         assert_eq!(py("[\"\u{7f}\"]"), r#"["\u007f"]"#);
+    }
+
+    /// The query's canonical form, the long way: decoded as the URL parser decodes it, then
+    /// canonicalized by the signer.
+    fn canonical(query: &str) -> String {
+        let url = reqwest::Url::parse(&format!("http://h/?{query}")).unwrap();
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        signer::canonical_query(&pairs)
+    }
+
+    #[test]
+    fn a_query_is_taken_as_canonical_only_when_it_is() {
+        for query in [
+            "a=1",
+            "a=1&a=10&a=2&b=",
+            "enterprise_project_id=all_granted_eps",
+        ] {
+            assert!(is_canonical_query(query), "{query}");
+            assert_eq!(canonical(query), query);
+        }
+        for query in [
+            "b=1&a=1", "a=1&a=", "a", "=1", "a=%41", "a=x+y", "a=b=c", "a=1&&b=2",
+        ] {
+            assert!(!is_canonical_query(query), "{query}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_canonical_shortcut_agrees_with_the_long_way(query in "[ab1=&%+~é._-]{0,12}") {
+            if is_canonical_query(&query) {
+                proptest::prop_assert_eq!(canonical(&query), query);
+            }
+        }
+    }
+
+    #[test]
+    fn paths_in_wire_form_are_borrowed() {
+        assert!(matches!(
+            sdk_encoded_path("/v5/a-b_c.d~e/x"),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(sdk_encoded_path("/v5/a%3Ab/x"), Cow::Borrowed(_)));
+        assert_eq!(sdk_encoded_path("/v5/a:b/x"), "/v5/a%3Ab/x");
     }
 
     #[test]
