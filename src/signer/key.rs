@@ -139,15 +139,36 @@ fn plain_header(name: &str, value: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_graphic() && b != b';' && b != b':')
-        && value
-            .bytes()
-            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+        && plain_value(value.as_bytes())
+}
+
+/// Every byte printable ASCII or a tab, eight bytes at a time (values are most of the bytes
+/// a request's headers hold).
+fn plain_value(value: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let plain = |b: &u8| *b == b'\t' || (b' '..=b'~').contains(b);
+    let mut words = value.chunks_exact(8);
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        // Some byte below 0x20, or above 0x7e (exact as "any byte", the classic tests).
+        let below_space = w.wrapping_sub(0x20 * ONES) & !w & HIGH_BITS;
+        let above_tilde = (w.wrapping_add(ONES) | w) & HIGH_BITS;
+        if below_space | above_tilde != 0 && !word.iter().all(plain) {
+            return false;
+        }
+    }
+    words.remainder().iter().all(plain)
 }
 
 /// Headers signed on the fast path without allocating; more take the general path.
 const MAX_HEADERS: usize = 24;
 /// Query parameters sorted on the stack; more take the general path.
 const MAX_QUERY: usize = 16;
+/// Bytes of lowercase header names kept on the stack; longer names take the general path.
+const LOWERCASE_NAMES: usize = 512;
+/// The longest names the signer may add: `X-Sdk-Content-Sha256`, `X-Sdk-Date` and `Host`.
+const ADDED_NAMES: usize = 20 + 10 + 4;
 
 impl SigningKey {
     /// Keys for `algorithm`. For V11-HMAC-SHA256 add the scope with
@@ -237,6 +258,8 @@ impl SigningKey {
         }
         if request.headers.len() + 3 > MAX_HEADERS
             || request.query.len() > MAX_QUERY
+            || request.headers.iter().map(|(n, _)| n.len()).sum::<usize>() + ADDED_NAMES
+                > LOWERCASE_NAMES
             || !request.method.is_ascii()
             || !request.headers.iter().all(|(n, v)| plain_header(n, v))
         {
@@ -318,22 +341,30 @@ impl SigningKey {
         }
         let headers = &headers[..count];
 
-        // Signed: names without `_`, sorted by their lowercase form.
+        // Signed: names without `_`, sorted by their lowercase form, which is written once
+        // here and then copied where it appears (canonical headers, signed headers, twice).
+        let mut lowercase = [0u8; LOWERCASE_NAMES];
+        let mut spans = [(0usize, 0usize); MAX_HEADERS];
+        let mut used = 0;
         let mut signed: [u8; MAX_HEADERS] = [0; MAX_HEADERS];
         let mut signed_count = 0;
         for (i, (name, _)) in headers.iter().enumerate() {
             if !name.contains('_') {
+                let span = (used, used + name.len());
+                lowercase[span.0..span.1].copy_from_slice(name.as_bytes());
+                ascii_lowercase(&mut lowercase[span.0..span.1]);
+                spans[i] = span;
+                used = span.1;
                 signed[signed_count] = i as u8;
                 signed_count += 1;
             }
         }
+        let lower = |i: u8| {
+            let (start, end) = spans[usize::from(i)];
+            &lowercase[start..end]
+        };
         let signed = &mut signed[..signed_count];
-        signed.sort_unstable_by(|&a, &b| {
-            let (a, b) = (headers[usize::from(a)].0, headers[usize::from(b)].0);
-            a.bytes()
-                .map(|c| c.to_ascii_lowercase())
-                .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
-        });
+        signed.sort_unstable_by(|&a, &b| lower(a).cmp(lower(b)));
 
         let mut canonical = Canonical::new(hash);
         // Method, canonical URI, canonical query.
@@ -344,19 +375,27 @@ impl SigningKey {
         canonical.query(request.query);
         canonical.byte(b'\n');
         for &i in signed.iter() {
-            let (name, value) = headers[usize::from(i)];
-            canonical.lowercase(name);
+            canonical.put(lower(i));
             canonical.byte(b':');
-            canonical.put(value.as_bytes());
+            canonical.put(headers[usize::from(i)].1.as_bytes());
             canonical.byte(b'\n');
         }
         canonical.byte(b'\n');
+        // `a;b;c`, for the canonical request and `Authorization`.
+        let mut list = [0u8; LOWERCASE_NAMES + MAX_HEADERS];
+        let mut list_len = 0;
         for (n, &i) in signed.iter().enumerate() {
             if n > 0 {
-                canonical.byte(b';');
+                list[list_len] = b';';
+                list_len += 1;
             }
-            canonical.lowercase(headers[usize::from(i)].0);
+            let name = lower(i);
+            list[list_len..list_len + name.len()].copy_from_slice(name);
+            list_len += name.len();
         }
+        // Names on this path are visible ASCII (`plain_header`).
+        let signed_list = std::str::from_utf8(&list[..list_len]).expect("ASCII");
+        canonical.put(signed_list.as_bytes());
         canonical.byte(b'\n');
         // The payload hash.
         let given_hash = headers
@@ -393,13 +432,9 @@ impl SigningKey {
 
         // `{name} Access={ak}, SignedHeaders={signed}, Signature={signature}` (V11:
         // `Credential={ak}/{info}`).
-        let signed_len: usize = signed
-            .iter()
-            .map(|&i| headers[usize::from(i)].0.len() + 1)
-            .sum();
         let info_len = credential_info.as_ref().map_or(0, |i: &String| i.len() + 1);
         let mut authorization = String::with_capacity(
-            name.len() + ak.len() + info_len + signed_len + signature.len() + 48,
+            name.len() + ak.len() + info_len + signed_list.len() + signature.len() + 48,
         );
         authorization.push_str(name);
         match &credential_info {
@@ -415,14 +450,7 @@ impl SigningKey {
             }
         }
         authorization.push_str(", SignedHeaders=");
-        let names_at = authorization.len();
-        for (n, &i) in signed.iter().enumerate() {
-            if n > 0 {
-                authorization.push(';');
-            }
-            authorization.push_str(headers[usize::from(i)].0);
-        }
-        authorization[names_at..].make_ascii_lowercase();
+        authorization.push_str(signed_list);
         authorization.push_str(", Signature=");
         authorization.push_str(std::str::from_utf8(&signature).expect("ASCII hex"));
         // DER signatures (ECDSA, SM2) are longer than 32 bytes: `signature` holds them whole.
@@ -656,6 +684,7 @@ impl Canonical {
         self.len = 0;
     }
 
+    #[inline]
     fn put(&mut self, data: &[u8]) {
         if self.len + data.len() > CANONICAL_BUFFER {
             self.flush();
@@ -668,29 +697,13 @@ impl Canonical {
         self.len += data.len();
     }
 
+    #[inline]
     fn byte(&mut self, b: u8) {
         if self.len == CANONICAL_BUFFER {
             self.flush();
         }
         self.buf[self.len] = b;
         self.len += 1;
-    }
-
-    /// `text` with ASCII letters lowercased (as `str::to_ascii_lowercase` writes it).
-    fn lowercase(&mut self, text: &str) {
-        let bytes = text.as_bytes();
-        if self.len + bytes.len() > CANONICAL_BUFFER {
-            self.flush();
-        }
-        for chunk in bytes.chunks(CANONICAL_BUFFER) {
-            if self.len + chunk.len() > CANONICAL_BUFFER {
-                self.flush();
-            }
-            let dst = &mut self.buf[self.len..self.len + chunk.len()];
-            dst.copy_from_slice(chunk);
-            ascii_lowercase(dst);
-            self.len += chunk.len();
-        }
     }
 
     /// `text` (ASCII) uppercased.
@@ -719,6 +732,17 @@ impl Canonical {
     /// [`canonical_uri`](super::canonical_uri): decoded, split on `/`, each segment
     /// re-encoded, always ending in `/`.
     fn uri(&mut self, path: &str) {
+        // Unreserved characters and `/` only: decoding and re-encoding leave it as it is.
+        if path
+            .bytes()
+            .all(|b| UNRESERVED[usize::from(b)] || b == b'/')
+        {
+            self.put(path.as_bytes());
+            if !path.ends_with('/') {
+                self.byte(b'/');
+            }
+            return;
+        }
         let decoded = if path.contains('%') {
             percent_decode_str(path).decode_utf8_lossy()
         } else {
@@ -796,6 +820,21 @@ mod tests {
             }
         }
         assert!(cases >= 60, "only {cases} cases");
+    }
+
+    #[test]
+    fn plain_value_is_the_bytewise_rule() {
+        let plain = |b: u8| b == b'\t' || (b' '..=b'~').contains(&b);
+        for b in 0..=255u8 {
+            for len in [1, 7, 8, 9, 16, 17] {
+                for at in 0..len {
+                    let mut value = vec![b'a'; len];
+                    value[at] = b;
+                    assert_eq!(plain_value(&value), plain(b), "{b:#x} at {at} of {len}");
+                }
+            }
+        }
+        assert!(plain_value(b"\t~ 0123456789abcdefghij\t"));
     }
 
     #[test]
@@ -989,6 +1028,20 @@ mod tests {
         let mut long_name = base("long header name", &[], "");
         long_name.headers.push(("X-".repeat(700), "v".into()));
         cases.push(long_name);
+        // Header names that just fit the stack buffer of lowercase names, and one byte more.
+        for total in [
+            LOWERCASE_NAMES - ADDED_NAMES,
+            LOWERCASE_NAMES - ADDED_NAMES + 1,
+        ] {
+            let mut edge = base(
+                "names at the buffer's edge",
+                &[("Content-Type", "text/x")],
+                "b",
+            );
+            let name: String = "X-Ab".repeat(total).chars().take(total - 12).collect();
+            edge.headers.push((name, "v".into()));
+            cases.push(edge);
+        }
         let mut many_query = base("many query parameters", &[], "");
         many_query.query = (0..20)
             .map(|i| (format!("k{}", 20 - i), "v".into()))
