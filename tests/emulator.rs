@@ -785,6 +785,49 @@ mod readme_example {
     }
 }
 
+/// An accepted call's answer, as bytes: the documented success body, `Content-Type`, a `Date`
+/// of now and a fresh 32-hex-digit `X-Request-Id` each time.
+#[tokio::test]
+async fn an_accepted_call_is_answered_with_the_success_body_date_and_a_new_request_id() {
+    let emulator = start().await;
+    let path = format!("/v5/{}/image/synchronize", emulator.project_id());
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..50 {
+        let before = SystemTime::now() - Duration::from_secs(1);
+        let (status, response) = send_signed(
+            &emulator,
+            "POST",
+            &path,
+            r#"{"image_type": "private_image"}"#,
+        )
+        .await;
+        assert_eq!(status, 200, "{response}");
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        assert_eq!(body, r#"{"error_code":0,"error_description":"success"}"#);
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|line| {
+                    let (n, v) = line.split_once(": ")?;
+                    n.eq_ignore_ascii_case(name).then(|| v.to_owned())
+                })
+                .unwrap_or_else(|| panic!("no {name} in {head}"))
+        };
+        assert_eq!(header("content-type"), "application/json");
+        assert_eq!(header("content-length"), body.len().to_string());
+        let date = httpdate::parse_http_date(&header("date")).unwrap();
+        assert!(date >= before && date <= SystemTime::now(), "{head}");
+        let id = header("x-request-id");
+        assert!(
+            id.len() == 32
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "{id}"
+        );
+        assert!(ids.insert(id.clone()), "request ID {id} repeated");
+    }
+}
+
 /// Sends one HTTP/1.1 request over a raw socket (headers exactly as given) and returns the
 /// status and the whole response text.
 async fn send_raw(

@@ -11,9 +11,10 @@ use crate::signer::CanonicalRequest;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited, combinators::BoxBody};
 use hyper::body::{Body, Frame, Incoming};
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Response};
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,11 +90,25 @@ impl Shared {
         shifted.clamp(SystemTime::UNIX_EPOCH, last)
     }
 
+    /// 32 hex digits that look random and never repeat within a run: the request counter
+    /// through two bijective mixes keyed by the start time.
     fn request_id(&self) -> String {
         let n = self.next_request.fetch_add(1, Ordering::Relaxed);
-        let digest = Sha256::digest(format!("{}/{n}", self.seed).as_bytes());
-        crate::signer::hex(&digest[..16])
+        let seed = self.seed as u64;
+        let high = mix(n ^ mix(seed ^ 0x9e37_79b9_7f4a_7c15));
+        let low = mix(n ^ seed);
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&high.to_be_bytes());
+        bytes[8..].copy_from_slice(&low.to_be_bytes());
+        crate::signer::hex(&bytes)
     }
+}
+
+/// SplitMix64's finalizer: a bijection of `u64` whose outputs look random.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// Returned by the service to make hyper drop the connection (after arming a TCP reset).
@@ -416,7 +431,46 @@ fn base_response(status: u16, request_id: &str, shared: &Shared) -> hyper::http:
     Response::builder()
         .status(status)
         .header("X-Request-Id", request_id)
-        .header("Date", httpdate::fmt_http_date(shared.now()))
+        .header("Date", date_header(shared.now()))
+}
+
+/// The answer to an accepted call, built directly: the same head and body as
+/// [`json_response`] writes for it, without a JSON value or a response builder.
+fn accepted_response(request_id: &str, shared: &Shared) -> Response<ResponseBody> {
+    const BODY: &str = r#"{"error_code":0,"error_description":"success"}"#;
+    let mut response = Response::new(full(BODY));
+    let headers = response.headers_mut();
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert(HeaderName::from_static("x-request-id"), id);
+    }
+    headers.insert(hyper::header::DATE, date_header(shared.now()));
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The HTTP `Date` of `now`, formatted once per second and thread.
+fn date_header(now: SystemTime) -> HeaderValue {
+    thread_local! {
+        static LAST: RefCell<Option<(u64, HeaderValue)>> = const { RefCell::new(None) };
+    }
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((at, value)) = &*last
+            && *at == secs
+        {
+            return value.clone();
+        }
+        let value = HeaderValue::from_str(&httpdate::fmt_http_date(now))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        *last = Some((secs, value.clone()));
+        value
+    })
 }
 
 fn full(bytes: impl Into<Bytes>) -> ResponseBody {
@@ -453,6 +507,7 @@ fn judged_response(
             .unwrap_or_else(|_| Response::new(full("")));
     }
     let body = match &judgement.error_code {
+        None if judgement.status == 200 => return accepted_response(request_id, shared),
         None => serde_json::json!({"error_code": 0, "error_description": "success"}),
         Some(code) => serde_json::json!({
             "error_code": code,
