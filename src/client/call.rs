@@ -339,6 +339,9 @@ impl HssClient {
 
     /// `text` from a server with our secrets masked, in case it echoes them.
     pub(crate) fn mask(&self, text: &str) -> String {
+        if text.len() < MIN_MASKED_SECRET_LEN {
+            return text.to_owned();
+        }
         let creds = match &self.hooks().auth {
             Auth::AkSk(cache) => cache.peek(),
             Auth::Token(_) => None,
