@@ -529,6 +529,19 @@ async fn invalid_requests_get_400_and_unknown_paths_404() {
     }
 }
 
+/// The seed call (a private-image sync of the emulator's project), signed now, over a raw
+/// socket.
+async fn send_sync(emulator: &RunningEmulator) -> (u16, String) {
+    let path = format!("/v5/{}/image/synchronize", emulator.project_id());
+    send_signed(
+        emulator,
+        "POST",
+        &path,
+        r#"{"image_type": "private_image"}"#,
+    )
+    .await
+}
+
 async fn send_signed(
     emulator: &RunningEmulator,
     method: &str,
@@ -790,17 +803,10 @@ mod readme_example {
 #[tokio::test]
 async fn an_accepted_call_is_answered_with_the_success_body_date_and_a_new_request_id() {
     let emulator = start().await;
-    let path = format!("/v5/{}/image/synchronize", emulator.project_id());
     let mut ids = std::collections::HashSet::new();
     for _ in 0..50 {
         let before = SystemTime::now() - Duration::from_secs(1);
-        let (status, response) = send_signed(
-            &emulator,
-            "POST",
-            &path,
-            r#"{"image_type": "private_image"}"#,
-        )
-        .await;
+        let (status, response) = send_sync(&emulator).await;
         assert_eq!(status, 200, "{response}");
         let (head, body) = response.split_once("\r\n\r\n").unwrap();
         assert_eq!(body, r#"{"error_code":0,"error_description":"success"}"#);
@@ -1069,14 +1075,7 @@ async fn any_clock_offset_answers_without_panicking() {
             .start()
             .await
             .unwrap();
-        let path = format!("/v5/{}/image/synchronize", emulator.project_id());
-        let (status, response) = send_signed(
-            &emulator,
-            "POST",
-            &path,
-            r#"{"image_type": "private_image"}"#,
-        )
-        .await;
+        let (status, response) = send_sync(&emulator).await;
         assert_eq!(status, 401, "offset {offset}: {response}");
         assert!(response.contains("signature expired"), "{response}");
         let year = if offset > 0 { "9999" } else { "1970" };
