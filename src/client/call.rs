@@ -342,30 +342,34 @@ impl HssClient {
         if text.len() < MIN_MASKED_SECRET_LEN {
             return text.to_owned();
         }
-        let creds = match &self.hooks().auth {
-            Auth::AkSk(cache) => cache.peek(),
-            Auth::Token(_) => None,
-        };
-        let secrets: [Option<&str>; 2] = match (&self.hooks().auth, &creds) {
-            (Auth::Token(token), _) => [Some(token.expose()), None],
-            (Auth::AkSk(_), Some(creds)) => [
-                Some(creds.secret_access_key().expose_secret()),
-                creds.security_token().map(|t| t.expose_secret()),
-            ],
-            (Auth::AkSk(_), None) => [None, None],
-        };
-        let mut masked = text.to_owned();
-        for secret in secrets
-            .into_iter()
-            .flatten()
-            .filter(|s| s.len() >= MIN_MASKED_SECRET_LEN)
-        {
-            if masked.contains(secret) {
-                masked = masked.replace(secret, crate::signer::MASK);
-            }
+        match &self.hooks().auth {
+            Auth::Token(token) => masked(text, [Some(token.expose()), None]),
+            Auth::AkSk(cache) => cache.with_current(|creds| {
+                masked(
+                    text,
+                    [
+                        creds.map(|c| c.secret_access_key().expose_secret()),
+                        creds.and_then(|c| c.security_token().map(|t| t.expose_secret())),
+                    ],
+                )
+            }),
         }
-        masked
     }
+}
+
+/// `text` with each of `secrets` long enough to mask replaced by [`MASK`](crate::signer::MASK).
+fn masked(text: &str, secrets: [Option<&str>; 2]) -> String {
+    let mut masked = text.to_owned();
+    for secret in secrets
+        .into_iter()
+        .flatten()
+        .filter(|s| s.len() >= MIN_MASKED_SECRET_LEN)
+    {
+        if masked.contains(secret) {
+            masked = masked.replace(secret, crate::signer::MASK);
+        }
+    }
+    masked
 }
 
 /// A failure in a few words, for a retry notice: `HTTP 503 (unavailable)`, or the root cause of

@@ -47,33 +47,43 @@ pub(crate) struct Signing {
 pub(crate) struct SigningKeyCache(Arc<std::sync::RwLock<Option<Arc<signer::SigningKey>>>>);
 
 impl SigningKeyCache {
-    fn get(&self, signing: &Signing, creds: &Credentials) -> Arc<signer::SigningKey> {
+    /// Runs `sign` with the key of these credentials, made first if the cached one is for
+    /// others. Concurrent calls share it under the read lock, without cloning its `Arc`.
+    fn with<R>(
+        &self,
+        signing: &Signing,
+        creds: &Credentials,
+        sign: impl FnOnce(&signer::SigningKey) -> R,
+    ) -> R {
         let (ak, sk) = (creds.access_key_id(), creds.secret_access_key());
         let scope = signing
             .scope
             .as_ref()
             .map(|(region, service)| (region.as_str(), service.as_str()));
-        let matches = |key: &Arc<signer::SigningKey>| key.is_for(signing.algorithm, ak, sk, scope);
-        // Concurrent calls only read it; a lock poisoned by a panic still holds a whole key.
-        if let Some(key) = self
-            .0
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .as_ref()
-            .filter(|key| matches(key))
         {
-            return key.clone();
+            // A lock poisoned by a panic still holds a whole key.
+            let current = self
+                .0
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(key) = current
+                .as_ref()
+                .filter(|key| key.is_for(signing.algorithm, ak, sk, scope))
+            {
+                return sign(key);
+            }
         }
         let mut key = signer::SigningKey::new(signing.algorithm, ak, sk);
         if let Some((region, service)) = scope {
             key = key.with_scope(region, service);
         }
         let key = Arc::new(key);
+        let signed = sign(&key);
         *self
             .0
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(key.clone());
-        key
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(key);
+        signed
     }
 }
 
@@ -196,8 +206,9 @@ impl HookState {
         }
         // The per-call path: the canonical request hashed as it is written, only the added
         // headers made.
-        let key = self.keys.get(&self.signing, creds);
-        let mut added = key.sign_headers(&signable, time)?;
+        let mut added = self.keys.with(&self.signing, creds, |key| {
+            key.sign_headers(&signable, time)
+        })?;
         let filled = fill_headers(request.headers_mut(), added.merged(headers, &self.host));
         added.authorization.zeroize();
         filled
@@ -384,9 +395,14 @@ mod tests {
             algorithm: signer::Algorithm::HmacSha256,
             scope: None,
         };
+        // The key `with` signs with, as the cache holds it.
+        let get = |signing: &Signing, creds: &Credentials| {
+            cache.with(signing, creds, |_| ());
+            cache.0.read().unwrap().clone().unwrap()
+        };
         let creds = Credentials::new("AK1", "SK1");
-        let first = cache.get(&hmac, &creds);
-        assert!(Arc::ptr_eq(&first, &cache.get(&hmac, &creds.clone())));
+        let first = get(&hmac, &creds);
+        assert!(Arc::ptr_eq(&first, &get(&hmac, &creds.clone())));
         // Another secret key, access key, algorithm or scope: another key.
         let mut previous = first;
         for (signing, creds) in [
@@ -407,11 +423,13 @@ mod tests {
                 Credentials::new("AK2", "SK2"),
             ),
         ] {
-            let key = cache.get(&signing, &creds);
+            let key = get(&signing, &creds);
             assert!(!Arc::ptr_eq(&key, &previous));
             assert_eq!(key.access_key_id(), creds.access_key_id());
             assert_eq!(key.algorithm(), signing.algorithm);
-            assert!(Arc::ptr_eq(&key, &cache.get(&signing, &creds)));
+            assert!(Arc::ptr_eq(&key, &get(&signing, &creds)));
+            // The key `with` hands over is the cached one.
+            cache.with(&signing, &creds, |used| assert!(std::ptr::eq(used, &*key)));
             previous = key;
         }
     }

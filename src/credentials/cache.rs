@@ -128,6 +128,15 @@ impl CredentialsCache {
         self.read().map(|c| c.credentials)
     }
 
+    /// Runs `f` with the credentials last fetched, under the read lock (no clone of them).
+    pub(crate) fn with_current<R>(&self, f: impl FnOnce(Option<&Credentials>) -> R) -> R {
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(current.as_ref().map(|cached| &cached.credentials))
+    }
+
     fn fresh(&self, now: SystemTime) -> Option<Credentials> {
         self.read()
             .filter(|cached| !cached.stale(now))
