@@ -19,6 +19,32 @@ const DEMO_AK: &str = "HSSEMULATORDEMOAK001";
 const DEMO_SK: &str = "hss-emulator-demo-secret-key-0000000000";
 const DEMO_PROJECT: &str = "0e5d1c2b3a4f45e6a7b8c9d0e1f2a3b4";
 
+/// `program` pinned to logical CPU `cpu` with `taskset`, when there are two CPUs or more and
+/// `taskset` runs; else unpinned. The sequential end-to-end comparisons pin the emulator and the
+/// clients to different CPUs: unpinned, the kernel puts the two processes of a ping-pong on one
+/// CPU in some rounds and on two in others, and a wake-up across CPUs on this kind of VM costs
+/// tens of microseconds, so rounds differed threefold by where they ran, not by the client.
+fn pinned(cpu: usize, program: &Path) -> Command {
+    if pinning() {
+        let mut cmd = Command::new("taskset");
+        cmd.arg("-c").arg(cpu.to_string()).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
+}
+
+/// Whether [`pinned`] pins.
+fn pinning() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+        && Command::new("taskset")
+            .args(["-c", "0", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
 /// How many rounds (or pairs) each comparison runs, and how much work a round is.
 struct Plan {
     sign_rounds: usize,
@@ -390,7 +416,19 @@ pub fn bench(quick: bool) -> Result<(), String> {
     comparisons.extend(sign(&plan, &art, &python, &mut extra)?);
     let emulator =
         Server::start(Command::new(&art.cli).args(["emulator", "--listen", "127.0.0.1:0"]))?;
-    comparisons.extend(e2e(&plan, &art, &python, &emulator, &mut extra)?);
+    {
+        // The sequential comparisons' own emulator, pinned to CPU 0 (see `pinned`).
+        let pinned_emulator =
+            Server::start(pinned(0, &art.cli).args(["emulator", "--listen", "127.0.0.1:0"]))?;
+        comparisons.extend(e2e(
+            &plan,
+            &art,
+            &python,
+            &emulator,
+            &pinned_emulator,
+            &mut extra,
+        )?);
+    }
     comparisons.extend(one_shot(&plan, &art, &python, &emulator, &out_dir)?);
     comparisons.push(emulator_vs_hyper(&plan, &art, &emulator)?);
     drop(emulator);
@@ -563,17 +601,24 @@ fn e2e(
     art: &Artifacts,
     python: &str,
     emulator: &Server,
+    pinned_emulator: &Server,
     extra: &mut serde_json::Map<String, Value>,
 ) -> Result<Vec<Comparison>, String> {
+    // Concurrent rounds: processes unpinned, sharing both CPUs.
     let mut client = Driven::spawn(
         "bench_client",
         Command::new(&art.bench_client).arg(&emulator.url),
     )?;
+    // Sequential rounds: the clients pinned to CPU 1, their emulator to CPU 0.
+    let mut seq = Driven::spawn(
+        "bench_client (pinned)",
+        pinned(1, &art.bench_client).arg(&pinned_emulator.url),
+    )?;
     let mut py = Driven::spawn(
         "bench_e2e.py",
-        Command::new(python)
+        pinned(1, Path::new(python))
             .arg("tests/oracle/bench_e2e.py")
-            .arg(&emulator.url)
+            .arg(&pinned_emulator.url)
             .args([
                 "--ak",
                 DEMO_AK,
@@ -588,8 +633,8 @@ fn e2e(
         return Err("bench_e2e.py did not get ready".into());
     }
     // Warm-up: connections open, code paged in.
-    client.number("ours 500 1")?;
-    client.number("raw 500 1")?;
+    seq.number("ours 500 1")?;
+    seq.number("raw 500 1")?;
     client.number("ours 2000 64")?;
     client.number("raw 2000 64")?;
     py.number("python 50")?;
@@ -598,7 +643,7 @@ fn e2e(
     // Rounds of about half a second each: shorter ones (2,000 sequential calls, 0.2 s) let a
     // moment of other load on this shared machine decide a round.
     let (ours_seq, raw_seq) = {
-        let cell = std::cell::RefCell::new(&mut client);
+        let cell = std::cell::RefCell::new(&mut seq);
         interleaved(
             rounds,
             || cell.borrow_mut().number("ours 5000 1"),
@@ -615,7 +660,7 @@ fn e2e(
     };
     let (ours_py, pys) = interleaved(
         rounds,
-        || client.number("ours 5000 1"),
+        || seq.number("ours 5000 1"),
         || py.number("python 500"),
     )?;
     let ratio = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x / y).collect::<Vec<_>>();
@@ -626,6 +671,14 @@ fn e2e(
         json!(round(Spread::of(&raw_seq).median / Spread::of(&pys).median)),
     );
     let command = "hss-image-sync emulator --listen 127.0.0.1:0; cargo run --release --features emulator --example bench_client -- URL".to_owned();
+    let (on_0, on_1) = if pinning() {
+        ("taskset -c 0 ", "taskset -c 1 ")
+    } else {
+        ("", "")
+    };
+    let pinned_command = format!(
+        "{on_0}hss-image-sync emulator --listen 127.0.0.1:0; {on_1}target/release/examples/bench_client URL"
+    );
     Ok(vec![
         Comparison {
             key: "e2e_vs_raw_reqwest",
@@ -635,7 +688,7 @@ fn e2e(
             unit: "calls/s",
             ratios: ratio(&ours_seq, &raw_seq),
             target: Target::AtLeast(0.9),
-            command: command.clone(),
+            command: pinned_command.clone(),
             checked: "every call of both answered 200 (ours: a successful SyncResponse)".into(),
         },
         Comparison {
@@ -658,7 +711,7 @@ fn e2e(
             ratios: ratio(&ours_py, &pys),
             target: Target::AtLeast(10.0),
             command: format!(
-                "{command}; python tests/oracle/bench_e2e.py URL --ak AK --sk SK --project-id ID"
+                "{pinned_command}; {on_1}python tests/oracle/bench_e2e.py URL --ak AK --sk SK --project-id ID"
             ),
             checked: "every call of both succeeded (error_code 0)".into(),
         },
