@@ -34,15 +34,17 @@ fn pinned(cpu: usize, program: &Path) -> Command {
     }
 }
 
-/// Whether [`pinned`] pins.
+/// Whether [`pinned`] pins: two CPUs or more, and CPUs 0 and 1 allowed to this process.
 fn pinning() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
-        && Command::new("taskset")
-            .args(["-c", "0", "true"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+        && ["0", "1"].iter().all(|cpu| {
+            Command::new("taskset")
+                .args(["-c", cpu, "true"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
 }
 
 /// How many rounds (or pairs) each comparison runs, and how much work a round is.
