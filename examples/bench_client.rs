@@ -104,7 +104,7 @@ fn main() {
 }
 
 /// A reqwest client set up as the crate's own (rustls with ring, the platform verifier, title
-/// case headers, no redirects), without anything of the crate.
+/// case headers, no redirects, no reqwest retry layer), without anything of the crate.
 fn raw_client() -> reqwest::Client {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier =
@@ -120,6 +120,7 @@ fn raw_client() -> reqwest::Client {
         .tls_backend_preconfigured(tls)
         .http1_title_case_headers()
         .redirect(reqwest::redirect::Policy::none())
+        .retry(reqwest::retry::never().max_retries_per_request(0))
         .build()
         .expect("raw client")
 }

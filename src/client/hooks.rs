@@ -106,6 +106,9 @@ pub struct HookState {
     /// The endpoint's authority, as the parsed URL writes it: signed, and sent as `Host`.
     pub(crate) host: String,
     pub(crate) user_agent: String,
+    /// `Host` and `User-Agent` as header values made once (see [`shared_value`]).
+    pub(crate) host_value: Option<HeaderValue>,
+    pub(crate) user_agent_value: Option<HeaderValue>,
     pub(crate) now: TimeSource,
     /// Correction of `now` learnt from the gateway; shared by clones of the client.
     pub(crate) skew: ClockSkew,
@@ -171,7 +174,7 @@ impl HookState {
         creds: Option<&Credentials>,
     ) -> Result<(), SigningError> {
         let Some(creds) = creds else {
-            return fill_headers(
+            return self.fill_headers(
                 request.headers_mut(),
                 headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
             );
@@ -192,7 +195,7 @@ impl HookState {
         if tracing::enabled!(tracing::Level::DEBUG) {
             // Every intermediate string, for the debug log.
             let mut signed = self.sign_logged(&signable, creds, time)?;
-            let filled = fill_headers(
+            let filled = self.fill_headers(
                 request.headers_mut(),
                 signed
                     .headers
@@ -209,7 +212,7 @@ impl HookState {
         let mut added = self.keys.with(&self.signing, creds, |key| {
             key.sign_headers(&signable, time)
         })?;
-        let filled = fill_headers(request.headers_mut(), added.merged(headers, &self.host));
+        let filled = self.fill_headers(request.headers_mut(), added.merged(headers, &self.host));
         added.authorization.zeroize();
         filled
     }
@@ -244,25 +247,53 @@ impl HookState {
     }
 }
 
-/// Headers as sent: raw UTF-8 bytes (the text that was signed is the text that is sent), secret
-/// ones marked sensitive so that no HTTP-level logging prints them.
-/// They replace the request's headers in place (the map keeps its memory).
-pub(super) fn fill_headers<'a>(
-    map: &mut HeaderMap,
-    headers: impl Iterator<Item = (&'a str, &'a str)>,
-) -> Result<(), SigningError> {
-    map.clear();
-    for (name, value) in headers {
-        let invalid = || SigningError::InvalidHeaderValue(name.to_ascii_lowercase());
-        let header_name = match wire_header_name(name) {
-            Some(known) => known,
-            None => HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?,
-        };
-        let mut header_value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| invalid())?;
-        header_value.set_sensitive(signer::is_sensitive_header(name));
-        map.append(header_name, header_value);
+/// A header value whose bytes are shared from the start, for values sent with every request:
+/// reqwest clones each request's headers (for its redirect handling, even with redirects off),
+/// and the first clone of a freshly made value allocates to share its bytes.
+pub(crate) fn shared_value(text: &str) -> Option<HeaderValue> {
+    let value = HeaderValue::from_str(text).ok()?;
+    drop(value.clone());
+    Some(value)
+}
+
+impl HookState {
+    /// Headers as sent: raw UTF-8 bytes (the text that was signed is the text that is sent),
+    /// secret ones marked sensitive so that no HTTP-level logging prints them.
+    /// They replace the request's headers in place (the map keeps its memory); `Host`,
+    /// `User-Agent` and the JSON content type reuse values made once.
+    pub(super) fn fill_headers<'a>(
+        &self,
+        map: &mut HeaderMap,
+        headers: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), SigningError> {
+        map.clear();
+        for (name, value) in headers {
+            let invalid = || SigningError::InvalidHeaderValue(name.to_ascii_lowercase());
+            let header_name = match wire_header_name(name) {
+                Some(known) => known,
+                None => HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?,
+            };
+            let made_once = match name {
+                "Host" if value == self.host => self.host_value.clone(),
+                "User-Agent" if value == self.user_agent => self.user_agent_value.clone(),
+                "Content-Type" if value == "application/json" => {
+                    Some(HeaderValue::from_static("application/json"))
+                }
+                _ => None,
+            };
+            let header_value = match made_once {
+                Some(value) => value,
+                None => {
+                    let mut fresh =
+                        HeaderValue::from_bytes(value.as_bytes()).map_err(|_| invalid())?;
+                    fresh.set_sensitive(signer::is_sensitive_header(name));
+                    fresh
+                }
+            };
+            map.append(header_name, header_value);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The names every signed request carries, spelt as the wire form spells them, as constants:
@@ -432,6 +463,43 @@ mod tests {
             cache.with(&signing, &creds, |used| assert!(std::ptr::eq(used, &*key)));
             previous = key;
         }
+    }
+
+    #[test]
+    fn headers_made_once_are_used_only_for_their_own_values() {
+        let client = crate::HssClient::builder()
+            .endpoint("http://127.0.0.1:9")
+            .credentials(Credentials::new("AK", "SK").with_project_id("p"))
+            .user_agent("agent/1")
+            .build()
+            .unwrap();
+        let state = client.hooks();
+        let sent = |headers: [(&str, &str); 4]| {
+            let mut map = HeaderMap::new();
+            state.fill_headers(&mut map, headers.into_iter()).unwrap();
+            map
+        };
+        let usual = sent([
+            ("Host", "127.0.0.1:9"),
+            ("User-Agent", "agent/1"),
+            ("Content-Type", "application/json"),
+            ("Authorization", "SDK-HMAC-SHA256 x"),
+        ]);
+        assert_eq!(usual["host"], "127.0.0.1:9");
+        assert_eq!(usual["user-agent"], "agent/1");
+        assert_eq!(usual["content-type"], "application/json");
+        assert!(usual["authorization"].is_sensitive());
+        let other = sent([
+            ("Host", "elsewhere:1"),
+            ("User-Agent", "agent/2"),
+            ("Content-Type", "text/plain"),
+            ("X-Auth-Token", "t"),
+        ]);
+        assert_eq!(other["host"], "elsewhere:1");
+        assert_eq!(other["user-agent"], "agent/2");
+        assert_eq!(other["content-type"], "text/plain");
+        assert!(other["x-auth-token"].is_sensitive());
+        assert_eq!(other.len(), 4);
     }
 
     #[test]

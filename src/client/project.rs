@@ -203,7 +203,7 @@ impl HssClient {
             .build()
             .map_err(|e| fail(e.to_string()))?;
         // As for the API call: secret values marked sensitive, and our copies wiped.
-        let filled = super::hooks::fill_headers(
+        let filled = state.fill_headers(
             http.headers_mut(),
             signed
                 .headers

@@ -56,6 +56,10 @@ pub(crate) fn http_client(
         // A redirect would carry X-Auth-Token or X-Security-Token to another host (reqwest
         // drops only Authorization) and turn the POST into a GET: never follow one.
         .redirect(reqwest::redirect::Policy::none())
+        // reqwest's own retry layer only ever retries HTTP/2 and HTTP/3 refusals, which this
+        // HTTP/1.1 client never gets, yet it clones every request (headers, body) in case:
+        // off. Retries are the client's own (`client::call`).
+        .retry(reqwest::retry::never().max_retries_per_request(0))
         .build()
         .map_err(|e| Error::Config {
             setting: "http",
