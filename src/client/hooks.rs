@@ -195,17 +195,7 @@ impl HookState {
         if tracing::enabled!(tracing::Level::DEBUG) {
             // Every intermediate string, for the debug log.
             let mut signed = self.sign_logged(&signable, creds, time)?;
-            let filled = self.fill_headers(
-                request.headers_mut(),
-                signed
-                    .headers
-                    .iter()
-                    .map(|h| (h.name.as_str(), h.value.as_str())),
-            );
-            for header in signed.headers.iter_mut().filter(|h| h.sensitive) {
-                header.value.zeroize();
-            }
-            return filled;
+            return self.fill_signed(request.headers_mut(), &mut signed);
         }
         // The per-call path: the canonical request hashed as it is written, only the added
         // headers made.
@@ -293,6 +283,26 @@ impl HookState {
             map.append(header_name, header_value);
         }
         Ok(())
+    }
+
+    /// [`fill_headers`](Self::fill_headers) with every header of `signed`, whose secret values
+    /// are wiped once they are in the map.
+    pub(super) fn fill_signed(
+        &self,
+        map: &mut HeaderMap,
+        signed: &mut signer::SignedRequest,
+    ) -> Result<(), SigningError> {
+        let filled = self.fill_headers(
+            map,
+            signed
+                .headers
+                .iter()
+                .map(|h| (h.name.as_str(), h.value.as_str())),
+        );
+        for header in signed.headers.iter_mut().filter(|h| h.sensitive) {
+            header.value.zeroize();
+        }
+        filled
     }
 }
 
