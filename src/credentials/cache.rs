@@ -130,11 +130,7 @@ impl CredentialsCache {
 
     /// Runs `f` with the credentials last fetched, under the read lock (no clone of them).
     pub(crate) fn with_current<R>(&self, f: impl FnOnce(Option<&Credentials>) -> R) -> R {
-        let current = self
-            .current
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(current.as_ref().map(|cached| &cached.credentials))
+        f(self.current().as_ref().map(|cached| &cached.credentials))
     }
 
     fn fresh(&self, now: SystemTime) -> Option<Credentials> {
@@ -144,11 +140,14 @@ impl CredentialsCache {
     }
 
     fn read(&self) -> Option<Cached> {
+        self.current().clone()
+    }
+
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, Option<Cached>> {
         // A panic while holding the lock cannot leave `Cached` half-written: use it anyway.
         self.current
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
     }
 
     fn store(&self, cached: Cached) {
