@@ -592,6 +592,21 @@ fn the_emulator_refuses_a_clock_offset_beyond_the_calendar() {
     }
 }
 
+/// `sync --endpoint ENDPOINT --image-type private_image`, through [`cli_async`].
+async fn sync_private(endpoint: &str, env: &[(&str, &str)]) -> Output {
+    cli_async(
+        &[
+            "sync",
+            "--endpoint",
+            endpoint,
+            "--image-type",
+            "private_image",
+        ],
+        env,
+    )
+    .await
+}
+
 /// Runs the CLI on a blocking thread (the capture server needs the test's runtime).
 async fn cli_async(args: &[&str], env: &[(&str, &str)]) -> Output {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
@@ -894,17 +909,7 @@ async fn tokens_come_from_files_and_the_choice_is_explained() {
     // Both configured: the token wins, and the CLI says so.
     let mut env = KEYS.to_vec();
     env.push(("HUAWEICLOUD_SDK_AUTH_TOKEN", "iam-token-from-env"));
-    let out = cli_async(
-        &[
-            "sync",
-            "--endpoint",
-            &endpoint,
-            "--image-type",
-            "private_image",
-        ],
-        &env,
-    )
-    .await;
+    let out = sync_private(&endpoint, &env).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("using the IAM token"),
@@ -1078,17 +1083,7 @@ async fn no_proxy_bypasses_the_proxy() {
     env.push(("HTTP_PROXY", &proxy_url));
     env.push(("NO_PROXY", "127.0.0.1"));
     let endpoint = direct.endpoint();
-    let out = cli_async(
-        &[
-            "sync",
-            "--endpoint",
-            &endpoint,
-            "--image-type",
-            "private_image",
-        ],
-        &env,
-    )
-    .await;
+    let out = sync_private(&endpoint, &env).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(direct.requests().len(), 1);
     assert!(proxy.requests().is_empty());
@@ -1104,17 +1099,7 @@ async fn a_failed_synchronization_in_a_200_exits_1() {
         r#"{"error_code":7,"error_description":"image list busy"}"#,
     ));
     let endpoint = server.endpoint();
-    let out = cli_async(
-        &[
-            "sync",
-            "--endpoint",
-            &endpoint,
-            "--image-type",
-            "private_image",
-        ],
-        &KEYS,
-    )
-    .await;
+    let out = sync_private(&endpoint, &KEYS).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
