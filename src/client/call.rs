@@ -216,7 +216,7 @@ impl HssClient {
         answer: ResponseValue<ByteStream>,
     ) -> Result<Answer<T>, Failure> {
         let status = answer.status().as_u16();
-        let request_id = request_id(answer.headers()).map(|id| self.mask(&id));
+        let request_id = request_id(answer.headers()).map(|id| self.mask(id));
         tracing::info!(status, request_id, "answer");
         let body = read_all(answer.into_inner())
             .await
@@ -256,12 +256,12 @@ impl HssClient {
             .and_then(|date| httpdate::parse_http_date(date.trim()).ok());
         let error = ServiceError {
             status,
-            request_id: request_id(&headers).map(|id| self.mask(&id)),
+            request_id: request_id(&headers).map(|id| self.mask(id)),
             error_code: self.mask(&fields.error_code),
             error_msg: self.mask(&fields.error_msg),
             encoded_authorization_message: fields
                 .encoded_authorization_message
-                .map(|m| self.mask(&m)),
+                .map(|m| self.mask(m)),
             retry_after,
             attempts: 0,
         };
@@ -309,7 +309,7 @@ impl HssClient {
         };
         Error::InvalidResponse {
             status: status.as_u16(),
-            request_id: request_id(headers).map(|id| self.mask(&id)),
+            request_id: request_id(headers).map(|id| self.mask(id)),
             message,
         }
     }
@@ -337,10 +337,12 @@ impl HssClient {
         }
     }
 
-    /// `text` from a server with our secrets masked, in case it echoes them.
-    pub(crate) fn mask(&self, text: &str) -> String {
+    /// `text` from a server with our secrets masked, in case it echoes them. A `String` is
+    /// returned as it is when it holds none of them.
+    pub(crate) fn mask(&self, text: impl Into<String>) -> String {
+        let text = text.into();
         if text.len() < MIN_MASKED_SECRET_LEN {
-            return text.to_owned();
+            return text;
         }
         match &self.hooks().auth {
             Auth::Token(token) => masked(text, [Some(token.expose()), None]),
@@ -358,8 +360,8 @@ impl HssClient {
 }
 
 /// `text` with each of `secrets` long enough to mask replaced by [`MASK`](crate::signer::MASK).
-fn masked(text: &str, secrets: [Option<&str>; 2]) -> String {
-    let mut masked = text.to_owned();
+fn masked(text: String, secrets: [Option<&str>; 2]) -> String {
+    let mut masked = text;
     for secret in secrets
         .into_iter()
         .flatten()

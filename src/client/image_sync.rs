@@ -306,7 +306,7 @@ impl HssClient {
         answer: Answer<types::RunImageSynchronizeResponse>,
     ) -> Result<SyncResponse, Error> {
         let error_code = answer.value.error_code.unwrap_or(0);
-        let description = self.mask(&answer.value.error_description.unwrap_or_default());
+        let description = self.mask(answer.value.error_description.unwrap_or_default());
         if error_code != 0 {
             return Err(Error::NonZeroErrorCode {
                 error_code,

@@ -218,7 +218,7 @@ impl HssClient {
         let trace_id = response
             .headers()
             .get("x-iam-trace-id")
-            .map(|v| self.mask(&String::from_utf8_lossy(v.as_bytes())))
+            .map(|v| self.mask(String::from_utf8_lossy(v.as_bytes())))
             .unwrap_or_else(|| "none".into());
         let body = read_capped(response).await?;
         if !status.is_success() {

@@ -10,25 +10,90 @@ use crate::signer::{self, SigningError};
 use percent_encoding::percent_decode_str;
 use secrecy::ExposeSecret;
 use std::borrow::Cow;
+use zeroize::Zeroize;
 
 /// Headers progenitor adds that the official SDKs never send.
 const DROPPED_HEADERS: [&str; 2] = ["api-version", "accept"];
 
-/// The request in wire form, as the signer needs it.
-pub(super) struct Wire {
-    /// The headers to send (values trimmed as the signer trims them, so what is signed is what
-    /// is sent).
-    pub headers: Vec<(String, String)>,
-    /// The query parameters, decoded (the URL's query is their canonical string).
-    pub query: Vec<(String, String)>,
+/// The wire form's headers and query parameters, in strings kept from one request to the next
+/// on a thread (see `HookState::prepare`): each request fills them again in place, so once they
+/// have grown to fit, a request allocates none of them.
+#[derive(Default)]
+pub(super) struct Scratch {
+    pub headers: Pairs,
+    /// Decoded (the URL's query is their canonical string).
+    pub query: Pairs,
 }
 
-/// Rewrites `request`'s URL and body into the wire form and returns its headers and query.
+impl Scratch {
+    pub const fn new() -> Self {
+        Scratch {
+            headers: Pairs::new(),
+            query: Pairs::new(),
+        }
+    }
+}
+
+/// Name/value pairs in strings that keep their memory when emptied.
+#[derive(Default)]
+pub(super) struct Pairs {
+    pairs: Vec<(String, String)>,
+    /// How many of `pairs` the current request fills.
+    len: usize,
+}
+
+impl Pairs {
+    const fn new() -> Self {
+        Pairs {
+            pairs: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Appends the header `name: value`, the value trimmed as the signer trims it (so what is
+    /// signed is what is sent).
+    fn push(&mut self, name: &str, value: &str) {
+        self.push_raw(name, signer::trim_header_value(value));
+    }
+
+    /// Appends `name`, `value` as they are.
+    fn push_raw(&mut self, name: &str, value: &str) {
+        match self.pairs.get_mut(self.len) {
+            Some((kept_name, kept_value)) => {
+                kept_name.clear();
+                kept_name.push_str(name);
+                kept_value.clear();
+                kept_value.push_str(value);
+            }
+            None => self.pairs.push((name.to_owned(), value.to_owned())),
+        }
+        self.len += 1;
+    }
+
+    /// The current request's pairs, in order.
+    pub fn as_slice(&self) -> &[(String, String)] {
+        &self.pairs[..self.len]
+    }
+
+    /// Wipes the secret values and empties the list; the strings keep their memory.
+    pub fn wipe(&mut self) {
+        for (name, value) in &mut self.pairs[..self.len] {
+            if signer::is_sensitive_header(name) {
+                value.zeroize();
+            }
+        }
+        self.len = 0;
+    }
+}
+
+/// Rewrites `request`'s URL and body into the wire form and puts its headers and query into
+/// `wire`.
 pub(super) fn normalize(
     state: &HookState,
     request: &mut reqwest::Request,
     creds: Option<&Credentials>,
-) -> Result<Wire, SigningError> {
+    wire: &mut Scratch,
+) -> Result<(), SigningError> {
     let body = request
         .body()
         .and_then(|b| b.as_bytes())
@@ -40,16 +105,20 @@ pub(super) fn normalize(
     if let Cow::Owned(path) = sdk_encoded_path(url.path()) {
         url.set_path(&path);
     }
-    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let query = &mut wire.query;
+    query.wipe();
+    for (key, value) in url.query_pairs() {
+        query.push_raw(&key, &value);
+    }
     if !url.query().is_none_or(is_canonical_query) {
-        let canonical_query = signer::canonical_query(&query);
+        let canonical_query = signer::canonical_query(query.as_slice());
         url.set_query((!canonical_query.is_empty()).then_some(canonical_query.as_str()));
     }
-    let project_id = path_project_id(request.url().path());
 
-    let mut headers: Vec<(String, String)> = Vec::with_capacity(8);
+    let headers = &mut wire.headers;
+    headers.wipe();
     if let Auth::Token(token) = &state.auth {
-        headers.push(("X-Auth-Token".into(), token.expose().to_owned()));
+        headers.push("X-Auth-Token", token.expose());
     }
     for (name, value) in request.headers() {
         if DROPPED_HEADERS.contains(&name.as_str()) || name == reqwest::header::CONTENT_TYPE {
@@ -57,39 +126,34 @@ pub(super) fn normalize(
         }
         let value = std::str::from_utf8(value.as_bytes())
             .map_err(|_| SigningError::InvalidHeaderValue(name.as_str().to_owned()))?;
-        headers.push((name.as_str().to_owned(), value.to_owned()));
+        headers.push(name.as_str(), value);
     }
     if !body.is_empty() {
-        headers.push(("Content-Type".into(), "application/json".into()));
+        headers.push("Content-Type", "application/json");
     }
-    headers.push(("User-Agent".into(), state.user_agent.clone()));
+    headers.push("User-Agent", &state.user_agent);
     if let Some(creds) = creds {
         // The project the call is for, which is the one in the path, not necessarily the
         // credentials' own.
-        if let Some(project_id) = project_id.or_else(|| creds.project_id().map(str::to_owned)) {
-            headers.push(("X-Project-Id".into(), project_id));
+        let project_id = path_project_id(request.url().path());
+        if let Some(project_id) = project_id.as_deref().or(creds.project_id()) {
+            headers.push("X-Project-Id", project_id);
         }
         if let Some(token) = creds.security_token() {
-            headers.push(("X-Security-Token".into(), token.expose_secret().to_owned()));
+            headers.push("X-Security-Token", token.expose_secret());
         }
     }
-    headers.push(("Host".into(), state.host.clone()));
-    for (_, value) in &mut headers {
-        let trimmed = signer::trim_header_value(value);
-        if trimmed.len() != value.len() {
-            *value = trimmed.to_owned();
-        }
-    }
+    headers.push("Host", &state.host);
     *request.body_mut() = (!body.is_empty()).then(|| body.into());
-    Ok(Wire { headers, query })
+    Ok(())
 }
 
 /// Every HSS v5 path is `/v5/{project_id}/...`: the decoded project ID it carries.
-fn path_project_id(path: &str) -> Option<String> {
+fn path_project_id(path: &str) -> Option<Cow<'_, str>> {
     let mut segments = path.strip_prefix("/v5/")?.split('/');
     let project = segments.next().filter(|s| !s.is_empty())?;
     segments.next()?;
-    Some(percent_decode_str(project).decode_utf8_lossy().into_owned())
+    Some(percent_decode_str(project).decode_utf8_lossy())
 }
 
 /// Each path segment decoded and re-encoded with the signer's encoder: the form the official
@@ -252,6 +316,33 @@ mod tests {
         ));
         assert!(matches!(sdk_encoded_path("/v5/a%3Ab/x"), Cow::Borrowed(_)));
         assert_eq!(sdk_encoded_path("/v5/a:b/x"), "/v5/a%3Ab/x");
+    }
+
+    #[test]
+    fn pairs_are_filled_again_in_place_and_secrets_wiped() {
+        let mut pairs = Pairs::new();
+        pairs.push("X-Auth-Token", " secret-token ");
+        pairs.push("Host", "h");
+        pairs.push("region", "r");
+        assert_eq!(
+            pairs.as_slice(),
+            [
+                ("X-Auth-Token".to_owned(), "secret-token".to_owned()),
+                ("Host".to_owned(), "h".to_owned()),
+                ("region".to_owned(), "r".to_owned()),
+            ]
+        );
+        let token_buffer = pairs.as_slice()[0].1.as_ptr();
+        pairs.wipe();
+        assert!(pairs.as_slice().is_empty());
+        // The secret is gone from the kept string, which keeps its memory.
+        assert_eq!(pairs.pairs[0].1, "");
+        assert!(pairs.pairs[0].1.capacity() >= "secret-token".len());
+        assert_eq!(pairs.pairs[1].1, "h", "only secret values are wiped");
+        // The next request reuses the strings and sees none of the old pairs.
+        pairs.push("Host", "other");
+        assert_eq!(pairs.as_slice(), [("Host".to_owned(), "other".to_owned())]);
+        assert_eq!(pairs.pairs[0].1.as_ptr(), token_buffer);
     }
 
     #[test]
