@@ -969,6 +969,9 @@ fn cold_build(manifest_dir: &Path, target: &Path, features: &[&str]) -> Result<B
     .arg("--manifest-path")
     .arg(manifest_dir.join("Cargo.toml"))
     .env("CARGO_TARGET_DIR", target)
+    // As a dependency from crates.io is compiled: cargo compiles only local (path) packages
+    // incrementally, and the user crate reaches hss-image-sync by path. Both sides alike.
+    .env("CARGO_INCREMENTAL", "0")
     .stderr(Stdio::null());
     if !features.is_empty() {
         cmd.arg("--features").arg(features.join(","));
@@ -1094,7 +1097,7 @@ fn downstream_builds(
         unit: "s",
         ratios: user_s.iter().zip(&base_s).map(|(a, b)| a / b).collect(),
         target: Target::AtMost(1.15),
-        command: "CARGO_TARGET_DIR=(empty) cargo build --offline --manifest-path {tests/downstream,benches/downstream-baseline}/Cargo.toml".into(),
+        command: "CARGO_TARGET_DIR=(empty) CARGO_INCREMENTAL=0 cargo build --offline --manifest-path {tests/downstream,benches/downstream-baseline}/Cargo.toml".into(),
         checked: "both builds succeed".into(),
     })
 }
