@@ -426,14 +426,24 @@ fn header(headers: &HeaderMap, name: impl reqwest::header::AsHeaderName) -> Opti
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// A body read to its end (the hook's cap bounds it).
-async fn read_all(stream: ByteStream) -> reqwest::Result<Vec<u8>> {
+/// A body read to its end (the hook's cap bounds it). A body that came in one chunk, as a
+/// small answer does, is that chunk: not copied.
+async fn read_all(stream: ByteStream) -> reqwest::Result<bytes::Bytes> {
     let mut stream = stream.into_inner();
-    let mut body = Vec::new();
+    let mut first = None;
+    let mut joined = Vec::new();
     while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-        body.extend_from_slice(&chunk?);
+        let chunk = chunk?;
+        if first.is_none() && joined.is_empty() {
+            first = Some(chunk);
+            continue;
+        }
+        if let Some(first) = first.take() {
+            joined.extend_from_slice(&first);
+        }
+        joined.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok(first.unwrap_or_else(|| joined.into()))
 }
 
 /// A deadline for a total timeout too large to add to the clock: never, in practice.
@@ -448,6 +458,44 @@ mod tests {
     use crate::{Credentials, RetryPolicy};
     use std::sync::Mutex;
     use tokio::time::Instant;
+
+    /// A body that yields `chunks`, one frame each, as progenitor hands it over.
+    fn stream_of(chunks: &[&'static [u8]]) -> ByteStream {
+        struct Chunks(std::collections::VecDeque<bytes::Bytes>);
+        impl hyper::body::Body for Chunks {
+            type Data = bytes::Bytes;
+            type Error = std::convert::Infallible;
+            fn poll_frame(
+                mut self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>>
+            {
+                std::task::Poll::Ready(self.0.pop_front().map(|c| Ok(hyper::body::Frame::data(c))))
+            }
+        }
+        let chunks = chunks
+            .iter()
+            .map(|c| bytes::Bytes::from_static(c))
+            .collect();
+        let body = reqwest::Body::wrap(Chunks(chunks));
+        let response = reqwest::Response::from(http::Response::new(body));
+        ByteStream::new(Box::pin(response.bytes_stream()))
+    }
+
+    #[tokio::test]
+    async fn a_body_in_one_chunk_is_not_copied_and_chunks_are_joined() {
+        let one: &'static [u8] = b"{\"error_code\": \"0\"}";
+        let body = read_all(stream_of(&[one])).await.unwrap();
+        assert_eq!(body, one);
+        assert_eq!(body.as_ptr(), one.as_ptr(), "the chunk itself");
+        let body = read_all(stream_of(&[b"ab", b"", b"cd", b"e"]))
+            .await
+            .unwrap();
+        assert_eq!(body, &b"abcde"[..]);
+        let body = read_all(stream_of(&[b"", b"x"])).await.unwrap();
+        assert_eq!(body, &b"x"[..]);
+        assert!(read_all(stream_of(&[])).await.unwrap().is_empty());
+    }
 
     /// A client whose endpoint is never contacted: the tests hand `call` their own answers.
     fn client(retry: RetryPolicy, total: Duration) -> HssClient {
