@@ -267,7 +267,7 @@ impl HookState {
     /// `User-Agent` and the JSON content type reuse values made once; the other values (the
     /// date, the signature, the project...) are copied into one buffer that they share, so
     /// that a request's fresh values cost one allocation, and reqwest's clone of them one more,
-    /// instead of two each. `headers` is called three times and must give the same headers.
+    /// instead of two each. `headers` is called three times (and should give the same headers).
     pub(super) fn fill_headers<'a, I>(
         &self,
         map: &mut HeaderMap,
@@ -295,8 +295,14 @@ impl HookState {
             let header_value = match self.made_once(name, value) {
                 Some(value) => value,
                 None => {
-                    let bytes = buffer.slice(at..at + value.len());
-                    at += value.len();
+                    let end = at + value.len();
+                    // The buffer holds this value here unless `headers` changed between calls:
+                    // then the value is copied on its own.
+                    let bytes = match buffer.get(at..end) {
+                        Some(held) if held == value.as_bytes() => buffer.slice(at..end),
+                        _ => bytes::Bytes::copy_from_slice(value.as_bytes()),
+                    };
+                    at = end;
                     let mut fresh = HeaderValue::from_maybe_shared(bytes).map_err(|_| invalid())?;
                     fresh.set_sensitive(signer::is_sensitive_header(name));
                     fresh
@@ -587,6 +593,21 @@ mod tests {
             token.as_ptr().wrapping_add(token.len()),
             authorization.as_ptr()
         );
+        // Headers that change between the calls are still sent as the last call gives them.
+        let calls = std::cell::Cell::new(0);
+        client
+            .hooks()
+            .fill_headers(&mut map, || {
+                calls.set(calls.get() + 1);
+                let value = if calls.get() < 3 {
+                    "short"
+                } else {
+                    "a longer value"
+                };
+                [("X-Changing", value)].into_iter()
+            })
+            .unwrap();
+        assert_eq!(map["x-changing"], "a longer value");
         // A value that is not a valid header value is refused by name.
         let refused = client
             .hooks()
