@@ -169,39 +169,34 @@ impl HookState {
             .try_with(|kept| kept.take())
             .unwrap_or_default();
         let result = wire::normalize(self, request, creds, &mut wire).and_then(|()| {
-            self.sign_into(
-                request,
-                wire.headers.as_slice(),
-                wire.query.as_slice(),
-                creds,
-            )
+            let body = self.sign_into(request, &wire, creds)?;
+            *request.body_mut() = (!body.is_empty()).then(|| body.into());
+            Ok(())
         });
         wire.headers.wipe();
         let _ = WIRE_SCRATCH.try_with(|kept| kept.replace(wire));
         result
     }
 
+    /// Signs the wire form (unless there are no credentials), puts the headers to send into
+    /// `request` and returns the body to send.
     fn sign_into(
         &self,
         request: &mut reqwest::Request,
-        headers: &[(String, String)],
-        query: &[(String, String)],
+        wire: &wire::Scratch,
         creds: Option<&Credentials>,
-    ) -> Result<(), SigningError> {
+    ) -> Result<bytes::Bytes, SigningError> {
+        let (headers, body) = (wire.headers.as_slice(), wire.body.as_slice());
         let Some(creds) = creds else {
-            return self.fill_headers(request.headers_mut(), || {
+            return self.fill_headers(request.headers_mut(), body, || {
                 headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
             });
         };
-        let body = request
-            .body()
-            .and_then(|b| b.as_bytes())
-            .unwrap_or_default();
         let signable = SignableRequest {
             method: request.method().as_str(),
             host: &self.host,
             path: request.url().path(),
-            query,
+            query: wire.query.as_slice(),
             headers,
             body,
         };
@@ -209,14 +204,16 @@ impl HookState {
         if tracing::enabled!(tracing::Level::DEBUG) {
             // Every intermediate string, for the debug log.
             let mut signed = self.sign_logged(&signable, creds, time)?;
-            return self.fill_signed(request.headers_mut(), &mut signed);
+            return self.fill_signed(request.headers_mut(), body, &mut signed);
         }
         // The per-call path: the canonical request hashed as it is written, only the added
         // headers made.
         let mut added = self.keys.with(&self.signing, creds, |key| {
             key.sign_headers(&signable, time)
         })?;
-        let filled = self.fill_headers(request.headers_mut(), || added.merged(headers, &self.host));
+        let filled = self.fill_headers(request.headers_mut(), body, || {
+            added.merged(headers, &self.host)
+        });
         added.authorization.zeroize();
         filled
     }
@@ -264,27 +261,30 @@ impl HookState {
     /// Headers as sent: raw UTF-8 bytes (the text that was signed is the text that is sent),
     /// secret ones marked sensitive so that no HTTP-level logging prints them.
     /// They replace the request's headers in place (the map keeps its memory). `Host`,
-    /// `User-Agent` and the JSON content type reuse values made once; the other values (the
-    /// date, the signature, the project...) are copied into one buffer that they share, so
-    /// that a request's fresh values cost one allocation, and reqwest's clone of them one more,
-    /// instead of two each. `headers` is called three times (and should give the same headers).
+    /// `User-Agent` and the JSON content type reuse values made once; the body and the other
+    /// values (the date, the signature, the project...) are copied into one buffer that they
+    /// share, so that what a request adds costs one allocation, and reqwest's clone of it one
+    /// more, instead of two for each value and two for the body. Returns the body, from that
+    /// buffer. `headers` is called three times (and should give the same headers).
     pub(super) fn fill_headers<'a, I>(
         &self,
         map: &mut HeaderMap,
+        body: &[u8],
         headers: impl Fn() -> I,
-    ) -> Result<(), SigningError>
+    ) -> Result<bytes::Bytes, SigningError>
     where
         I: Iterator<Item = (&'a str, &'a str)>,
     {
         let fresh = |(name, value): &(&str, &str)| self.made_once(name, value).is_none();
-        let fresh_len = headers().filter(fresh).map(|(_, value)| value.len()).sum();
-        let mut buffer = Vec::with_capacity(fresh_len);
+        let fresh_len: usize = headers().filter(fresh).map(|(_, value)| value.len()).sum();
+        let mut buffer = Vec::with_capacity(body.len() + fresh_len);
+        buffer.extend_from_slice(body);
         for (_, value) in headers().filter(fresh) {
             buffer.extend_from_slice(value.as_bytes());
         }
         // Exactly full: `Bytes` takes the vector without allocating.
         let buffer = bytes::Bytes::from(buffer);
-        let mut at = 0;
+        let mut at = body.len();
         map.clear();
         for (name, value) in headers() {
             let invalid = || SigningError::InvalidHeaderValue(name.to_ascii_lowercase());
@@ -310,7 +310,7 @@ impl HookState {
             };
             map.append(header_name, header_value);
         }
-        Ok(())
+        Ok(buffer.slice(..body.len()))
     }
 
     /// The value made once for this header, if `value` is the one it was made for.
@@ -330,9 +330,10 @@ impl HookState {
     pub(super) fn fill_signed(
         &self,
         map: &mut HeaderMap,
+        body: &[u8],
         signed: &mut signer::SignedRequest,
-    ) -> Result<(), SigningError> {
-        let filled = self.fill_headers(map, || {
+    ) -> Result<bytes::Bytes, SigningError> {
+        let filled = self.fill_headers(map, body, || {
             signed
                 .headers
                 .iter()
@@ -526,7 +527,7 @@ mod tests {
         let sent = |headers: [(&str, &str); 4]| {
             let mut map = HeaderMap::new();
             state
-                .fill_headers(&mut map, || headers.into_iter())
+                .fill_headers(&mut map, &[], || headers.into_iter())
                 .unwrap();
             map
         };
@@ -555,7 +556,7 @@ mod tests {
     }
 
     #[test]
-    fn fresh_values_share_one_buffer_and_keep_their_flags() {
+    fn the_body_and_fresh_values_share_one_buffer_and_keep_their_flags() {
         let client = crate::HssClient::builder()
             .endpoint("http://127.0.0.1:9")
             .credentials(Credentials::new("AK", "SK"))
@@ -570,10 +571,11 @@ mod tests {
         ];
         let mut map = HeaderMap::new();
         map.insert("x-stale", HeaderValue::from_static("1"));
-        client
+        let body = client
             .hooks()
-            .fill_headers(&mut map, || headers.into_iter())
+            .fill_headers(&mut map, b"{\"a\": 1}", || headers.into_iter())
             .unwrap();
+        assert_eq!(body, &b"{\"a\": 1}"[..]);
         assert_eq!(
             map.len(),
             headers.len(),
@@ -584,8 +586,9 @@ mod tests {
             assert_eq!(sent, value);
             assert_eq!(sent.is_sensitive(), signer::is_sensitive_header(name));
         }
-        // The fresh values (all but `Host`) lie one after the other in one buffer.
+        // The body, then the fresh values (all but `Host`), one after the other in one buffer.
         let date = map["x-sdk-date"].as_bytes();
+        assert_eq!(body.as_ptr().wrapping_add(body.len()), date.as_ptr());
         let token = map["x-auth-token"].as_bytes();
         let authorization = map["authorization"].as_bytes();
         assert_eq!(date.as_ptr().wrapping_add(date.len()), token.as_ptr());
@@ -597,7 +600,7 @@ mod tests {
         let calls = std::cell::Cell::new(0);
         client
             .hooks()
-            .fill_headers(&mut map, || {
+            .fill_headers(&mut map, &[], || {
                 calls.set(calls.get() + 1);
                 let value = if calls.get() < 3 {
                     "short"
@@ -611,7 +614,7 @@ mod tests {
         // A value that is not a valid header value is refused by name.
         let refused = client
             .hooks()
-            .fill_headers(&mut map, || [("X-Bad", "a\nb")].into_iter());
+            .fill_headers(&mut map, &[], || [("X-Bad", "a\nb")].into_iter());
         assert_eq!(
             refused,
             Err(SigningError::InvalidHeaderValue("x-bad".into()))

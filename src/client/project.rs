@@ -203,7 +203,8 @@ impl HssClient {
             .build()
             .map_err(|e| fail(e.to_string()))?;
         // As for the API call: secret values marked sensitive, and our copies wiped.
-        let filled = state.fill_signed(http.headers_mut(), &mut signed);
+        // A GET: no body.
+        let filled = state.fill_signed(http.headers_mut(), &[], &mut signed);
         for (_, value) in &mut headers {
             zeroize::Zeroize::zeroize(value);
         }

@@ -23,6 +23,8 @@ pub(super) struct Scratch {
     pub headers: Pairs,
     /// Decoded (the URL's query is their canonical string).
     pub query: Pairs,
+    /// The body to sign and send (the request's own is replaced with it once signed).
+    pub body: Vec<u8>,
 }
 
 impl Scratch {
@@ -30,6 +32,7 @@ impl Scratch {
         Scratch {
             headers: Pairs::new(),
             query: Pairs::new(),
+            body: Vec::new(),
         }
     }
 }
@@ -86,7 +89,7 @@ impl Pairs {
     }
 }
 
-/// Rewrites `request`'s URL and body into the wire form and puts its headers and query into
+/// Rewrites `request`'s URL into the wire form and puts its headers, query and body into
 /// `wire`.
 pub(super) fn normalize(
     state: &HookState,
@@ -94,11 +97,11 @@ pub(super) fn normalize(
     creds: Option<&Credentials>,
     wire: &mut Scratch,
 ) -> Result<(), SigningError> {
-    let body = request
-        .body()
-        .and_then(|b| b.as_bytes())
-        .map(python_style_json)
-        .unwrap_or_default();
+    let body = &mut wire.body;
+    body.clear();
+    if let Some(compact) = request.body().and_then(|b| b.as_bytes()) {
+        python_style_json(compact, body);
+    }
 
     let url = request.url_mut();
     // Each setter re-parses the URL: skipped when the URL is already in wire form.
@@ -128,7 +131,7 @@ pub(super) fn normalize(
             .map_err(|_| SigningError::InvalidHeaderValue(name.as_str().to_owned()))?;
         headers.push(name.as_str(), value);
     }
-    if !body.is_empty() {
+    if !wire.body.is_empty() {
         headers.push("Content-Type", "application/json");
     }
     headers.push("User-Agent", &state.user_agent);
@@ -144,7 +147,6 @@ pub(super) fn normalize(
         }
     }
     headers.push("Host", &state.host);
-    *request.body_mut() = (!body.is_empty()).then(|| body.into());
     Ok(())
 }
 
@@ -207,12 +209,15 @@ fn is_canonical_query(query: &str) -> bool {
 
 /// Re-spaces compact JSON the way the official Python SDK writes bodies (`simplejson.dumps`
 /// defaults: `", "` and `": "` separators, non-ASCII as `\uXXXX`), so our requests carry the
-/// same bytes as the SDK's. Input that is not UTF-8 is returned unchanged.
-fn python_style_json(compact: &[u8]) -> Vec<u8> {
+/// same bytes as the SDK's, appended to `out`. Input that is not UTF-8 is appended unchanged.
+fn python_style_json(compact: &[u8], out: &mut Vec<u8>) {
     let Ok(text) = std::str::from_utf8(compact) else {
-        return compact.to_vec();
+        out.extend_from_slice(compact);
+        return;
     };
-    let mut out = String::with_capacity(text.len() + 16);
+    fn push(out: &mut Vec<u8>, c: char) {
+        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+    }
     let (mut in_string, mut escaped) = (false, false);
     for c in text.chars() {
         if in_string {
@@ -224,24 +229,23 @@ fn python_style_json(compact: &[u8]) -> Vec<u8> {
                 in_string = false;
             }
             if c.is_ascii() && c != '\u{7f}' {
-                out.push(c);
+                push(out, c);
             } else {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
-                    use std::fmt::Write;
+                    use std::io::Write;
                     let _ = write!(out, "\\u{unit:04x}");
                 }
             }
             continue;
         }
-        out.push(c);
+        push(out, c);
         match c {
             '"' => in_string = true,
-            ',' | ':' => out.push(' '),
+            ',' | ':' => out.push(b' '),
             _ => {}
         }
     }
-    out.into_bytes()
 }
 
 #[cfg(test)]
@@ -249,7 +253,9 @@ mod tests {
     use super::*;
 
     fn py(s: &str) -> String {
-        String::from_utf8(python_style_json(s.as_bytes())).unwrap()
+        let mut out = Vec::new();
+        python_style_json(s.as_bytes(), &mut out);
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
