@@ -346,20 +346,28 @@ impl HookState {
     }
 }
 
-/// The names every signed request carries, spelt as the wire form spells them, as constants:
-/// parsing a name that is not one of `http`'s standard headers allocates a lowercase copy.
+/// The names every signed request carries, spelt as the wire form spells them, made once:
+/// parsing a name that is not one of `http`'s standard headers allocates a lowercase copy, and
+/// even `from_static` checks its text at every call.
 fn wire_header_name(name: &str) -> Option<HeaderName> {
-    Some(HeaderName::from_static(match name {
-        signer::DATE_HEADER => "x-sdk-date",
-        "X-Project-Id" => "x-project-id",
-        "Host" => "host",
-        "Authorization" => "authorization",
-        "Content-Type" => "content-type",
-        "User-Agent" => "user-agent",
-        "X-Security-Token" => "x-security-token",
-        "region" => "region",
+    use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HOST, USER_AGENT};
+    static X_SDK_DATE: HeaderName = HeaderName::from_static("x-sdk-date");
+    static X_PROJECT_ID: HeaderName = HeaderName::from_static("x-project-id");
+    static X_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-security-token");
+    static X_AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
+    static REGION: HeaderName = HeaderName::from_static("region");
+    Some(match name {
+        signer::DATE_HEADER => X_SDK_DATE.clone(),
+        "X-Project-Id" => X_PROJECT_ID.clone(),
+        "Host" => HOST,
+        "Authorization" => AUTHORIZATION,
+        "Content-Type" => CONTENT_TYPE,
+        "User-Agent" => USER_AGENT,
+        "X-Security-Token" => X_SECURITY_TOKEN.clone(),
+        "X-Auth-Token" => X_AUTH_TOKEN.clone(),
+        "region" => REGION.clone(),
         _ => return None,
-    }))
+    })
 }
 
 /// Carries a [`SigningError`] through progenitor's `Error::Custom(String)`, the only error a
@@ -618,6 +626,31 @@ mod tests {
         assert_eq!(
             refused,
             Err(SigningError::InvalidHeaderValue("x-bad".into()))
+        );
+    }
+
+    #[test]
+    fn wire_header_names_are_the_lowercase_names() {
+        for name in [
+            signer::DATE_HEADER,
+            "X-Project-Id",
+            "Host",
+            "Authorization",
+            "Content-Type",
+            "User-Agent",
+            "X-Security-Token",
+            "X-Auth-Token",
+            "region",
+        ] {
+            let made = wire_header_name(name).unwrap();
+            assert_eq!(made, HeaderName::from_bytes(name.as_bytes()).unwrap());
+            assert_eq!(made.as_str(), name.to_ascii_lowercase());
+        }
+        assert_eq!(wire_header_name("X-Other"), None);
+        assert_eq!(
+            wire_header_name("host"),
+            None,
+            "only the wire form's spelling"
         );
     }
 
