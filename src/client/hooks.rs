@@ -293,7 +293,7 @@ impl HookState {
                 None => HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?,
             };
             let header_value = match self.made_once(name, value) {
-                Some(value) => value,
+                Some(value) => value.clone(),
                 None => {
                     let end = at + value.len();
                     // The buffer holds this value here unless `headers` changed between calls:
@@ -313,14 +313,14 @@ impl HookState {
         Ok(buffer.slice(..body.len()))
     }
 
-    /// The value made once for this header, if `value` is the one it was made for.
-    fn made_once(&self, name: &str, value: &str) -> Option<HeaderValue> {
+    /// The value made once for this header, if `value` is the one it was made for. Borrowed:
+    /// only the one put into the map is cloned (its shared count is touched by every thread).
+    fn made_once(&self, name: &str, value: &str) -> Option<&HeaderValue> {
+        static JSON: HeaderValue = HeaderValue::from_static("application/json");
         match name {
-            "Host" if value == self.host => self.host_value.clone(),
-            "User-Agent" if value == self.user_agent => self.user_agent_value.clone(),
-            "Content-Type" if value == "application/json" => {
-                Some(HeaderValue::from_static("application/json"))
-            }
+            "Host" if value == self.host => self.host_value.as_ref(),
+            "User-Agent" if value == self.user_agent => self.user_agent_value.as_ref(),
+            "Content-Type" if value == "application/json" => Some(&JSON),
             _ => None,
         }
     }
@@ -558,6 +558,19 @@ mod tests {
             assert_eq!(map["host"], host);
             assert_eq!(map["user-agent"], agent);
             assert_eq!(map["content-type"], content_type);
+            // The client's own values are the ones made once (their bytes, not copies).
+            let same_bytes = |sent: &HeaderValue, made: &Option<HeaderValue>| {
+                made.as_ref()
+                    .is_some_and(|made| sent.as_bytes().as_ptr() == made.as_bytes().as_ptr())
+            };
+            assert_eq!(
+                same_bytes(&map["host"], &state.host_value),
+                host == "127.0.0.1:9"
+            );
+            assert_eq!(
+                same_bytes(&map["user-agent"], &state.user_agent_value),
+                agent == "agent/1"
+            );
             assert!(map[secret.to_ascii_lowercase().as_str()].is_sensitive());
             assert_eq!(map.len(), 4);
         }
