@@ -15,9 +15,9 @@ use zeroize::Zeroize;
 /// Headers progenitor adds that the official SDKs never send.
 const DROPPED_HEADERS: [&str; 2] = ["api-version", "accept"];
 
-/// The wire form's headers and query parameters, in strings kept from one request to the next
-/// on a thread (see `HookState::prepare`): each request fills them again in place, so once they
-/// have grown to fit, a request allocates none of them.
+/// The wire form's headers, query parameters and body, in buffers kept from one request to the
+/// next on a thread (see `HookState::prepare`): each request fills them again in place, so once
+/// they have grown to fit, a request allocates none of them.
 #[derive(Default)]
 pub(super) struct Scratch {
     pub headers: Pairs,
