@@ -34,17 +34,21 @@ fn pinned(cpu: usize, program: &Path) -> Command {
     }
 }
 
-/// Whether [`pinned`] pins: two CPUs or more, and CPUs 0 and 1 allowed to this process.
+/// Whether [`pinned`] pins: two CPUs or more, and CPUs 0 and 1 allowed to this process
+/// (found out once).
 fn pinning() -> bool {
-    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
-        && ["0", "1"].iter().all(|cpu| {
-            Command::new("taskset")
-                .args(["-c", cpu, "true"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
+    static PINNING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PINNING.get_or_init(|| {
+        std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+            && ["0", "1"].iter().all(|cpu| {
+                Command::new("taskset")
+                    .args(["-c", cpu, "true"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+    })
 }
 
 /// How many rounds (or pairs) each comparison runs, and how much work a round is.
