@@ -139,13 +139,38 @@ fn check_sdk_date(input: &Input) {
     }
 }
 
+thread_local! {
+    /// One key for every input, so that each input meets the memo of the last one's shape.
+    static SHARED_KEY: signer::SigningKey = signer::SigningKey::new(
+        signer::Algorithm::HmacSha256,
+        "AK",
+        &SecretString::from("SK"),
+    );
+}
+
 /// The client's fast path (`SigningKey::sign_headers`, which hashes the canonical request as it
 /// writes it) agrees with the reference `sign_with`: the same refusals, and the same headers and
-/// `Authorization` when it signs.
+/// `Authorization` when it signs; so does it again from the memo that first call left, at the
+/// same time and a day later, and with a key that last signed the previous input.
 fn check_fast_path(request: &SignableRequest<'_>, ak: &str, sk: &SecretString, time: SystemTime) {
+    let key = signer::SigningKey::new(signer::Algorithm::HmacSha256, ak, sk);
+    agree(request, ak, sk, time, &key);
+    agree(request, ak, sk, time, &key);
+    if let Some(later) = time.checked_add(Duration::from_secs(86_400 + 3_661)) {
+        agree(request, ak, sk, later, &key);
+    }
+    SHARED_KEY.with(|shared| agree(request, "AK", &SecretString::from("SK"), time, shared));
+}
+
+fn agree(
+    request: &SignableRequest<'_>,
+    ak: &str,
+    sk: &SecretString,
+    time: SystemTime,
+    key: &signer::SigningKey,
+) {
     let reference = signer::sign(request, ak, sk, time);
-    let fast =
-        signer::SigningKey::new(signer::Algorithm::HmacSha256, ak, sk).sign_headers(request, time);
+    let fast = key.sign_headers(request, time);
     match (reference, fast) {
         (Ok(signed), Ok(added)) => {
             assert_eq!(added.authorization, signed.authorization);

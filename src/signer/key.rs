@@ -3,6 +3,11 @@
 //! the canonical request as it writes it instead of building it as a string, and returns only
 //! the headers the signer adds. Same rules and same bytes as [`sign_with`](super::sign_with)
 //! (a unit test checks it on every recorded vector); no intermediate string comes out.
+//!
+//! A key also keeps what the canonical request of the last request it signed makes before
+//! and after the date (a [`Memo`]): the client signs every call of an operation with the same
+//! method, path, query and headers, so a call of that shape hashes only its date, the lines
+//! after it and its body's hash.
 
 use super::algorithm::{Algorithm, HashFn};
 use super::canonical::trim_header_value;
@@ -13,7 +18,9 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use sm3::Sm3;
 use std::fmt;
+use std::sync::Mutex;
 use std::time::SystemTime;
+use zeroize::Zeroize;
 
 /// An access key pair ready to sign with one algorithm: for the HMAC algorithms the key's
 /// inner and outer hash states are computed here, once, instead of at every request.
@@ -38,13 +45,120 @@ use std::time::SystemTime;
 /// assert_eq!(added.date.as_deref(), Some("20240315T083530Z"));
 /// assert!(added.authorization.starts_with("SDK-HMAC-SHA256 Access=MYACCESSKEY, "));
 /// ```
-#[derive(Clone)]
 pub struct SigningKey {
     algorithm: Algorithm,
     access_key_id: String,
     secret_key: SecretString,
     scope: Option<(String, String)>,
     mac: MacState,
+    /// The last request shape signed on the fast path (see [`Memo`]). Only tried, never waited
+    /// for: a thread that finds it taken signs without it.
+    memo: Mutex<Option<Box<Memo>>>,
+}
+
+impl Clone for SigningKey {
+    /// The same key, without the memo.
+    fn clone(&self) -> Self {
+        SigningKey {
+            algorithm: self.algorithm,
+            access_key_id: self.access_key_id.clone(),
+            secret_key: self.secret_key.clone(),
+            scope: self.scope.clone(),
+            mac: self.mac.clone(),
+            memo: Mutex::new(None),
+        }
+    }
+}
+
+/// What the canonical request of one request shape (everything of the request but the time
+/// and the body) makes around the date: the hash state after the bytes before the date's
+/// value, and the bytes from the end of that value to the payload hash. A request is signed
+/// from it only when it equals the memo's inputs field by field. Kept only when no secret
+/// header value comes before the date (the hash state would hold it where it cannot be
+/// wiped); the secret values it holds otherwise are wiped when it is dropped.
+struct Memo {
+    method: String,
+    host: String,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body_empty: bool,
+    /// The hash state after the canonical request's bytes before the date's value.
+    before_date: Hasher,
+    /// From the end of the date's value to the payload hash: the canonical headers after the
+    /// date, the blank line, the signed header list and its newline; then the payload hash
+    /// when the request gives it (`payload_given`) instead of the body's.
+    after_date: Vec<u8>,
+    /// The signed header list (for `Authorization`).
+    signed_list: String,
+    /// The last body hashed with this shape, and its hash (hex), when it was no longer than
+    /// [`MEMO_BODY`]: the client sends the same body with every call of an operation.
+    body: Option<(Vec<u8>, [u8; 64])>,
+    payload_given: bool,
+    unsigned_payload: bool,
+    host_given: bool,
+}
+
+impl Memo {
+    fn matches(&self, request: &SignableRequest<'_>) -> bool {
+        self.body_empty == request.body.is_empty()
+            && self.method == request.method
+            && self.path == request.path
+            && self.host == request.host
+            && self.headers == request.headers
+            && self.query == request.query
+    }
+
+    /// The hash (hex) of `body`, from the memo when it is the body last hashed; kept for the
+    /// next call otherwise.
+    fn body_hash(&mut self, hash: HashFn, body: &[u8]) -> [u8; 64] {
+        match &mut self.body {
+            Some((kept, hashed)) if kept.as_slice() == body => *hashed,
+            kept => {
+                let hashed = hex32(&hash.digest(body));
+                if let Some((mut old, _)) = kept.take() {
+                    old.zeroize();
+                }
+                if body.len() <= MEMO_BODY {
+                    *kept = Some((body.to_vec(), hashed));
+                }
+                hashed
+            }
+        }
+    }
+
+    /// Wipes the secret header values and the body it holds (here and in `after_date`).
+    fn wipe(&mut self) {
+        for (name, value) in &mut self.headers {
+            if super::is_sensitive_header(name) {
+                value.zeroize();
+            }
+        }
+        self.after_date.zeroize();
+        if let Some((body, _)) = &mut self.body {
+            body.zeroize();
+        }
+    }
+}
+
+impl Drop for Memo {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+/// What the fast path made of one request, for [`SigningKey::remember`]: the hash state
+/// before the date's value, the bytes after it up to the payload hash (and with it, when the
+/// request gives it), the signed header list, and the rules' outcomes.
+struct Shape<'a> {
+    before_date: Hasher,
+    after_date: &'a [u8],
+    signed_list: &'a str,
+    /// The body's hash (hex), unless the request gives its payload hash.
+    body_hash: Option<[u8; 64]>,
+    payload_given: bool,
+    unsigned_payload: bool,
+    host_given: bool,
 }
 
 /// The HMAC key's state after absorbing the padded key, for the algorithms whose key is the SK.
@@ -169,6 +283,8 @@ const MAX_QUERY: usize = 16;
 const LOWERCASE_NAMES: usize = 512;
 /// The longest names the signer may add: `X-Sdk-Content-Sha256`, `X-Sdk-Date` and `Host`.
 const ADDED_NAMES: usize = 20 + 10 + 4;
+/// The longest body a [`Memo`] keeps (with its hash) to compare with the next one's.
+const MEMO_BODY: usize = 4096;
 
 impl SigningKey {
     /// Keys for `algorithm`. For V11-HMAC-SHA256 add the scope with
@@ -191,6 +307,7 @@ impl SigningKey {
             secret_key: secret_key.clone(),
             scope: None,
             mac,
+            memo: Mutex::new(None),
         }
     }
 
@@ -255,6 +372,9 @@ impl SigningKey {
         }
         if request.path.is_empty() {
             return Err(SigningError::EmptyPath);
+        }
+        if let Some(signed) = self.sign_by_memo(request, time) {
+            return signed;
         }
         if request.headers.len() + 3 > MAX_HEADERS
             || request.query.len() > MAX_QUERY
@@ -331,6 +451,7 @@ impl SigningKey {
                 std::str::from_utf8(&date_buf).expect("ASCII")
             }
         };
+        let date_index = date_given.is_none().then_some(count);
         if date_given.is_none() {
             headers[count] = (DATE_HEADER, date);
             count += 1;
@@ -374,10 +495,20 @@ impl SigningKey {
         canonical.byte(b'\n');
         canonical.query(request.query);
         canonical.byte(b'\n');
+        // Where the date's value starts, and whether a secret value comes before it (for the
+        // memo).
+        let mut date_at = None;
+        let mut secret_before_date = false;
         for &i in signed.iter() {
             canonical.put(lower(i));
             canonical.byte(b':');
-            canonical.put(headers[usize::from(i)].1.as_bytes());
+            let (name, value) = headers[usize::from(i)];
+            if date_index == Some(usize::from(i)) {
+                date_at = Some(canonical.len);
+            } else if date_at.is_none() {
+                secret_before_date |= super::is_sensitive_header(name);
+            }
+            canonical.put(value.as_bytes());
             canonical.byte(b'\n');
         }
         canonical.byte(b'\n');
@@ -403,28 +534,144 @@ impl SigningKey {
             .find(|(n, _)| n.eq_ignore_ascii_case(content_header))
             .map(|(_, v)| *v)
             .filter(|v| !v.is_empty() && !request.body.is_empty());
-        match given_hash {
-            Some(given) => canonical.put(given.as_bytes()),
-            None => canonical.put(&hex32(&hash.digest(request.body))),
+        let list_end = canonical.len - 1;
+        let body_hash = match given_hash {
+            Some(given) => {
+                canonical.put(given.as_bytes());
+                None
+            }
+            None => {
+                let hashed = hex32(&hash.digest(request.body));
+                canonical.put(&hashed);
+                Some(hashed)
+            }
+        };
+        let hashed = match (date_at, canonical.flushed, secret_before_date) {
+            (Some(at), false, false) => {
+                // All written is in the buffer: hashed from the state before the date, which
+                // the memo keeps, with the bytes after it (and the payload hash when it is
+                // given, not the body's).
+                let written = &canonical.buf[..canonical.len];
+                let mut before_date = Hasher::new(hash);
+                before_date.update(&written[..at]);
+                let mut whole = before_date.clone();
+                whole.update(&written[at..]);
+                let shape = Shape {
+                    before_date,
+                    after_date: if given_hash.is_some() {
+                        &written[at + date.len()..]
+                    } else {
+                        &written[at + date.len()..=list_end]
+                    },
+                    signed_list,
+                    body_hash,
+                    payload_given: given_hash.is_some(),
+                    unsigned_payload,
+                    host_given,
+                };
+                self.remember(request, shape);
+                hex32(&whole.finalize())
+            }
+            _ => hex32(&canonical.finalize()),
+        };
+        self.finish(
+            date,
+            date_given.is_none(),
+            &hashed,
+            signed_list,
+            unsigned_payload,
+            host_given,
+        )
+    }
+
+    /// [`sign_headers`](Self::sign_headers) of a request of the shape the memo holds; `None`
+    /// when it holds another (or none, or another thread holds it).
+    fn sign_by_memo(
+        &self,
+        request: &SignableRequest<'_>,
+        time: SystemTime,
+    ) -> Option<Result<SignedHeaders, SigningError>> {
+        let mut slot = self.memo.try_lock().ok()?;
+        let memo = slot.as_deref_mut().filter(|memo| memo.matches(request))?;
+        let Some(date_buf) = sdk_date::format_bytes(time) else {
+            return Some(Err(SigningError::TimeOutOfRange));
+        };
+        let mut canonical = memo.before_date.clone();
+        canonical.update(&date_buf);
+        canonical.update(&memo.after_date);
+        if !memo.payload_given {
+            canonical.update(&memo.body_hash(self.algorithm.hash(), request.body));
         }
         let hashed = hex32(&canonical.finalize());
+        // Digits, `T` and `Z`: ASCII.
+        let date = std::str::from_utf8(&date_buf).expect("ASCII");
+        Some(self.finish(
+            date,
+            true,
+            &hashed,
+            &memo.signed_list,
+            memo.unsigned_payload,
+            memo.host_given,
+        ))
+    }
 
+    /// Keeps `shape` as the memo of `request`'s shape, unless another thread holds the memo
+    /// or it already is this shape's.
+    fn remember(&self, request: &SignableRequest<'_>, shape: Shape<'_>) {
+        let Ok(mut slot) = self.memo.try_lock() else {
+            return;
+        };
+        if slot.as_deref().is_some_and(|memo| memo.matches(request)) {
+            return;
+        }
+        let body = match shape.body_hash {
+            Some(hash) if request.body.len() <= MEMO_BODY => Some((request.body.to_vec(), hash)),
+            _ => None,
+        };
+        *slot = Some(Box::new(Memo {
+            method: request.method.to_owned(),
+            host: request.host.to_owned(),
+            path: request.path.to_owned(),
+            query: request.query.to_vec(),
+            headers: request.headers.to_vec(),
+            body_empty: request.body.is_empty(),
+            before_date: shape.before_date,
+            after_date: shape.after_date.to_vec(),
+            signed_list: shape.signed_list.to_owned(),
+            body,
+            payload_given: shape.payload_given,
+            unsigned_payload: shape.unsigned_payload,
+            host_given: shape.host_given,
+        }));
+    }
+
+    /// The signature of the canonical request's hash `hashed`, and the headers to add.
+    fn finish(
+        &self,
+        date: &str,
+        date_added: bool,
+        hashed: &[u8; 64],
+        signed_list: &str,
+        unsigned_payload: bool,
+        host_given: bool,
+    ) -> Result<SignedHeaders, SigningError> {
+        let algorithm = self.algorithm;
         let ak = &self.access_key_id;
         let name = algorithm.name();
         let mut credential_info = None;
         let signature = match &self.mac {
             MacState::Sha256(mac) => {
                 let mut mac = mac.clone();
-                string_to_sign(|part| mac.update(part), name, date, &hashed);
+                string_to_sign(|part| mac.update(part), name, date, hashed);
                 Signature::from_hex_of(&mac.finalize().into_bytes().into())
             }
             MacState::Sm3(mac) => {
                 let mut mac = mac.clone();
-                string_to_sign(|part| mac.update(part), name, date, &hashed);
+                string_to_sign(|part| mac.update(part), name, date, hashed);
                 Signature::from_hex_of(&mac.finalize().into_bytes().into())
             }
             MacState::None => {
-                let (signature, info) = self.other_signature(date, &hashed)?;
+                let (signature, info) = self.other_signature(date, hashed)?;
                 credential_info = info;
                 signature
             }
@@ -456,8 +703,8 @@ impl SigningKey {
         // DER signatures (ECDSA, SM2) are longer than 32 bytes: `signature` holds them whole.
 
         Ok(SignedHeaders {
-            content_hash: (unsigned_payload).then_some(content_header),
-            date: date_given.is_none().then(|| date.to_owned()),
+            content_hash: unsigned_payload.then_some(algorithm.hash().content_header()),
+            date: date_added.then(|| date.to_owned()),
             host: !host_given,
             authorization,
         })
@@ -628,16 +875,33 @@ struct Canonical {
     hasher: Hasher,
     buf: [u8; CANONICAL_BUFFER],
     len: usize,
+    /// Whether bytes already went to the hasher (`buf` no longer holds all that was written).
+    flushed: bool,
 }
 
 const CANONICAL_BUFFER: usize = 1024;
 
+#[derive(Clone)]
 enum Hasher {
     Sha256(Sha256),
     Sm3(Sm3),
 }
 
 impl Hasher {
+    fn new(hash: HashFn) -> Self {
+        match hash {
+            HashFn::Sha256 => Hasher::Sha256(Sha256::new()),
+            HashFn::Sm3 => Hasher::Sm3(Sm3::new()),
+        }
+    }
+
+    fn finalize(self) -> [u8; 32] {
+        match self {
+            Hasher::Sha256(h) => h.finalize().into(),
+            Hasher::Sm3(h) => h.finalize().into(),
+        }
+    }
+
     fn update(&mut self, data: &[u8]) {
         match self {
             Hasher::Sha256(h) => h.update(data),
@@ -668,20 +932,18 @@ const UNRESERVED: [bool; 256] = {
 
 impl Canonical {
     fn new(hash: HashFn) -> Self {
-        let hasher = match hash {
-            HashFn::Sha256 => Hasher::Sha256(Sha256::new()),
-            HashFn::Sm3 => Hasher::Sm3(Sm3::new()),
-        };
         Canonical {
-            hasher,
+            hasher: Hasher::new(hash),
             buf: [0; CANONICAL_BUFFER],
             len: 0,
+            flushed: false,
         }
     }
 
     fn flush(&mut self) {
         self.hasher.update(&self.buf[..self.len]);
         self.len = 0;
+        self.flushed = true;
     }
 
     #[inline]
@@ -779,10 +1041,16 @@ impl Canonical {
 
     fn finalize(mut self) -> [u8; 32] {
         self.flush();
-        match self.hasher {
-            Hasher::Sha256(h) => h.finalize().into(),
-            Hasher::Sm3(h) => h.finalize().into(),
-        }
+        self.hasher.finalize()
+    }
+}
+
+#[cfg(test)]
+impl SigningKey {
+    /// Whether the memo holds `request`'s shape.
+    fn holds_memo_for(&self, request: &SignableRequest<'_>) -> bool {
+        let slot = self.memo.lock().unwrap();
+        slot.as_deref().is_some_and(|memo| memo.matches(request))
     }
 }
 
@@ -820,6 +1088,185 @@ mod tests {
             }
         }
         assert!(cases >= 60, "only {cases} cases");
+        // Most cases sign from a memo the second and third time (those with a date header of
+        // their own, a given payload hash or a secret before the date do not keep one).
+        let memoized = MEMOIZED.with(|count| count.get());
+        assert!(
+            memoized * 2 >= cases,
+            "{memoized} of {cases} cases kept a memo"
+        );
+    }
+
+    fn seed_request<'a>(
+        headers: &'a [(String, String)],
+        query: &'a [(String, String)],
+    ) -> SignableRequest<'a> {
+        SignableRequest {
+            method: "POST",
+            host: "hss.cn-north-4.myhuaweicloud.com",
+            path: "/v5/0a1b/image/synchronize",
+            query,
+            headers,
+            body: b"{\"image_type\": \"private_image\"}",
+        }
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// A key signing requests that differ from the memo's in any one part signs each as
+    /// `sign_with` does: the memo is used for its own shape only.
+    #[test]
+    fn the_memo_serves_only_its_own_shape() {
+        let sk = SecretString::from("secret-key");
+        let time = UNIX_EPOCH + Duration::from_secs(1_710_491_730);
+        let headers = pairs(&[
+            ("Content-Type", "application/json"),
+            ("X-Project-Id", "0a1b"),
+        ]);
+        let query = pairs(&[("enterprise_project_id", "all")]);
+        let base = seed_request(&headers, &query);
+        let other_headers = [
+            pairs(&[
+                ("Content-Type", "application/json"),
+                ("X-Project-Id", "0a1c"),
+            ]),
+            pairs(&[
+                ("Content-Type", "application/json"),
+                ("X-Project-ID", "0a1b"),
+            ]),
+            pairs(&[
+                ("X-Project-Id", "0a1b"),
+                ("Content-Type", "application/json"),
+            ]),
+            pairs(&[("Content-Type", "application/json")]),
+            pairs(&[
+                ("Content-Type", "application/json"),
+                ("X-Project-Id", "0a1b"),
+                ("Region", "cn-north-4"),
+            ]),
+            pairs(&[("Content-Type", "text/plain"), ("X-Project-Id", "0a1b")]),
+        ];
+        let other_queries = [
+            pairs(&[]),
+            pairs(&[("enterprise_project_id", "al")]),
+            pairs(&[("enterprise_project_id", "all"), ("limit", "10")]),
+        ];
+        let mut variants = Vec::new();
+        for h in &other_headers {
+            variants.push(seed_request(h, &query));
+        }
+        for q in &other_queries {
+            variants.push(seed_request(&headers, q));
+        }
+        variants.push(SignableRequest {
+            method: "PUT",
+            ..base
+        });
+        variants.push(SignableRequest {
+            host: "hss.example.com",
+            ..base
+        });
+        variants.push(SignableRequest {
+            path: "/v5/0a1b/image/synchronize/",
+            ..base
+        });
+        variants.push(SignableRequest { body: b"", ..base });
+        variants.push(SignableRequest {
+            body: b"{}",
+            ..base
+        });
+        let long = vec![b'x'; MEMO_BODY + 1];
+        variants.push(SignableRequest {
+            body: &long,
+            ..base
+        });
+        for algorithm in [Algorithm::HmacSha256, Algorithm::HmacSm3] {
+            let key = SigningKey::new(algorithm, "AK", &sk);
+            let params = SigningParams::new(algorithm, "AK", &sk, time);
+            for variant in &variants {
+                for request in [&base, variant, variant, &base] {
+                    let want = sign_with(request, &params).unwrap();
+                    let got = key.sign_headers(request, time).unwrap();
+                    assert_eq!(got.authorization, want.authorization, "{request:?}");
+                    assert!(key.holds_memo_for(request), "{request:?}");
+                }
+            }
+        }
+    }
+
+    /// No memo holds a secret value where it cannot be wiped (in the hash state before the
+    /// date); one after the date is kept in bytes the memo wipes.
+    #[test]
+    fn memo_and_secret_header_values() {
+        let sk = SecretString::from("secret-key");
+        let time = UNIX_EPOCH + Duration::from_secs(1_710_491_730);
+        let key = SigningKey::new(Algorithm::HmacSha256, "AK", &sk);
+        let before = pairs(&[("X-Auth-Token", "token-value-0123456789")]);
+        key.sign_headers(&seed_request(&before, &[]), time).unwrap();
+        assert!(!key.holds_memo_for(&seed_request(&before, &[])));
+
+        let after = pairs(&[("X-Security-Token", "security-token-value-0123")]);
+        let request = seed_request(&after, &[]);
+        key.sign_headers(&request, time).unwrap();
+        assert!(key.holds_memo_for(&request));
+        let mut slot = key.memo.lock().unwrap();
+        let memo = slot.as_deref_mut().unwrap();
+        let text = String::from_utf8_lossy(&memo.after_date).into_owned();
+        assert!(text.contains("security-token-value-0123"), "{text}");
+        assert!(
+            memo.body
+                .as_ref()
+                .is_some_and(|(body, _)| body == request.body)
+        );
+        memo.wipe();
+        assert!(memo.after_date.iter().all(|&b| b == 0));
+        assert_eq!(memo.headers[0].1, "");
+        assert!(memo.body.as_ref().is_some_and(|(body, _)| body.is_empty()));
+        drop(slot);
+        assert!(
+            !key.holds_memo_for(&request),
+            "a wiped memo matches nothing it held"
+        );
+    }
+
+    #[test]
+    fn a_clone_starts_without_the_memo() {
+        let sk = SecretString::from("secret-key");
+        let key = SigningKey::new(Algorithm::HmacSha256, "AK", &sk);
+        let request = seed_request(&[], &[]);
+        key.sign_headers(&request, UNIX_EPOCH).unwrap();
+        assert!(key.holds_memo_for(&request));
+        assert!(!key.clone().holds_memo_for(&request));
+    }
+
+    /// Threads signing two shapes with one key at once (the memo taken, replaced, or busy)
+    /// each get `sign_with`'s signature.
+    #[test]
+    fn threads_sharing_a_key_sign_as_sign_with() {
+        let sk = SecretString::from("secret-key");
+        let key = SigningKey::new(Algorithm::HmacSha256, "AK", &sk);
+        let one = pairs(&[("X-Project-Id", "0a1b")]);
+        let two = pairs(&[("X-Project-Id", "0a1c")]);
+        std::thread::scope(|scope| {
+            for t in 0..4u64 {
+                let (key, sk, one, two) = (&key, &sk, &one, &two);
+                scope.spawn(move || {
+                    for i in 0..300u64 {
+                        let headers = if (i / (t + 1)) % 2 == 0 { one } else { two };
+                        let request = seed_request(headers, &[]);
+                        let time = UNIX_EPOCH + Duration::from_secs(1_700_000_000 + i * 7 + t);
+                        let params = SigningParams::new(Algorithm::HmacSha256, "AK", sk, time);
+                        let want = sign_with(&request, &params).unwrap();
+                        let got = key.sign_headers(&request, time).unwrap();
+                        assert_eq!(got.authorization, want.authorization);
+                    }
+                });
+            }
+        });
     }
 
     #[test]
@@ -896,6 +1343,42 @@ mod tests {
         // The general path (many headers) gives the same.
         let general = key.sign_headers_general(&request, v.time).unwrap();
         assert_eq!(general, got, "{} ({algorithm}), general path", v.name);
+        // Again, without a date header of its own (so that the key may keep a memo of it),
+        // then from the memo at the same time and at another (the date is the one part of the
+        // canonical request the memo does not hold).
+        let undated: Vec<(String, String)> = v
+            .headers
+            .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case(DATE_HEADER))
+            .cloned()
+            .collect();
+        let request = SignableRequest {
+            headers: &undated,
+            ..request
+        };
+        let later = v.time + Duration::from_secs(86_400 + 3_661);
+        for (round, time) in [v.time, v.time, later].into_iter().enumerate() {
+            let mut params = SigningParams::new(algorithm, &v.ak, &sk, time);
+            if algorithm == Algorithm::V11HmacSha256 {
+                params = params.with_scope("cn-north-4", "hss");
+            }
+            let got = key.sign_headers(&request, time);
+            match (sign_with(&request, &params), got) {
+                (Ok(want), Ok(got)) => {
+                    assert_eq!(got.authorization, want.authorization, "{} {round}", v.name);
+                    let date = want.headers.iter().find(|h| h.name == DATE_HEADER);
+                    assert_eq!(got.date.as_deref(), date.map(|h| h.value.as_str()));
+                }
+                (Err(want), Err(got)) => assert_eq!(got, want, "{} {round}", v.name),
+                (want, got) => panic!("{} {round}: {want:?} vs {got:?}", v.name),
+            }
+        }
+        MEMOIZED.with(|count| count.set(count.get() + usize::from(key.holds_memo_for(&request))));
+    }
+
+    thread_local! {
+        /// How many of the cases `check` saw left a memo of their request.
+        static MEMOIZED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     }
 
     struct Vector {
