@@ -206,7 +206,8 @@ impl HookState {
             let mut signed = self.sign_logged(&signable, creds, time)?;
             return self.fill_signed(request.headers_mut(), body, &mut signed);
         }
-        // The per-call path: the canonical request hashed as it is written, only the added
+        // The per-call path: the canonical request hashed as it is written (from the key's
+        // memo of this operation's request shape after the first call), only the added
         // headers made.
         let mut added = self.keys.with(&self.signing, creds, |key| {
             key.sign_headers(&signable, time)

@@ -25,6 +25,11 @@ use zeroize::Zeroize;
 /// An access key pair ready to sign with one algorithm: for the HMAC algorithms the key's
 /// inner and outer hash states are computed here, once, instead of at every request.
 ///
+/// It also keeps a memo of the last request shape it signed (method, host, path, query and
+/// headers; see the module docs): the next request of that shape, at any time and with any
+/// body, hashes only what changes. Requests of alternating shapes pay for making the memo
+/// each time (about a third more than without it); a clone starts without one.
+///
 /// ```
 /// use hss_image_sync::signer::{Algorithm, SignableRequest, SigningKey};
 /// use secrecy::SecretString;
