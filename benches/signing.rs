@@ -14,12 +14,21 @@
 //! - `sign`: `signer::sign` (the public one-shot API: AK/SK in, every intermediate string out);
 //! - `key`: `signer::SigningKey::sign_headers` with a key made once (HMAC key state computed
 //!   once per credential, canonical request hashed as it is written, only the added headers
-//!   made): the per-call path of the client, which keeps the key per credential;
+//!   made): the per-call path of the client, which keeps the key per credential. After the
+//!   first call the key signs from its memo of the request's shape (the canonical request's
+//!   hash state before the date, the lines after it, the body's hash), as the client does
+//!   every call of an operation after its first;
+//! - `key-new-shape`: the same, every call of another shape than the last (two requests that
+//!   differ in one header value, alternately), so that no call finds its shape in the memo;
 //! - `floor-sha2`, `floor-ring`: SHA-256 of the body, SHA-256 of the canonical request and
 //!   HMAC-SHA256 of the string to sign with the key's inner/outer state made once (the least
 //!   hashing per request), with that backend;
 //! - `floor-sha2-rekey`, `floor-ring-rekey`: the same with the HMAC key set up per request, as
-//!   `sign` must (it is handed the secret key each time).
+//!   `sign` must (it is handed the secret key each time);
+//! - `floor-writes`: `floor-sha2` plus writing the bytes every signer must write per request
+//!   (the date from the time, the hex digests, the canonical request, the string to sign and
+//!   the `Authorization` value) from parts handed over already encoded, lowercased and sorted,
+//!   into buffers made once, with nothing checked: how close to the floor a signer can get.
 
 use hmac::{Hmac, KeyInit, Mac};
 use hss_image_sync::signer::{self, SignableRequest, SigningKey};
@@ -44,6 +53,20 @@ struct Inputs {
     string_to_sign: Vec<u8>,
     hmac_sha2: Hmac<Sha256>,
     hmac_ring: ring::hmac::Key,
+    writes: Writes,
+}
+
+/// What `floor-writes` is handed: the canonical request's parts that do not change with the
+/// time, already in their final form.
+#[derive(Default)]
+struct Writes {
+    /// Method, path, query and the canonical headers before `x-sdk-date`'s value.
+    before_date: Vec<u8>,
+    /// From the end of the date line to the body hash (the signed header list).
+    after_date: Vec<u8>,
+    authorization_prefix: String,
+    canonical_request: std::cell::RefCell<Vec<u8>>,
+    string_to_sign: std::cell::RefCell<Vec<u8>>,
 }
 
 impl Inputs {
@@ -76,11 +99,58 @@ impl Inputs {
             string_to_sign: Vec::new(),
             hmac_sha2: <Hmac<Sha256> as KeyInit>::new_from_slice(SK.as_bytes()).unwrap(),
             hmac_ring: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SK.as_bytes()),
+            writes: Writes::default(),
         };
         let signed = signer::sign(&inputs.request(), AK, &inputs.sk, time).expect("signs");
         inputs.canonical_request = signed.canonical_request.as_str().as_bytes().to_vec();
         inputs.string_to_sign = signed.string_to_sign.into_bytes();
+        // Split the canonical request around the date's value and before the body hash.
+        let text = signed.canonical_request.as_str();
+        let date_at = text.find("x-sdk-date:").expect("date line") + "x-sdk-date:".len();
+        let date_end = date_at + 16;
+        let hash_at = text.len() - 64;
+        inputs.writes.before_date = text.as_bytes()[..date_at].to_vec();
+        inputs.writes.after_date = text.as_bytes()[date_end..hash_at].to_vec();
+        let signed_headers = text[date_end..hash_at].trim_matches('\n');
+        inputs.writes.authorization_prefix =
+            format!("SDK-HMAC-SHA256 Access={AK}, SignedHeaders={signed_headers}, Signature=");
+        assert_eq!(inputs.floor_writes(), signed.authorization, "floor-writes");
+        assert_eq!(
+            *inputs.writes.canonical_request.borrow(),
+            inputs.canonical_request,
+            "floor-writes' canonical request"
+        );
         inputs
+    }
+
+    /// `floor-writes`: the least a signer can do per request (see the module doc).
+    fn floor_writes(&self) -> String {
+        let w = &self.writes;
+        let mut body_hash = [0u8; 64];
+        hex_into(&Sha256::digest(black_box(BODY)), &mut body_hash);
+        let date = sdk_date(black_box(self.time));
+        let mut cr = w.canonical_request.borrow_mut();
+        cr.clear();
+        cr.extend_from_slice(&w.before_date);
+        cr.extend_from_slice(&date);
+        cr.extend_from_slice(&w.after_date);
+        cr.extend_from_slice(&body_hash);
+        let mut cr_hash = [0u8; 64];
+        hex_into(&Sha256::digest(&cr[..]), &mut cr_hash);
+        let mut sts = w.string_to_sign.borrow_mut();
+        sts.clear();
+        sts.extend_from_slice(b"SDK-HMAC-SHA256\n");
+        sts.extend_from_slice(&date);
+        sts.push(b'\n');
+        sts.extend_from_slice(&cr_hash);
+        let mut mac = self.hmac_sha2.clone();
+        mac.update(&sts);
+        let mut signature = [0u8; 64];
+        hex_into(&mac.finalize().into_bytes(), &mut signature);
+        let mut authorization = String::with_capacity(w.authorization_prefix.len() + 64);
+        authorization.push_str(&w.authorization_prefix);
+        authorization.push_str(std::str::from_utf8(&signature).unwrap_or_default());
+        authorization
     }
 
     fn request(&self) -> SignableRequest<'_> {
@@ -108,6 +178,7 @@ impl Inputs {
         vec![
             ("sign", signed.signature),
             ("key", signature_of(&key.authorization)),
+            ("floor-writes", signature_of(&self.floor_writes())),
             ("floor-sha2", sha2),
             ("floor-ring", ring),
         ]
@@ -128,6 +199,18 @@ impl Inputs {
                     black_box(self.key.sign_headers(black_box(&request), self.time).ok());
                 }
             }
+            "key-new-shape" => {
+                let mut other_headers = self.headers.clone();
+                other_headers[0].1.push('x');
+                let other = SignableRequest {
+                    headers: &other_headers,
+                    ..self.request()
+                };
+                for i in 0..n {
+                    let request = if i % 2 == 0 { &other } else { &request };
+                    black_box(self.key.sign_headers(black_box(request), self.time).ok());
+                }
+            }
             "floor-sha2" => {
                 for _ in 0..n {
                     black_box(Sha256::digest(black_box(BODY)));
@@ -135,6 +218,11 @@ impl Inputs {
                     let mut mac = black_box(&self.hmac_sha2).clone();
                     mac.update(black_box(&self.string_to_sign));
                     black_box(mac.finalize());
+                }
+            }
+            "floor-writes" => {
+                for _ in 0..n {
+                    black_box(self.floor_writes());
                 }
             }
             "floor-sha2-rekey" => {
@@ -186,9 +274,49 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const KINDS: [&str; 6] = [
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
+    }
+}
+
+/// `YYYYMMDDTHHMMSSZ` of `time` (UTC; days to civil date as in Hinnant's `civil_from_days`).
+fn sdk_date(time: SystemTime) -> [u8; 16] {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    let mut out = *b"00000000T000000Z";
+    let mut put = |at: usize, value: u64, width: usize| {
+        let mut v = value;
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(4, month, 2);
+    put(6, day, 2);
+    put(9, rem / 3600, 2);
+    put(11, rem / 60 % 60, 2);
+    put(13, rem % 60, 2);
+    out
+}
+
+const KINDS: [&str; 8] = [
     "sign",
     "key",
+    "key-new-shape",
+    "floor-writes",
     "floor-sha2",
     "floor-ring",
     "floor-sha2-rekey",

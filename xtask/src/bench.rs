@@ -516,7 +516,9 @@ fn sign(
     py.number("python 500")?;
     let kinds = [
         "key",
+        "key-new-shape",
         "sign",
+        "floor-writes",
         "floor-sha2",
         "floor-ring",
         "floor-sha2-rekey",
@@ -570,6 +572,18 @@ fn sign(
     extra.insert(
         "sign_one_shot_vs_floor_with_key_setup".into(),
         Spread::of(&one_shot_floor).json(),
+    );
+    // How far from the floor the least a signer must write per request already is (see
+    // benches/signing.rs): the part of `sign_vs_floor` no signer that writes its canonical
+    // request can remove.
+    let writes_floor: Vec<f64> = rust["floor-writes"]
+        .iter()
+        .zip(&floor)
+        .map(|(w, f)| w / f)
+        .collect();
+    extra.insert(
+        "sign_floor_writes_vs_floor".into(),
+        Spread::of(&writes_floor).json(),
     );
     let signature = ours_sig.trim_start_matches("signature ").to_owned();
     Ok(vec![
@@ -669,6 +683,46 @@ fn e2e(
         || seq.number("ours 5000 1"),
         || py.number("python 500"),
     )?;
+    // The ceiling of `e2e_vs_python` on this machine: both sides against a bare hyper server
+    // (no signature check, no work) in the emulator's place, ours replaced by the raw
+    // re-sending of a signed request. No client built on reqwest (as the generated code is)
+    // and no server beats this pair; the SDK gains from the bare server too.
+    {
+        let bare = Server::start(pinned(0, &art.hyper_server).arg("127.0.0.1:0"))?;
+        let mut py_bare = Driven::spawn(
+            "bench_e2e.py (bare hyper)",
+            pinned(1, Path::new(python))
+                .arg("tests/oracle/bench_e2e.py")
+                .arg(&bare.url)
+                .args(["--ak", DEMO_AK, "--sk", DEMO_SK])
+                .args(["--project-id", DEMO_PROJECT])
+                .current_dir(root()),
+        )?;
+        if py_bare.line()? != "ready" {
+            return Err("bench_e2e.py did not get ready against the bare hyper server".into());
+        }
+        let to_bare = format!("raw 5000 1 {}", bare.url);
+        seq.number(&to_bare.replace("5000", "500"))?;
+        py_bare.number("python 50")?;
+        let (raw_bare, py_bare_rates) = interleaved(
+            rounds,
+            || seq.number(&to_bare),
+            || py_bare.number("python 500"),
+        )?;
+        let ceiling: Vec<f64> = raw_bare
+            .iter()
+            .zip(&py_bare_rates)
+            .map(|(x, y)| x / y)
+            .collect();
+        extra.insert(
+            "e2e_ceiling_vs_python".into(),
+            json!({
+                "ratio": Spread::of(&ceiling).json(),
+                "raw_reqwest_calls_per_s": Spread::of(&raw_bare).json(),
+                "python_calls_per_s": Spread::of(&py_bare_rates).json(),
+            }),
+        );
+    }
     let ratio = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x / y).collect::<Vec<_>>();
     // What a client with no overhead at all would reach against the Python SDK here: the raw
     // re-sending of a signed request (rounds of the first comparison) over the SDK's rounds.
@@ -1249,11 +1303,19 @@ fn write_markdown(comparisons: &[Comparison], summary: &Value) -> Result<(), Str
     for (kind, label) in [
         (
             "key",
-            "ours: `SigningKey::sign_headers`, key made once (as the client does, per credential)",
+            "ours: `SigningKey::sign_headers`, key made once (as the client does, per credential), from its memo of the request's shape",
+        ),
+        (
+            "key-new-shape",
+            "ours: the same, each call of another shape than the last (no memo to sign from)",
         ),
         (
             "sign",
             "ours: `signer::sign` (one-shot: AK/SK in, every intermediate string out)",
+        ),
+        (
+            "floor-writes",
+            "floor-sha2 plus only the bytes a signer must write per request, nothing checked",
         ),
         (
             "floor-sha2",
@@ -1272,14 +1334,25 @@ fn write_markdown(comparisons: &[Comparison], summary: &Value) -> Result<(), Str
         text.push_str(&format!("| {label} | {} |\n", spread(&ns[kind])));
     }
     text.push_str(&format!(
-        "\nOne-shot `signer::sign`: Python / ours {}; ours / floor with per-request key setup {}.\n",
+        "\nOne-shot `signer::sign`: Python / ours {}; ours / floor with per-request key setup {}. \
+         The least a signer must write, over the floor (`floor-writes` / fastest floor): {}.\n",
         spread(&also["sign_one_shot_vs_python"]),
-        spread(&also["sign_one_shot_vs_floor_with_key_setup"])
+        spread(&also["sign_one_shot_vs_floor_with_key_setup"]),
+        spread(&also["sign_floor_writes_vs_floor"])
     ));
     text.push_str(&format!(
         "\nA client with no overhead at all (raw reqwest re-sending a signed request) reaches {:.1}x \
          the Python SDK's sequential calls/s against this emulator (medians of the rounds above).\n",
         also["e2e_raw_reqwest_vs_python"].as_f64().unwrap_or(f64::NAN)
+    ));
+    let ceiling = &also["e2e_ceiling_vs_python"];
+    text.push_str(&format!(
+        "With a bare hyper server in the emulator's place (pinned as the emulator is), raw reqwest \
+         makes {} calls/s and the Python SDK {}: {} (the ceiling of `e2e_vs_python` on this \
+         machine for any client built on reqwest and any server).\n",
+        spread(&ceiling["raw_reqwest_calls_per_s"]),
+        spread(&ceiling["python_calls_per_s"]),
+        spread(&ceiling["ratio"]),
     ));
     text.push_str(&format!(
         "\nAlso measured:\n\n\
