@@ -62,7 +62,8 @@ struct Inputs {
 struct Writes {
     /// Method, path, query and the canonical headers before `x-sdk-date`'s value.
     before_date: Vec<u8>,
-    /// From the end of the date line to the body hash (the signed header list).
+    /// From the end of the date's value to the body hash (the rest of that line, the blank
+    /// line, the signed header list and its newline).
     after_date: Vec<u8>,
     authorization_prefix: String,
     canonical_request: std::cell::RefCell<Vec<u8>>,

@@ -574,8 +574,8 @@ fn sign(
         Spread::of(&one_shot_floor).json(),
     );
     // How far from the floor the least a signer must write per request already is (see
-    // benches/signing.rs): the part of `sign_vs_floor` no signer that writes its canonical
-    // request can remove.
+    // benches/signing.rs): the part of `sign_vs_floor` that no signer writing and hashing its
+    // whole canonical request at every call can remove (ours signs from a memo instead).
     let writes_floor: Vec<f64> = rust["floor-writes"]
         .iter()
         .zip(&floor)
@@ -686,7 +686,8 @@ fn e2e(
     // The ceiling of `e2e_vs_python` on this machine: both sides against a bare hyper server
     // (no signature check, no work) in the emulator's place, ours replaced by the raw
     // re-sending of a signed request. No client built on reqwest (as the generated code is)
-    // and no server beats this pair; the SDK gains from the bare server too.
+    // and no server beats this pair; the SDK gains from the bare server too. Every call of
+    // both must succeed, as in the comparisons (`Driven::number`).
     {
         let bare = Server::start(pinned(0, &art.hyper_server).arg("127.0.0.1:0"))?;
         let mut py_bare = Driven::spawn(
