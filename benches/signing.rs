@@ -272,7 +272,9 @@ fn signature_of(authorization: &str) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = vec![0; 2 * bytes.len()];
+    hex_into(bytes, &mut out);
+    String::from_utf8(out).expect("hex digits")
 }
 
 fn hex_into(bytes: &[u8], out: &mut [u8]) {

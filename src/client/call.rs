@@ -430,20 +430,24 @@ fn header(headers: &HeaderMap, name: impl reqwest::header::AsHeaderName) -> Opti
 /// small answer does, is that chunk: not copied.
 async fn read_all(stream: ByteStream) -> reqwest::Result<bytes::Bytes> {
     let mut stream = stream.into_inner();
-    let mut first = None;
-    let mut joined = Vec::new();
-    while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-        let chunk = chunk?;
-        if first.is_none() && joined.is_empty() {
-            first = Some(chunk);
-            continue;
-        }
-        if let Some(first) = first.take() {
-            joined.extend_from_slice(&first);
-        }
+    macro_rules! next_chunk {
+        () => {
+            std::future::poll_fn(|cx| stream.as_mut().poll_next(cx))
+                .await
+                .transpose()?
+        };
+    }
+    let Some(first) = next_chunk!() else {
+        return Ok(bytes::Bytes::new());
+    };
+    let Some(second) = next_chunk!() else {
+        return Ok(first);
+    };
+    let mut joined = [first, second].concat();
+    while let Some(chunk) = next_chunk!() {
         joined.extend_from_slice(&chunk);
     }
-    Ok(first.unwrap_or_else(|| joined.into()))
+    Ok(joined.into())
 }
 
 /// A deadline for a total timeout too large to add to the clock: never, in practice.

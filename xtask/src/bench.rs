@@ -614,6 +614,30 @@ fn sign(
     ])
 }
 
+/// The official SDK's `HssClient` (`tests/oracle/bench_e2e.py`) against `url`, pinned to CPU 1
+/// as the sequential clients are, once it has made its first call.
+fn python_client(python: &str, url: &str) -> Result<Driven, String> {
+    let mut py = Driven::spawn(
+        "bench_e2e.py",
+        pinned(1, Path::new(python))
+            .arg("tests/oracle/bench_e2e.py")
+            .arg(url)
+            .args([
+                "--ak",
+                DEMO_AK,
+                "--sk",
+                DEMO_SK,
+                "--project-id",
+                DEMO_PROJECT,
+            ])
+            .current_dir(root()),
+    )?;
+    if py.line()? != "ready" {
+        return Err(format!("bench_e2e.py did not get ready against {url}"));
+    }
+    Ok(py)
+}
+
 /// End to end against the emulator: ours against raw reqwest (sequential, 64 concurrent) and
 /// against the Python SDK's HssClient (sequential).
 fn e2e(
@@ -634,24 +658,7 @@ fn e2e(
         "bench_client (pinned)",
         pinned(1, &art.bench_client).arg(&pinned_emulator.url),
     )?;
-    let mut py = Driven::spawn(
-        "bench_e2e.py",
-        pinned(1, Path::new(python))
-            .arg("tests/oracle/bench_e2e.py")
-            .arg(&pinned_emulator.url)
-            .args([
-                "--ak",
-                DEMO_AK,
-                "--sk",
-                DEMO_SK,
-                "--project-id",
-                DEMO_PROJECT,
-            ])
-            .current_dir(root()),
-    )?;
-    if py.line()? != "ready" {
-        return Err("bench_e2e.py did not get ready".into());
-    }
+    let mut py = python_client(python, &pinned_emulator.url)?;
     // Warm-up: connections open, code paged in.
     seq.number("ours 500 1")?;
     seq.number("raw 500 1")?;
@@ -690,18 +697,7 @@ fn e2e(
     // both must succeed, as in the comparisons (`Driven::number`).
     {
         let bare = Server::start(pinned(0, &art.hyper_server).arg("127.0.0.1:0"))?;
-        let mut py_bare = Driven::spawn(
-            "bench_e2e.py (bare hyper)",
-            pinned(1, Path::new(python))
-                .arg("tests/oracle/bench_e2e.py")
-                .arg(&bare.url)
-                .args(["--ak", DEMO_AK, "--sk", DEMO_SK])
-                .args(["--project-id", DEMO_PROJECT])
-                .current_dir(root()),
-        )?;
-        if py_bare.line()? != "ready" {
-            return Err("bench_e2e.py did not get ready against the bare hyper server".into());
-        }
+        let mut py_bare = python_client(python, &bare.url)?;
         let to_bare = format!("raw 5000 1 {}", bare.url);
         seq.number(&to_bare.replace("5000", "500"))?;
         py_bare.number("python 50")?;
