@@ -64,7 +64,9 @@ mod codegen {
             .unwrap_or_else(|e| super::fail(&format!("{}: {e}", super::SPEC)));
         let mut settings = GenerationSettings::new();
         settings
-            .with_interface(InterfaceStyle::Positional)
+            // Each operation is a builder (a clonable value, sent again at each attempt) whose
+            // setters take the generated constrained types.
+            .with_interface(InterfaceStyle::Builder)
             // The hand-written layer keeps credentials and signing state here...
             .with_inner_type(
                 "crate::client::hooks::HookState"
@@ -76,11 +78,270 @@ mod codegen {
         let tokens = Generator::new(&settings)
             .generate_tokens(&spec)
             .unwrap_or_else(|e| super::fail(&format!("progenitor: {e}")));
-        let file: syn::File = syn::parse2(tokens)
-            .unwrap_or_else(|e| super::fail(&format!("progenitor output does not parse: {e}")));
+        let mut code = tokens.to_string();
+        code.push_str(&super::tables::generate(&spec));
+        let file: syn::File = syn::parse_str(&code)
+            .unwrap_or_else(|e| super::fail(&format!("generated code does not parse: {e}")));
         let code = format!("{header}\n{}", prettyplease::unparse(&file));
         let out =
             PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("client.rs");
         fs::write(&out, code).unwrap_or_else(|e| super::fail(&format!("{}: {e}", out.display())));
+    }
+}
+
+/// What progenitor does not generate but the spec says: each parameter's rules (integer ranges
+/// included, which the generated code does not check), and the operations' trait impls that
+/// let one call path, pagination and the 200's `error_code` rule serve every operation.
+#[cfg(feature = "codegen")]
+mod tables {
+    use openapiv3::{
+        OpenAPI, Parameter, ParameterSchemaOrContent, ReferenceOr, Schema, SchemaKind, StatusCode,
+        Type,
+    };
+    use std::fmt::Write;
+
+    pub fn generate(spec: &OpenAPI) -> String {
+        let mut rules = String::new();
+        let mut impls = String::new();
+        let mut paths = String::new();
+        for (path, method, op) in spec.operations() {
+            let id = op
+                .operation_id
+                .as_deref()
+                .unwrap_or_else(|| super::fail(&format!("{method} without operationId")));
+            let snake = snake_case(id);
+            writeln!(
+                paths,
+                "crate::spec::OperationPath {{ operation: {snake:?}, method: {:?}, path: {path:?} }},",
+                method.to_ascii_uppercase()
+            )
+            .expect("writing to a String");
+            for parameter in &op.parameters {
+                let data = parameter_data(spec, parameter);
+                let location = match resolve_parameter(spec, parameter) {
+                    Parameter::Path { .. } => "Path",
+                    Parameter::Query { .. } => "Query",
+                    Parameter::Header { .. } => "Header",
+                    Parameter::Cookie { .. } => super::fail("cookie parameters are not supported"),
+                };
+                let schema = match &data.format {
+                    ParameterSchemaOrContent::Schema(schema) => resolve_schema(spec, schema),
+                    ParameterSchemaOrContent::Content(_) => super::fail(&format!(
+                        "{id}.{}: content parameters are not supported",
+                        data.name
+                    )),
+                };
+                let rule = Rule::of(schema);
+                writeln!(
+                    rules,
+                    "crate::spec::Rule {{ operation: {snake:?}, name: {:?}, location: crate::spec::Location::{location}, \
+                     required: {}, min_length: {:?}, max_length: {:?}, minimum: {:?}, maximum: {:?}, values: &{:?} }},",
+                    data.name, data.required, rule.min_length, rule.max_length, rule.minimum, rule.maximum, rule.values
+                )
+                .expect("writing to a String");
+            }
+            let answer = answer_type(id, op);
+            let has_param = |name: &str| {
+                op.parameters
+                    .iter()
+                    .any(|p| parameter_data(spec, p).name == name)
+            };
+            // The project, and the enterprise project where the operation has one.
+            let mut scope = String::from("let _ = (project_id, enterprise_project_id); self");
+            if has_param("project_id") {
+                scope = String::from("let op = self.project_id(project_id);");
+                if has_param("enterprise_project_id") {
+                    scope.push_str(" match enterprise_project_id { Some(id) => op.enterprise_project_id(id), None => op }");
+                } else {
+                    scope.push_str(" let _ = enterprise_project_id; op");
+                }
+            }
+            writeln!(
+                impls,
+                "impl<'a> crate::client::Operation for builder::{id}<'a> {{ type Answer = {answer}; \
+                 const ID: &'static str = {snake:?}; \
+                 fn send(self) -> impl ::std::future::Future<Output = ::std::result::Result<progenitor_client::ResponseValue<{answer}>, \
+                 progenitor_client::Error<progenitor_client::ByteStream>>> + Send {{ builder::{id}::send(self) }} \
+                 fn in_project(self, project_id: &str, enterprise_project_id: ::std::option::Option<&str>) -> Self {{ {scope} }} }}"
+            )
+            .expect("writing to a String");
+            let paged = answer_schema(spec, op).and_then(|schema| {
+                let object = object_type(schema)?;
+                object.properties.get("total_num")?;
+                match object.properties.get("data_list")? {
+                    ReferenceOr::Item(s) => match &s.schema_kind {
+                        SchemaKind::Type(Type::Array(a)) => match a.items.as_ref()? {
+                            ReferenceOr::Reference { reference } => {
+                                Some(component_name(reference).to_owned())
+                            }
+                            ReferenceOr::Item(_) => None,
+                        },
+                        _ => None,
+                    },
+                    ReferenceOr::Reference { .. } => None,
+                }
+            });
+            if let Some(item) = paged.filter(|_| has_param("offset") && has_param("limit")) {
+                writeln!(
+                    impls,
+                    "impl<'a> crate::client::Paged for builder::{id}<'a> {{ type Item = types::{item}; \
+                     fn page(self, offset: i32, limit: i32) -> Self {{ self.offset(offset).limit(limit) }} \
+                     fn items(answer: {answer}) -> (::std::vec::Vec<types::{item}>, ::std::option::Option<i64>) \
+                     {{ (answer.data_list, answer.total_num) }} }}"
+                )
+                .expect("writing to a String");
+            }
+            if answer != "()" {
+                let error_code =
+                    answer_schema(spec, op)
+                        .and_then(object_type)
+                        .is_some_and(|object| {
+                            object.properties.contains_key("error_code")
+                                && object.properties.contains_key("error_description")
+                        });
+                let body = if error_code {
+                    "fn error_code(&self) -> ::std::option::Option<(i64, &str)> { \
+                     self.error_code.filter(|code| *code != 0).map(|code| (code, self.error_description.as_deref().unwrap_or(\"\"))) }"
+                } else {
+                    ""
+                };
+                writeln!(
+                    impls,
+                    "impl crate::client::ServiceAnswer for {answer} {{ {body} }}"
+                )
+                .expect("writing to a String");
+            }
+        }
+        format!(
+            "/// Every parameter's rules, from the spec: the client checks integer ranges before \
+             sending and names the rule a setter refused; the emulator checks them all.\n\
+             pub(crate) const RULES: &[crate::spec::Rule] = &[{rules}];\n\
+             /// Every operation's method and path template.\n\
+             pub(crate) const PATHS: &[crate::spec::OperationPath] = &[{paths}];\n{impls}"
+        )
+    }
+
+    /// What a parameter's schema allows.
+    #[derive(Default)]
+    struct Rule {
+        min_length: Option<usize>,
+        max_length: Option<usize>,
+        minimum: Option<i64>,
+        maximum: Option<i64>,
+        values: Vec<String>,
+    }
+
+    impl Rule {
+        fn of(schema: &Schema) -> Self {
+            match &schema.schema_kind {
+                SchemaKind::Type(Type::String(s)) => Rule {
+                    min_length: s.min_length,
+                    max_length: s.max_length,
+                    values: s.enumeration.iter().flatten().cloned().collect(),
+                    ..Rule::default()
+                },
+                SchemaKind::Type(Type::Integer(i)) => Rule {
+                    minimum: i.minimum,
+                    maximum: i.maximum,
+                    ..Rule::default()
+                },
+                SchemaKind::Type(Type::Boolean(_)) => Rule::default(),
+                other => super::fail(&format!("unsupported parameter schema {other:?}")),
+            }
+        }
+    }
+
+    fn resolve_parameter<'a>(spec: &'a OpenAPI, p: &'a ReferenceOr<Parameter>) -> &'a Parameter {
+        match p {
+            ReferenceOr::Item(p) => p,
+            ReferenceOr::Reference { reference } => spec
+                .components
+                .as_ref()
+                .and_then(|c| c.parameters.get(component_name(reference)))
+                .and_then(|p| p.as_item())
+                .unwrap_or_else(|| super::fail(&format!("unresolved {reference}"))),
+        }
+    }
+
+    fn parameter_data<'a>(
+        spec: &'a OpenAPI,
+        p: &'a ReferenceOr<Parameter>,
+    ) -> &'a openapiv3::ParameterData {
+        resolve_parameter(spec, p).parameter_data_ref()
+    }
+
+    fn resolve_schema<'a>(spec: &'a OpenAPI, s: &'a ReferenceOr<Schema>) -> &'a Schema {
+        match s {
+            ReferenceOr::Item(s) => s,
+            ReferenceOr::Reference { reference } => spec
+                .components
+                .as_ref()
+                .and_then(|c| c.schemas.get(component_name(reference)))
+                .and_then(|s| s.as_item())
+                .unwrap_or_else(|| super::fail(&format!("unresolved {reference}"))),
+        }
+    }
+
+    fn component_name(reference: &str) -> &str {
+        reference.rsplit('/').next().unwrap_or(reference)
+    }
+
+    /// The 200 answer's schema, if it has one.
+    fn answer_schema<'a>(spec: &'a OpenAPI, op: &'a openapiv3::Operation) -> Option<&'a Schema> {
+        let response = op
+            .responses
+            .responses
+            .get(&StatusCode::Code(200))?
+            .as_item()?;
+        let media = response.content.get("application/json")?;
+        Some(resolve_schema(spec, media.schema.as_ref()?))
+    }
+
+    /// The generated type of the 200 answer: a `$ref`'d component, or `()` for no body.
+    fn answer_type(id: &str, op: &openapiv3::Operation) -> String {
+        let Some(response) = op
+            .responses
+            .responses
+            .get(&StatusCode::Code(200))
+            .and_then(|r| r.as_item())
+        else {
+            super::fail(&format!("{id}: no 200 answer"))
+        };
+        match response
+            .content
+            .get("application/json")
+            .and_then(|m| m.schema.as_ref())
+        {
+            None if response.content.is_empty() => "()".to_owned(),
+            Some(ReferenceOr::Reference { reference }) => {
+                format!("types::{}", component_name(reference))
+            }
+            _ => super::fail(&format!(
+                "{id}: the 200 answer must be a $ref'd JSON schema or empty"
+            )),
+        }
+    }
+
+    fn object_type(schema: &Schema) -> Option<&openapiv3::ObjectType> {
+        match &schema.schema_kind {
+            SchemaKind::Type(Type::Object(o)) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// progenitor's method and operation names: `ListRegistry` -> `list_registry`.
+    fn snake_case(id: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in id.chars().enumerate() {
+            if c.is_ascii_uppercase() {
+                if i > 0 {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 }

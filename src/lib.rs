@@ -67,18 +67,24 @@ mod error;
 pub mod error_body;
 pub mod region;
 pub mod signer;
+mod spec;
+
+/// The generated request builders of every operation ([`HssClient::operations`]).
+pub use generated::builder;
+/// The request and answer models of every operation, generated from the spec.
+pub use generated::types;
 
 pub use client::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClient,
-    HssClientBuilder, Identity, ImageType, PreparedRequest, ProjectSource, RetryPolicy,
-    SyncRequest, SyncResponse,
+    HssClientBuilder, Identity, MAX_OFFSET, Operation, PAGE_LIMIT, Paged, PreparedRequest,
+    ProjectSource, Response, RetryPolicy, ServiceAnswer,
 };
 pub use credentials::{AuthToken, Credentials};
 pub use error::{DeadlineExceeded, Error, ServiceError, TlsProblem, TransportKind};
 pub use signer::SigningError;
 
-/// Client and models generated from `spec/hss-image-sync.yaml` by progenitor; private, used
-/// through [`HssClient`].
+/// Client and models generated from `spec/hss-image-sync.yaml` by progenitor, with the
+/// spec's parameter rules and the operations' trait impls (see `build.rs`).
 #[allow(
     missing_docs,
     unreachable_pub,
@@ -86,7 +92,7 @@ pub use signer::SigningError;
     clippy::all,
     unused_comparisons
 )]
-pub(crate) mod generated {
+pub mod generated {
     #[cfg(feature = "codegen")]
     include!(concat!(env!("OUT_DIR"), "/client.rs"));
     #[cfg(not(feature = "codegen"))]

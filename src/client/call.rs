@@ -7,6 +7,7 @@
 
 use super::HssClient;
 use super::hooks::Auth;
+use super::operation::{Operation, Response, ServiceAnswer};
 use super::retry;
 use super::skew::Verdict;
 use crate::error::{DeadlineExceeded, Error, ServiceError};
@@ -19,16 +20,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 use tracing::Instrument;
 
-/// What the generated operations return: our spec declares every answer's body as raw bytes, so
-/// that the status and headers stay with it whatever it holds; the call path decodes it.
-pub(crate) type Generated = Result<ResponseValue<ByteStream>, progenitor_client::Error<ByteStream>>;
-
-/// A successful answer and what it took.
-pub(crate) struct Answer<T> {
-    pub value: T,
-    pub request_id: Option<String>,
-    pub attempts: u32,
-}
+/// What a generated operation returns: its 200 answer decoded, or an error whose 4xx/5xx body
+/// the spec declares as raw bytes (read here the official SDKs' way).
+pub(crate) type Generated<T> = Result<ResponseValue<T>, progenitor_client::Error<ByteStream>>;
 
 /// A failed attempt, with what the retry loop needs to know about it.
 struct Failure {
@@ -62,16 +56,35 @@ impl Failure {
 const MIN_MASKED_SECRET_LEN: usize = 8;
 
 impl HssClient {
+    /// Sends `operation` (built with [`operations`](Self::operations)): each attempt signed
+    /// afresh, failures that may heal retried (see [`RetryPolicy`](crate::RetryPolicy)), the
+    /// whole bounded by the total timeout; a 200 decoded as the operation's model.
+    ///
+    /// ```no_run
+    /// # async fn run(client: hss_image_sync::HssClient) -> Result<(), hss_image_sync::Error> {
+    /// let project = client.default_project_id().await?;
+    /// let request = client.operations().list_registry().project_id(project).limit(50);
+    /// let answer = client.send(request).await?;
+    /// for registry in answer.value.data_list {
+    ///     println!("{:?} {:?}", registry.id, registry.registry_type);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn send<O: Operation>(&self, operation: O) -> Result<Response<O::Answer>, Error> {
+        self.call(O::ID, || operation.clone().send()).await
+    }
+
     /// Runs `send` (one call of a generated operation) until it succeeds, fails for good, runs
     /// out of attempts or out of time.
-    pub(crate) async fn call<T: serde::de::DeserializeOwned, F, Fut>(
+    pub(crate) async fn call<T: ServiceAnswer, F, Fut>(
         &self,
         operation: &'static str,
         send: F,
-    ) -> Result<Answer<T>, Error>
+    ) -> Result<Response<T>, Error>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Generated>,
+        Fut: Future<Output = Generated<T>>,
     {
         let attempts = AtomicU32::new(0);
         let total = self.total_timeout;
@@ -80,7 +93,7 @@ impl HssClient {
             .unwrap_or_else(far_future);
         let max_attempts = self.retry.max_attempts();
         let max_delay = self.retry.max_delay();
-        let retried = (|| self.attempt(&send, &attempts))
+        let retried = (|| self.attempt(operation, &send, &attempts))
             .retry(self.retry.delays())
             .sleep(tokio::time::sleep)
             .when(|failure: &Failure| failure.retryable)
@@ -106,10 +119,18 @@ impl HssClient {
             .await;
         let made = attempts.load(Ordering::Relaxed);
         match outcome {
-            Ok(Ok(answer)) => Ok(Answer {
-                attempts: made,
-                ..answer
-            }),
+            Ok(Ok(answer)) => match answer.value.error_code() {
+                Some((error_code, description)) => Err(Error::NonZeroErrorCode {
+                    error_code,
+                    description: self.mask(description),
+                    request_id: answer.request_id,
+                    attempts: made,
+                }),
+                None => Ok(Response {
+                    attempts: made,
+                    ..answer
+                }),
+            },
             Ok(Err(failure)) => Err(failure.error.with_attempts(made)),
             Err(_elapsed) => Err(Error::Transport {
                 kind: crate::TransportKind::Timeout,
@@ -121,14 +142,15 @@ impl HssClient {
 
     /// One attempt, and one more at once if the gateway refused the signature's time and we
     /// could learn its clock.
-    async fn attempt<T: serde::de::DeserializeOwned, F, Fut>(
+    async fn attempt<T, F, Fut>(
         &self,
+        operation: &'static str,
         send: &F,
         attempts: &AtomicU32,
-    ) -> Result<Answer<T>, Failure>
+    ) -> Result<Response<T>, Failure>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Generated>,
+        Fut: Future<Output = Generated<T>>,
     {
         let mut corrected = false;
         loop {
@@ -144,7 +166,7 @@ impl HssClient {
             }
             let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             let span = tracing::info_span!("attempt", attempt);
-            let outcome = async { self.settle(send().await).await }
+            let outcome = async { self.settle(operation, send().await).await }
                 .instrument(span.clone())
                 .await;
             let Err(failure) = outcome else {
@@ -184,13 +206,14 @@ impl HssClient {
     }
 
     /// What one call of a generated operation amounts to.
-    async fn settle<T: serde::de::DeserializeOwned>(
+    async fn settle<T>(
         &self,
-        result: Generated,
-    ) -> Result<Answer<T>, Failure> {
+        operation: &'static str,
+        result: Generated<T>,
+    ) -> Result<Response<T>, Failure> {
         use progenitor_client::Error as E;
         match result {
-            Ok(answer) => self.success(answer).await,
+            Ok(answer) => Ok(self.success(answer)),
             Err(E::ErrorResponse(answer)) => Err(self.service_failure(answer).await),
             Err(E::CommunicationError(e) | E::InvalidUpgrade(e)) => Err(Failure::transport(e)),
             Err(E::ResponseBodyError(e)) => Err(self.body_failure(e)),
@@ -202,36 +225,21 @@ impl HssClient {
             Err(E::UnexpectedResponse(response)) => {
                 Err(Failure::final_(self.unexpected(&response)))
             }
-            Err(E::InvalidRequest(rule)) => Err(Failure::final_(Error::InvalidInput {
-                field: "request",
-                rule,
-            })),
+            Err(E::InvalidRequest(message)) => {
+                Err(Failure::final_(invalid_request(operation, message)))
+            }
             Err(E::Custom(text)) => Err(Failure::final_(self.custom_error(text))),
         }
     }
 
-    /// A 2xx: the body read once, under the cap, and decoded as the operation's answer.
-    async fn success<T: serde::de::DeserializeOwned>(
-        &self,
-        answer: ResponseValue<ByteStream>,
-    ) -> Result<Answer<T>, Failure> {
-        let status = answer.status().as_u16();
+    /// A 200, decoded by the generated code (under the hook's size cap).
+    fn success<T>(&self, answer: ResponseValue<T>) -> Response<T> {
         let request_id = request_id(answer.headers()).map(|id| self.mask(id));
-        tracing::info!(status, request_id, "answer");
-        let body = read_all(answer.into_inner())
-            .await
-            .map_err(|e| self.body_failure(e))?;
-        match serde_json::from_slice(&body) {
-            Ok(value) => Ok(Answer {
-                value,
-                request_id,
-                attempts: 0,
-            }),
-            Err(e) => Err(Failure::final_(Error::InvalidResponse {
-                status,
-                request_id,
-                message: format!("the body is not the documented JSON: {e}"),
-            })),
+        tracing::info!(status = answer.status().as_u16(), request_id, "answer");
+        Response {
+            value: answer.into_inner(),
+            request_id,
+            attempts: 0,
         }
     }
 
@@ -311,6 +319,24 @@ impl HssClient {
             status: status.as_u16(),
             request_id: request_id(headers).map(|id| self.mask(id)),
             message,
+        }
+    }
+
+    /// Why the generated code or a hook refused to build `operation`'s request.
+    pub(super) fn refused(
+        &self,
+        operation: &'static str,
+        error: progenitor_client::Error<ByteStream>,
+    ) -> Error {
+        match error {
+            progenitor_client::Error::InvalidRequest(message) => {
+                invalid_request(operation, message)
+            }
+            progenitor_client::Error::Custom(text) => self.custom_error(text),
+            other => Error::InvalidInput {
+                field: "request",
+                rule: other.to_string(),
+            },
         }
     }
 
@@ -400,6 +426,36 @@ fn summary(error: &Error) -> String {
     }
 }
 
+/// A request the generated code refused to build: a setter's value broke the spec's rule
+/// (named from the spec's table), or a required parameter was not set.
+fn invalid_request(operation: &str, message: String) -> Error {
+    if let Some((field, rule)) = crate::spec::refused_setter(operation, &message) {
+        return Error::InvalidInput { field, rule };
+    }
+    // A check of the `pre` hook: "{parameter}[, ...]: {rule}".
+    if let Some((names, rule)) = message.split_once(": ")
+        && let Some(name) = names.split(", ").next()
+        && let Some(known) = crate::spec::rules(operation).find(|r| r.name == name)
+    {
+        return Error::InvalidInput {
+            field: known.name,
+            rule: rule.to_owned(),
+        };
+    }
+    if let Some(name) = message.strip_suffix(" was not initialized")
+        && let Some(rule) = crate::spec::rules(operation).find(|r| r.name == name)
+    {
+        return Error::InvalidInput {
+            field: rule.name,
+            rule: "is required".into(),
+        };
+    }
+    Error::InvalidInput {
+        field: "request",
+        rule: message,
+    }
+}
+
 /// Keys from a provider are checked as configured ones are: they go into headers.
 pub(crate) fn check_credentials(creds: &crate::credentials::Credentials) -> Result<(), Error> {
     use super::validate::{header_value, non_empty};
@@ -426,28 +482,17 @@ fn header(headers: &HeaderMap, name: impl reqwest::header::AsHeaderName) -> Opti
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// A body read to its end (the hook's cap bounds it). A body that came in one chunk, as a
-/// small answer does, is that chunk: not copied.
-async fn read_all(stream: ByteStream) -> reqwest::Result<bytes::Bytes> {
+/// A body read to its end (the hook's cap bounds it).
+async fn read_all(stream: ByteStream) -> reqwest::Result<Vec<u8>> {
     let mut stream = stream.into_inner();
-    macro_rules! next_chunk {
-        () => {
-            std::future::poll_fn(|cx| stream.as_mut().poll_next(cx))
-                .await
-                .transpose()?
-        };
+    let mut body = Vec::new();
+    while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx))
+        .await
+        .transpose()?
+    {
+        body.extend_from_slice(&chunk);
     }
-    let Some(first) = next_chunk!() else {
-        return Ok(bytes::Bytes::new());
-    };
-    let Some(second) = next_chunk!() else {
-        return Ok(first);
-    };
-    let mut joined = [first, second].concat();
-    while let Some(chunk) = next_chunk!() {
-        joined.extend_from_slice(&chunk);
-    }
-    Ok(joined.into())
+    Ok(body)
 }
 
 /// A deadline for a total timeout too large to add to the clock: never, in practice.
@@ -487,17 +532,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_body_in_one_chunk_is_not_copied_and_chunks_are_joined() {
-        let one: &'static [u8] = b"{\"error_code\": \"0\"}";
-        let body = read_all(stream_of(&[one])).await.unwrap();
-        assert_eq!(body, one);
-        assert_eq!(body.as_ptr(), one.as_ptr(), "the chunk itself");
+    async fn bodies_are_read_whole_whatever_their_chunks() {
         let body = read_all(stream_of(&[b"ab", b"", b"cd", b"e"]))
             .await
             .unwrap();
-        assert_eq!(body, &b"abcde"[..]);
-        let body = read_all(stream_of(&[b"", b"x"])).await.unwrap();
-        assert_eq!(body, &b"x"[..]);
+        assert_eq!(body, b"abcde");
         assert!(read_all(stream_of(&[])).await.unwrap().is_empty());
     }
 
@@ -513,7 +552,7 @@ mod tests {
     }
 
     #[allow(clippy::result_large_err)] // progenitor's error type, as the generated code returns it
-    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Generated {
+    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Generated<()> {
         let mut response = http::Response::new(body.to_owned());
         *response.status_mut() = reqwest::StatusCode::from_u16(status).unwrap();
         for (name, value) in headers {
@@ -522,7 +561,8 @@ mod tests {
         }
         let response = reqwest::Response::from(response);
         if status == 200 {
-            Ok(ResponseValue::stream(response))
+            let (status, headers) = (response.status(), response.headers().clone());
+            Ok(ResponseValue::new((), status, headers))
         } else {
             Err(progenitor_client::Error::ErrorResponse(
                 ResponseValue::stream(response),
@@ -533,8 +573,8 @@ mod tests {
     /// Runs `call` over scripted answers, returning the outcome and the (paused) time taken.
     async fn run(
         client: &HssClient,
-        script: Vec<Generated>,
-    ) -> (Result<Answer<serde_json::Value>, Error>, Duration) {
+        script: Vec<Generated<()>>,
+    ) -> (Result<Response<()>, Error>, Duration) {
         let script = Mutex::new(script.into_iter());
         let started = Instant::now();
         let outcome = client
@@ -559,7 +599,7 @@ mod tests {
             &client,
             vec![
                 answer(503, &[("retry-after", "7")], ""),
-                answer(200, &[], "{}"),
+                answer(200, &[], ""),
             ],
         )
         .await;
@@ -570,7 +610,7 @@ mod tests {
             &client,
             vec![
                 answer(429, &[("retry-after", "3600")], ""),
-                answer(200, &[], "{}"),
+                answer(200, &[], ""),
             ],
         )
         .await;
@@ -628,7 +668,7 @@ mod tests {
             &client,
             vec![
                 answer(503, &[("retry-after", "6")], "busy"),
-                answer(200, &[], "{}"),
+                answer(200, &[], ""),
             ],
         )
         .await;

@@ -445,8 +445,10 @@ impl ClientHooks<HookState> for Client {
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
-        _info: &OperationInfo,
+        info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
+        super::checks::request(request, info.operation_id)
+            .map_err(progenitor_client::Error::InvalidRequest)?;
         let state = self.inner();
         // The client fetched them for this attempt just before: this is the cache answering.
         let creds = state
@@ -461,6 +463,10 @@ impl ClientHooks<HookState> for Client {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
+        let request = match super::prepared::capture(request) {
+            Ok(dry_run) => return Ok(dry_run),
+            Err(request) => request,
+        };
         let state = self.inner();
         let span = tracing::debug_span!("exec", operation = info.operation_id);
         send_once(

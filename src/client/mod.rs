@@ -1,21 +1,27 @@
-//! [`HssClient`]: the generated client, plus validation, retries and error mapping.
+//! [`HssClient`]: the generated client, plus signing, validation, retries and error mapping.
 //!
-//! One call, from the caller to the wire, in three files:
-//! 1. [`image_sync`] maps the operation's parameters, checked against the spec, onto the
-//!    generated operation, and its answer onto [`SyncResponse`];
-//! 2. [`call`] runs the generated operation in attempts (backoff, `Retry-After`, deadline,
-//!    clock-skew correction) and maps every answer and failure to [`Error`](crate::Error);
-//! 3. [`hooks`] is what progenitor runs inside each attempt: `pre` puts the request in the
-//!    official SDKs' wire form ([`wire`]) and signs it; `exec` sends it once, body capped.
+//! One call, from the caller to the wire:
+//! 1. [`operations`] hands out the generated builder of an operation, in the client's
+//!    project; the caller sets the rest with the spec's constrained types;
+//! 2. [`call`] runs it in attempts (backoff, `Retry-After`, deadline, clock-skew correction)
+//!    and maps every answer and failure to [`Error`](crate::Error); [`pages`] walks a list,
+//!    [`prepared`] shows a request without sending it;
+//! 3. [`hooks`] is what progenitor runs inside each attempt: `pre` checks what the generated
+//!    code does not ([`checks`]), puts the request in the official SDKs' wire form ([`wire`])
+//!    and signs it; `exec` sends it once, body capped.
 //!
-//! Adding an operation from the spec takes a file like [`image_sync`]: its parameters and the
-//! closure that calls the generated method.
+//! `build.rs` implements [`Operation`] (and [`Paged`] for lists) for every operation of the
+//! spec, so adding one takes no code here.
 
 pub(crate) mod builder;
 mod call;
+mod checks;
 pub(crate) mod hooks;
 mod identity;
-mod image_sync;
+mod operation;
+mod operations;
+mod pages;
+mod prepared;
 mod project;
 mod retry;
 pub(crate) mod skew;
@@ -27,7 +33,9 @@ pub use builder::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClientBuilder,
 };
 pub use identity::Identity;
-pub use image_sync::{ImageType, PreparedRequest, SyncRequest, SyncResponse};
+pub use operation::{Operation, Paged, Response, ServiceAnswer};
+pub use pages::{MAX_OFFSET, PAGE_LIMIT};
+pub use prepared::PreparedRequest;
 pub use project::ProjectSource;
 pub use retry::RetryPolicy;
 pub(crate) use retry::is_retryable_status;
@@ -35,21 +43,21 @@ pub(crate) use retry::is_retryable_status;
 use crate::generated;
 use std::time::Duration;
 
-/// A client for HSS `RunImageSynchronize`. Cheap to clone; clones share connections and the
+/// A client for HSS image synchronization. Cheap to clone; clones share connections and the
 /// learnt clock correction.
 ///
 /// ```no_run
-/// use hss_image_sync::{Credentials, HssClient, ImageType, SyncRequest};
+/// use hss_image_sync::{Credentials, HssClient};
+/// use hss_image_sync::types::CreateImageSynchronizeTaskRequestInfo;
 ///
 /// # async fn run() -> Result<(), hss_image_sync::Error> {
 /// let client = HssClient::builder()
 ///     .region("cn-north-4")
 ///     .credentials(Credentials::new("AK", "SK").with_project_id("0a1b2c3d"))
 ///     .build()?;
-/// let done = client
-///     .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
-///     .await?;
-/// println!("{} (request {:?})", done.error_description, done.request_id);
+/// let body = CreateImageSynchronizeTaskRequestInfo { sync_all_registries: true, registry_info: vec![] };
+/// let done = client.create_image_synchronize_task(|op| op.body(body)).await?;
+/// println!("started (request {:?})", done.request_id);
 /// # Ok(())
 /// # }
 /// ```

@@ -31,9 +31,11 @@ impl State {
     pub fn sync_record(
         &self,
         project_id: &str,
-        image_type: crate::ImageType,
+        image_type: crate::types::ImageType,
     ) -> Option<&SyncRecord> {
-        self.projects.get(project_id)?.get(image_type.as_str())
+        self.projects
+            .get(project_id)?
+            .get(image_type.to_string().as_str())
     }
 
     pub(crate) fn record_sync(
