@@ -661,7 +661,8 @@ async fn dry_run_prints_the_signed_request_and_sends_nothing() {
     );
     for expected in [
         "X-Sdk-Date: ",
-        "Authorization: ******",
+        "Authorization: SDK-HMAC-SHA256 Access=",
+        ", SignedHeaders=content-type;host;user-agent;x-project-id;x-sdk-date;x-security-token, Signature=******\n",
         "X-Security-Token: ******",
         format!("X-Project-Id: {PROJECT}\n").as_str(),
         "\n\n{\"image_type\": \"shared_image\"}",

@@ -7,7 +7,8 @@ mod common;
 
 use common::{CaptureServer, Captured, Reply};
 use hss_image_sync::signer::{self, SignableRequest};
-use hss_image_sync::{AuthToken, Credentials, Error, HssClient, ImageType, SyncRequest};
+use hss_image_sync::types::ImageType;
+use hss_image_sync::{AuthToken, Credentials, Error, HssClient};
 use percent_encoding::percent_decode_str;
 use secrecy::SecretString;
 
@@ -75,14 +76,13 @@ fn recompute_authorization(request: &Captured, sk: &str) -> String {
 #[tokio::test]
 async fn complete_signed_request_on_the_wire() {
     let server = CaptureServer::start(0).await;
-    let request = SyncRequest::new(ImageType::SharedImage)
-        .enterprise_project_id("ep id/1+é")
-        .region_header("中国-北京四");
     let done = client(&server)
-        .run_image_synchronize(&request)
+        .run_image_synchronize(ImageType::SharedImage, |op| {
+            op.enterprise_project_id("ep id/1+é").region("中国-北京四")
+        })
         .await
         .unwrap();
-    assert_eq!(done.error_code, 0);
+    assert_eq!(done.value.error_code, Some(0));
     assert_eq!(done.request_id.as_deref(), Some("req-200"));
 
     let got = &server.requests()[0];
@@ -155,7 +155,7 @@ async fn temporary_keys_send_and_sign_the_security_token() {
         .build()
         .unwrap();
     client
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
     let got = &server.requests()[0];
@@ -176,9 +176,7 @@ async fn token_auth_sends_the_token_and_does_not_sign() {
         .build()
         .unwrap();
     client
-        .run_image_synchronize(
-            &SyncRequest::new(ImageType::PrivateImage).enterprise_project_id("0"),
-        )
+        .run_image_synchronize(ImageType::PrivateImage, |op| op.enterprise_project_id("0"))
         .await
         .unwrap();
     let got = &server.requests()[0];
@@ -201,7 +199,7 @@ async fn call_with_reply(reply: Reply) -> Error {
     let server = CaptureServer::start(0).await;
     server.reply_with(reply);
     client(&server)
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err()
 }
@@ -233,10 +231,10 @@ async fn lenient_on_what_we_receive() {
         &format!(r#"{{"error_code":0,"error_description":"{long}","extra":true}}"#),
     ));
     let done = client(&server)
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
-    assert_eq!(done.error_description, long);
+    assert_eq!(done.value.error_description.as_deref(), Some(long.as_str()));
     let err = call_with_reply(Reply::json(
         200,
         r#"{"error_code":42,"error_description":"d"}"#,
@@ -258,38 +256,38 @@ async fn lenient_on_what_we_receive() {
 #[tokio::test]
 async fn bad_input_never_reaches_the_network() {
     let server = CaptureServer::start(0).await;
-    let base = || SyncRequest::new(ImageType::PrivateImage);
-    let cases: Vec<(SyncRequest, &str, &str)> = vec![
-        (base().project_id(""), "project_id", "shorter than 1"),
+    type Op<'a> = hss_image_sync::builder::RunImageSynchronize<'a>;
+    let cases: Vec<(fn(Op<'_>) -> Op<'_>, &str, &str)> = vec![
         (
-            base().project_id("p".repeat(257)),
+            |op| op.project_id(""),
             "project_id",
-            "longer than 256",
+            "must be 1..256 characters",
         ),
         (
-            base().enterprise_project_id(""),
+            |op| op.project_id("p".repeat(257)),
+            "project_id",
+            "must be 1..256",
+        ),
+        (
+            |op| op.enterprise_project_id(""),
             "enterprise_project_id",
-            "shorter than 1",
+            "must be 1..256",
         ),
         (
-            base().enterprise_project_id("e".repeat(257)),
+            |op| op.enterprise_project_id("e".repeat(257)),
             "enterprise_project_id",
-            "longer than 256",
+            "must be 1..256",
         ),
         (
-            base().region_header("r".repeat(129)),
+            |op| op.region("r".repeat(129)),
             "region",
-            "longer than 128",
+            "at most 128 characters",
         ),
-        (
-            base().region_header("cn\r\nX-Injected: 1"),
-            "region",
-            "control characters",
-        ),
+        (|op| op.region("cn\r\nX-Injected: 1"), "request", "header"),
     ];
     for (request, field, rule) in cases {
         let err = client(&server)
-            .run_image_synchronize(&request)
+            .run_image_synchronize(ImageType::PrivateImage, request)
             .await
             .unwrap_err();
         match &err {
@@ -301,14 +299,15 @@ async fn bad_input_never_reaches_the_network() {
         }
     }
     // Boundaries that are allowed.
-    for request in [
-        base().project_id("p".repeat(256)),
-        base().enterprise_project_id("e".repeat(256)),
-        base().region_header(""),
-        base().region_header("é".repeat(128)),
-    ] {
+    let allowed: [fn(Op<'_>) -> Op<'_>; 4] = [
+        |op| op.project_id("p".repeat(256)),
+        |op| op.enterprise_project_id("e".repeat(256)),
+        |op| op.region(""),
+        |op| op.region("é".repeat(128)),
+    ];
+    for request in allowed {
         client(&server)
-            .run_image_synchronize(&request)
+            .run_image_synchronize(ImageType::PrivateImage, request)
             .await
             .unwrap();
     }
@@ -320,7 +319,10 @@ async fn bad_input_never_reaches_the_network() {
         .credentials(Credentials::new(AK, SK))
         .build()
         .unwrap();
-    let err = no_project.run_image_synchronize(&base()).await.unwrap_err();
+    let err = no_project
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -336,7 +338,7 @@ async fn bad_input_never_reaches_the_network() {
     for (token, rule) in [
         ("", "empty"),
         ("t\nx", "control"),
-        (&*"t".repeat(32769), "longer than 32768"),
+        (&*"t".repeat(32769), "1..32768 characters"),
     ] {
         let result = HssClient::builder()
             .endpoint(server.endpoint())
@@ -344,7 +346,10 @@ async fn bad_input_never_reaches_the_network() {
             .project_id(PROJECT)
             .build();
         let err = match result {
-            Ok(client) => client.run_image_synchronize(&base()).await.unwrap_err(),
+            Ok(client) => client
+                .run_image_synchronize(ImageType::PrivateImage, |op| op)
+                .await
+                .unwrap_err(),
             Err(e) => e,
         };
         let text = err.to_string();
@@ -466,8 +471,10 @@ async fn awkward_project_ids() {
         ("%2e%2e", "/v5/%252e%252e/image/synchronize"),
         ("p q|^[]", "/v5/p%20q%7C%5E%5B%5D/image/synchronize"),
     ] {
-        let request = SyncRequest::new(ImageType::PrivateImage).project_id(project);
-        client.run_image_synchronize(&request).await.unwrap();
+        client
+            .run_image_synchronize(ImageType::PrivateImage, |op| op.project_id(project))
+            .await
+            .unwrap();
         let got = server.requests().pop().unwrap();
         assert_eq!(got.target, target, "{project}");
         assert_eq!(got.header("X-Project-Id"), Some(project), "{project}");
@@ -477,8 +484,10 @@ async fn awkward_project_ids() {
         );
     }
     for project in [".", "..", "a\\b"] {
-        let request = SyncRequest::new(ImageType::PrivateImage).project_id(project);
-        let err = client.run_image_synchronize(&request).await.unwrap_err();
+        let err = client
+            .run_image_synchronize(ImageType::PrivateImage, |op| op.project_id(project))
+            .await
+            .unwrap_err();
         assert!(
             matches!(&err, Error::InvalidInput { field: "project_id", rule } if rule.contains("path segment")),
             "{err:?}"
@@ -487,7 +496,7 @@ async fn awkward_project_ids() {
     assert_eq!(server.requests().len(), 4);
 }
 
-/// `prepare_run_image_synchronize` shows exactly what `run_image_synchronize` sends (same
+/// `prepare` shows exactly what `send` sends (same
 /// clock): target, every header but the unsigned `Content-Length` and `Accept: */*` that the
 /// HTTP stack adds when sending, body.
 #[tokio::test]
@@ -504,14 +513,18 @@ async fn the_prepared_request_is_what_is_sent() {
         .time_source(move || at)
         .build()
         .unwrap();
-    let request = SyncRequest::new(ImageType::SharedImage)
+    let body = hss_image_sync::types::RunImageSynchronizeRequestInfo {
+        image_type: ImageType::SharedImage,
+    };
+    let request = client
+        .operations()
+        .run_image_synchronize()
+        .project_id(PROJECT)
         .enterprise_project_id("ep id/1+é")
-        .region_header("cn-north-4");
-    let prepared = client
-        .prepare_run_image_synchronize(&request)
-        .await
-        .unwrap();
-    client.run_image_synchronize(&request).await.unwrap();
+        .region("cn-north-4")
+        .body(body);
+    let prepared = client.prepare(request.clone()).await.unwrap();
+    client.send(request).await.unwrap();
     let sent = server.requests().pop().unwrap();
     assert_eq!(prepared.method, sent.method);
     assert_eq!(
@@ -534,6 +547,16 @@ async fn the_prepared_request_is_what_is_sent() {
     // Printing it masks the secrets.
     let shown = prepared.to_string();
     assert!(!shown.contains("temporary-token") && shown.contains("X-Security-Token: ******"));
+    // The signature is masked; what it covers is shown.
+    let authorization = prepared
+        .headers
+        .iter()
+        .find(|h| h.name == "Authorization")
+        .unwrap();
+    let (covered, signature) = authorization.value.rsplit_once(", Signature=").unwrap();
+    assert!(shown.contains(&format!("Authorization: {covered}, Signature=******")));
+    assert!(!shown.contains(signature));
+    assert!(covered.contains(&format!("Access={AK}, SignedHeaders=")));
 }
 
 /// A signing failure inside the `pre` hook (here: a clock past the year 9999, which
@@ -549,7 +572,7 @@ async fn a_signing_failure_in_the_hook_is_a_typed_error() {
         .build()
         .unwrap();
     let err = client
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     assert!(

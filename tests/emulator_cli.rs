@@ -2,7 +2,8 @@
 //! `sync --ca-bundle`, memory that stays bounded, and connections that cannot lock it out.
 
 use hss_image_sync::emulator::{DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY};
-use hss_image_sync::{Credentials, HssClient, ImageType, SyncRequest};
+use hss_image_sync::types::ImageType;
+use hss_image_sync::{Credentials, HssClient};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -445,7 +446,7 @@ async fn signed_call(endpoint: &str) -> Result<(), String> {
         .build()
         .unwrap();
     client
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .map(drop)
         .map_err(|e| format!("{e:?}"))

@@ -23,7 +23,8 @@ use hss_image_sync::emulator::{
     IdentityEndpoint, NO_AGENCY, RunningEmulator, Verdict,
 };
 use hss_image_sync::signer::{self, SignableRequest};
-use hss_image_sync::{Error, HssClient, ImageType, ProjectSource, SyncRequest};
+use hss_image_sync::types::ImageType;
+use hss_image_sync::{Error, HssClient, ProjectSource};
 use secrecy::SecretString;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -70,9 +71,11 @@ fn client(emulator: &RunningEmulator, provider: impl ProvideCredentials + 'stati
         .unwrap()
 }
 
-async fn sync(client: &HssClient) -> Result<hss_image_sync::SyncResponse, Error> {
+async fn sync(
+    client: &HssClient,
+) -> Result<hss_image_sync::Response<hss_image_sync::types::RunImageSynchronizeResponse>, Error> {
     client
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
 }
 

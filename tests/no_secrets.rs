@@ -6,7 +6,8 @@
 mod common;
 
 use common::{CaptureServer, Reply};
-use hss_image_sync::{AuthToken, Credentials, HssClient, ImageType, SyncRequest};
+use hss_image_sync::types::ImageType;
+use hss_image_sync::{AuthToken, Credentials, HssClient};
 
 const AK: &str = "HPUAL8FWGBJPNSCL4E2X";
 const SK: &str = "xN3qV7mK2pL9sR4tW8yB1cD6fG0hJ5kZaQeUiOo";
@@ -52,7 +53,7 @@ async fn secrets_never_appear_in_debug_errors_or_logs() {
         .build()
         .unwrap();
     let err = signed
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     let token_client = HssClient::builder()
@@ -62,7 +63,7 @@ async fn secrets_never_appear_in_debug_errors_or_logs() {
         .build()
         .unwrap();
     token_client
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
     let bad_token = HssClient::builder()

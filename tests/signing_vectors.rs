@@ -5,7 +5,8 @@ mod common;
 
 use common::CaptureServer;
 use hss_image_sync::signer::{self, SignableRequest, sdk_date};
-use hss_image_sync::{Credentials, HssClient, ImageType, SyncRequest};
+use hss_image_sync::types::ImageType;
+use hss_image_sync::{Credentials, HssClient};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -265,14 +266,17 @@ async fn client_sends_what_the_official_sdk_sends() {
             .build()
             .unwrap();
         let image_type: ImageType = v.inputs.image_type.parse().unwrap();
-        let mut request = SyncRequest::new(image_type);
-        if let Some(ep) = &v.inputs.enterprise_project_id {
-            request = request.enterprise_project_id(ep);
-        }
-        if let Some(region) = &v.inputs.region {
-            request = request.region_header(region);
-        }
-        let result = client.run_image_synchronize(&request).await;
+        let result = client
+            .run_image_synchronize(image_type, |mut op| {
+                if let Some(ep) = &v.inputs.enterprise_project_id {
+                    op = op.enterprise_project_id(ep.as_str());
+                }
+                if let Some(region) = &v.inputs.region {
+                    op = op.region(region.as_str());
+                }
+                op
+            })
+            .await;
 
         if v.inputs.enterprise_project_id.as_deref() == Some("") {
             // The SDK sends `enterprise_project_id=`; the spec says 1..256 characters, and we
@@ -320,6 +324,6 @@ async fn client_sends_what_the_official_sdk_sends() {
             );
         }
         let response = result.unwrap_or_else(|e| panic!("{}: {e}", v.name));
-        assert_eq!(response.error_description, "success");
+        assert_eq!(response.value.error_description.as_deref(), Some("success"));
     }
 }

@@ -77,12 +77,13 @@ impl HssClient {
 
     /// Runs `send` (one call of a generated operation) until it succeeds, fails for good, runs
     /// out of attempts or out of time.
-    pub(crate) async fn call<T: ServiceAnswer, F, Fut>(
+    pub(crate) async fn call<T, F, Fut>(
         &self,
         operation: &'static str,
         send: F,
     ) -> Result<Response<T>, Error>
     where
+        T: ServiceAnswer + serde::Serialize + serde::de::DeserializeOwned,
         F: Fn() -> Fut,
         Fut: Future<Output = Generated<T>>,
     {
@@ -142,7 +143,7 @@ impl HssClient {
 
     /// One attempt, and one more at once if the gateway refused the signature's time and we
     /// could learn its clock.
-    async fn attempt<T, F, Fut>(
+    async fn attempt<T: serde::Serialize + serde::de::DeserializeOwned, F, Fut>(
         &self,
         operation: &'static str,
         send: &F,
@@ -206,7 +207,7 @@ impl HssClient {
     }
 
     /// What one call of a generated operation amounts to.
-    async fn settle<T>(
+    async fn settle<T: serde::Serialize + serde::de::DeserializeOwned>(
         &self,
         operation: &'static str,
         result: Generated<T>,
@@ -232,12 +233,28 @@ impl HssClient {
         }
     }
 
-    /// A 200, decoded by the generated code (under the hook's size cap).
-    fn success<T>(&self, answer: ResponseValue<T>) -> Response<T> {
+    /// A 200, decoded by the generated code (under the hook's size cap), with any of our
+    /// secrets the server echoed masked in its text.
+    fn success<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        answer: ResponseValue<T>,
+    ) -> Response<T> {
         let request_id = request_id(answer.headers()).map(|id| self.mask(id));
         tracing::info!(status = answer.status().as_u16(), request_id, "answer");
+        let value = answer.into_inner();
+        let value = match serde_json::to_string(&value) {
+            Ok(json) => {
+                let masked = self.mask(json.as_str());
+                if masked == json {
+                    value
+                } else {
+                    serde_json::from_str(&masked).unwrap_or(value)
+                }
+            }
+            Err(_) => value,
+        };
         Response {
-            value: answer.into_inner(),
+            value,
             request_id,
             attempts: 0,
         }

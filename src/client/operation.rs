@@ -7,9 +7,9 @@ use std::future::Future;
 /// A request built with one of the generated operation builders
 /// ([`HssClient::operations`](crate::HssClient::operations)), ready to be sent by
 /// [`HssClient::send`](crate::HssClient::send). Implemented for every operation of the spec.
-pub trait Operation: Clone + Send {
+pub trait Operation: Clone + Send + Sync {
     /// The model of the operation's 200 answer (`()` when it has no body).
-    type Answer: ServiceAnswer;
+    type Answer: ServiceAnswer + serde::Serialize + serde::de::DeserializeOwned + Send;
     /// The operation's name (`list_registry`).
     const ID: &'static str;
     /// Sends the request once, through the client's signing hooks.
@@ -39,7 +39,7 @@ impl ServiceAnswer for () {}
 
 /// A list operation that pages with `offset` and `limit` and answers `data_list` and
 /// `total_num`; [`HssClient::pages`](crate::HssClient::pages) walks it.
-pub trait Paged: Operation {
+pub trait Paged: Operation + Unpin {
     /// One element of `data_list`.
     type Item;
     /// The same request for the page at `offset` of `limit` items.

@@ -4,23 +4,15 @@ use super::HssClient;
 use super::operation::{Paged, Response};
 use crate::error::Error;
 use futures_util::Stream;
+use std::future::Future;
 use std::hash::{Hash, Hasher};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// Items asked for per page: the spec's maximum, since HSS allows a user 5 calls a minute.
 pub const PAGE_LIMIT: i32 = 200;
 /// The largest `offset` the spec allows.
 pub const MAX_OFFSET: i64 = 2_000_000;
-
-/// Where a walk is.
-enum Walk<O> {
-    Next {
-        operation: O,
-        offset: i64,
-        /// A digest of the previous page, to notice a server that ignores `offset`.
-        previous: Option<u64>,
-    },
-    Done,
-}
 
 impl HssClient {
     /// Every page of a list operation, from offset 0, [`PAGE_LIMIT`] items at a time; each
@@ -39,60 +31,92 @@ impl HssClient {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn pages<O>(
-        &self,
+    pub fn pages<'a, O>(
+        &'a self,
         operation: O,
-    ) -> impl Stream<Item = Result<Response<Vec<O::Item>>, Error>> + '_
+    ) -> impl Stream<Item = Result<Response<Vec<O::Item>>, Error>> + Send + use<'a, O>
     where
-        O: Paged + 'static,
+        O: Paged + 'a,
         O::Item: serde::Serialize,
     {
-        let start = Walk::Next {
+        Pages {
+            client: self,
             operation,
             offset: 0,
             previous: None,
-        };
-        futures_util::stream::unfold(start, move |walk| async move {
-            let Walk::Next {
-                operation,
-                offset,
-                previous,
-            } = walk
-            else {
-                return None;
-            };
+            pending: None,
+            done: false,
+        }
+    }
+}
+
+type PageFuture<'a, T> = Pin<Box<dyn Future<Output = Result<Response<T>, Error>> + Send + 'a>>;
+
+/// A walk over the pages of `operation`.
+struct Pages<'a, O: Paged> {
+    client: &'a HssClient,
+    operation: O,
+    /// The offset of the page asked for next (or now).
+    offset: i64,
+    /// A digest of the previous page, to notice a server that ignores `offset`.
+    previous: Option<u64>,
+    pending: Option<PageFuture<'a, O::Answer>>,
+    done: bool,
+}
+
+impl<'a, O> Stream for Pages<'a, O>
+where
+    O: Paged + 'a,
+    O::Item: serde::Serialize,
+{
+    type Item = Result<Response<Vec<O::Item>>, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let walk = self.get_mut();
+        if walk.done {
+            return Poll::Ready(None);
+        }
+        let client = walk.client;
+        let pending = walk.pending.get_or_insert_with(|| {
             // `offset` never exceeds MAX_OFFSET, which fits an i32.
-            let page = operation.clone().page(offset as i32, PAGE_LIMIT);
-            let answer = match self.send(page).await {
-                Ok(answer) => answer,
-                Err(e) => return Some((Err(e), Walk::Done)),
-            };
-            let request_id = answer.request_id.clone();
-            let (items, total) = O::items(answer.value);
-            let digest = digest(&items);
-            if !items.is_empty() && previous == Some(digest) {
-                let repeated = Error::InvalidResponse {
-                    status: 200,
-                    request_id,
-                    message: format!("the page at offset {offset} repeats the previous one"),
-                };
-                return Some((Err(repeated), Walk::Done));
+            let page = walk.operation.clone().page(walk.offset as i32, PAGE_LIMIT);
+            Box::pin(client.send(page))
+        });
+        let answer = match pending.as_mut().poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(answer) => answer,
+        };
+        walk.pending = None;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(e) => {
+                walk.done = true;
+                return Poll::Ready(Some(Err(e)));
             }
-            let next = offset.saturating_add(items.len() as i64);
-            let more =
-                !items.is_empty() && total.is_none_or(|total| next < total) && next <= MAX_OFFSET;
-            let walk = if more {
-                Walk::Next {
-                    operation,
-                    offset: next,
-                    previous: Some(digest),
-                }
-            } else {
-                Walk::Done
-            };
-            let page = Response::new(items, answer.request_id, answer.attempts);
-            Some((Ok(page), walk))
-        })
+        };
+        let (items, total) = O::items(answer.value);
+        let digest = digest(&items);
+        if !items.is_empty() && walk.previous == Some(digest) {
+            walk.done = true;
+            return Poll::Ready(Some(Err(Error::InvalidResponse {
+                status: 200,
+                request_id: answer.request_id,
+                message: format!(
+                    "the page at offset {} repeats the previous one",
+                    walk.offset
+                ),
+            })));
+        }
+        let next = walk.offset.saturating_add(items.len() as i64);
+        walk.done =
+            items.is_empty() || total.is_some_and(|total| next >= total) || next > MAX_OFFSET;
+        walk.offset = next;
+        walk.previous = Some(digest);
+        Poll::Ready(Some(Ok(Response::new(
+            items,
+            answer.request_id,
+            answer.attempts,
+        ))))
     }
 }
 

@@ -2,15 +2,19 @@
 
 mod connection;
 mod emulator;
+mod output;
+mod registries;
 mod sync;
+mod tasks;
 mod terminal;
 mod whoami;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Synchronize the SWR container-image list into Huawei Cloud HSS (Host Security Service), so
-/// that HSS scans those images (API RunImageSynchronize).
+/// Synchronize the image lists of your registries (SWR, Harbor, ...) into Huawei Cloud HSS (Host
+/// Security Service), so that HSS scans those images, and follow the synchronization tasks
+/// (APIs CreateImageSynchronizeTask, ListImageScanTask, ListAssociateRegistries, ListRegistry).
 ///
 /// Authentication: AK/SK signing (SDK-HMAC-SHA256) with keys from the environment
 /// (HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_PROJECT_ID,
@@ -36,8 +40,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Ask HSS to synchronize the SWR image list (POST /v5/{project_id}/image/synchronize).
+    /// Ask HSS to synchronize the image lists of every registry, or of those named
+    /// (CreateImageSynchronizeTask); with --image-type, the deprecated RunImageSynchronize.
     Sync(sync::SyncArgs),
+    /// Image synchronization tasks: list them, or show one with its registries.
+    #[command(subcommand)]
+    Tasks(tasks::TasksCommand),
+    /// The registries connected to HSS, with the IDs and types `sync --registries` takes.
+    #[command(subcommand)]
+    Registries(registries::RegistriesCommand),
     /// List the HSS regions this tool knows, with their endpoints (after any
     /// HUAWEICLOUD_SDK_REGION_HSS_<REGION> override).
     Regions,
@@ -66,6 +77,8 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Sync(args) => runtime.block_on(sync::run(args)),
+        Command::Tasks(command) => runtime.block_on(tasks::run(command)),
+        Command::Registries(command) => runtime.block_on(registries::run(command)),
         Command::Whoami(args) => runtime.block_on(whoami::run(args)),
         Command::Regions => {
             for region in hss_image_sync::region::REGIONS {

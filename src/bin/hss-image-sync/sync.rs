@@ -1,17 +1,25 @@
-//! `hss-image-sync sync`.
+//! `hss-image-sync sync`: `CreateImageSynchronizeTask` for every registry or those named;
+//! with `--image-type`, the deprecated `RunImageSynchronize`.
 
-use crate::connection::{ConnectionArgs, report_for};
-use crate::terminal::{json_for_terminal, printable};
+use crate::connection::{ConnectionArgs, report};
+use crate::output;
 use clap::Args;
-use hss_image_sync::emulator::RunningEmulator;
-use hss_image_sync::{HssClient, ImageType, SyncRequest};
+use hss_image_sync::types::{self, CreateImageSynchronizeTaskRequestInfo, RegistryRef};
+use hss_image_sync::{Error, HssClient};
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
-    /// Which SWR image repositories to synchronize.
-    #[arg(long, value_enum)]
-    image_type: ImageType,
+    /// The registries whose image lists to synchronize: `all`, or ID:TYPE[,ID:TYPE...] with the
+    /// IDs and types `registries list` shows (TYPE: SwrPrivate, SwrShared, SwrEnterprise,
+    /// Harbor, Jfrog, Other). The default, with neither this nor --image-type.
+    #[arg(long, conflicts_with = "image_type")]
+    registries: Option<String>,
+
+    /// Use the deprecated RunImageSynchronize for SWR private_image or shared_image
+    /// repositories instead.
+    #[arg(long)]
+    image_type: Option<String>,
 
     /// Enterprise project ID (1..256 characters): "0" is the default project, "all_granted_eps"
     /// all of them. Not sent unless given (the service then uses "0").
@@ -22,8 +30,9 @@ pub struct SyncArgs {
     #[arg(long)]
     region_header: Option<String>,
 
-    /// Print the fully signed request (method, URL, headers with tokens masked, body) and exit
-    /// 0 without sending it. The project ID may still be looked up in IAM.
+    /// Print the fully signed request (method, URL, headers with the signature and tokens
+    /// masked, body) and exit 0 without sending it. The project ID may still be looked up in
+    /// IAM.
     #[arg(long)]
     dry_run: bool,
 
@@ -36,72 +45,82 @@ pub async fn run(mut args: SyncArgs) -> ExitCode {
         Ok(connected) => connected,
         Err(code) => return code,
     };
-    let code = if args.dry_run {
-        dry_run(&client, &args).await
-    } else {
-        sync(&client, &args).await
+    let code = match sync(&client, &args).await {
+        Ok(code) | Err(code) => code,
     };
     if let Some(running) = emulator.filter(|_| !args.dry_run) {
-        show_verification(&running);
+        output::show_verification(&running);
     }
     code
 }
 
-/// What the embedded emulator checked, on stderr.
-fn show_verification(emulator: &RunningEmulator) {
-    for exchange in emulator.exchanges() {
-        eprintln!("emulator: {}", exchange.log_line());
-        if let Some(canonical) = &exchange.canonical_request {
-            eprintln!("emulator: signature verified over the canonical request:");
-            for line in canonical.to_string().lines() {
-                eprintln!("emulator:   {line}");
-            }
+async fn sync(client: &HssClient, args: &SyncArgs) -> Result<ExitCode, ExitCode> {
+    let eps = args.enterprise_project_id.as_deref();
+    let region = args.region_header.as_deref();
+    if let Some(image_type) = &args.image_type {
+        eprintln!(
+            "note: --image-type uses RunImageSynchronize, which HSS has deprecated; \
+             --registries uses its successor"
+        );
+        let image_type: types::ImageType = output::parse("image_type", image_type)?;
+        let body = types::RunImageSynchronizeRequestInfo { image_type };
+        let mut op = in_project(client, client.operations().run_image_synchronize()).await?;
+        op = op.body(body);
+        if let Some(eps) = eps {
+            op = op.enterprise_project_id(eps);
         }
-    }
-    let state = emulator.state();
-    if let Ok(json) = serde_json::to_string(&state) {
-        eprintln!("emulator: state {json}");
-    }
-}
-
-fn request(args: &SyncArgs) -> SyncRequest {
-    let mut request = SyncRequest::new(args.image_type);
-    if let Some(id) = &args.enterprise_project_id {
-        request = request.enterprise_project_id(id);
-    }
-    if let Some(region) = &args.region_header {
-        request = request.region_header(region);
-    }
-    request
-}
-
-async fn dry_run(client: &HssClient, args: &SyncArgs) -> ExitCode {
-    match client.prepare_run_image_synchronize(&request(args)).await {
-        Ok(prepared) => {
-            println!("{}", printable_lines(&prepared.to_string()));
-            ExitCode::SUCCESS
+        if let Some(region) = region {
+            op = op.region(region);
         }
-        Err(e) => report_for(&e, Some(client.credential_source())),
+        return Ok(output::send(client, op, args.dry_run).await);
     }
+    let body = registries(args.registries.as_deref().unwrap_or("all"))?;
+    let mut op = in_project(client, client.operations().create_image_synchronize_task()).await?;
+    op = op.body(body);
+    if let Some(eps) = eps {
+        op = op.enterprise_project_id(eps);
+    }
+    if let Some(region) = region {
+        op = op.region(region);
+    }
+    let code = output::send(client, op, args.dry_run).await;
+    if code == ExitCode::SUCCESS && !args.dry_run {
+        eprintln!("task created: `hss-image-sync tasks list --task-type manualSync` follows it");
+    }
+    Ok(code)
 }
 
-/// Each line made safe for a terminal, the line breaks kept.
-fn printable_lines(text: &str) -> String {
-    text.lines().map(printable).collect::<Vec<_>>().join("\n")
+/// `operation` in the client's project, or exit with the error.
+pub async fn in_project<O: hss_image_sync::Operation>(
+    client: &HssClient,
+    operation: O,
+) -> Result<O, ExitCode> {
+    client.in_project(operation).await.map_err(|e| report(&e))
 }
 
-async fn sync(client: &HssClient, args: &SyncArgs) -> ExitCode {
-    match client.run_image_synchronize(&request(args)).await {
-        Ok(response) => {
-            match serde_json::to_string_pretty(&response) {
-                Ok(json) => println!("{}", json_for_terminal(&json)),
-                Err(e) => eprintln!("error: cannot print the response: {e}"),
-            }
-            if let Some(id) = &response.request_id {
-                eprintln!("request id: {}", printable(id));
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => report_for(&e, Some(client.credential_source())),
+/// `all`, or `ID:TYPE[,ID:TYPE...]`, as the create request's body.
+fn registries(text: &str) -> Result<CreateImageSynchronizeTaskRequestInfo, ExitCode> {
+    if text == "all" {
+        return Ok(CreateImageSynchronizeTaskRequestInfo {
+            sync_all_registries: true,
+            registry_info: Vec::new(),
+        });
     }
+    let mut registry_info = Vec::new();
+    for item in text.split(',') {
+        let Some((id, kind)) = item.split_once(':') else {
+            return Err(report(&Error::InvalidInput {
+                field: "registries",
+                rule: "must be `all` or ID:TYPE[,ID:TYPE...]".into(),
+            }));
+        };
+        registry_info.push(RegistryRef {
+            registry_id: output::parse("registry_id", id)?,
+            registry_type: output::parse("registry_type", kind)?,
+        });
+    }
+    Ok(CreateImageSynchronizeTaskRequestInfo {
+        sync_all_registries: false,
+        registry_info,
+    })
 }

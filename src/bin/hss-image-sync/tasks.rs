@@ -1,0 +1,112 @@
+//! `hss-image-sync tasks list|show`: image synchronization tasks (`ListImageScanTask` with
+//! type `image_sync`) and a task's registries (`ListAssociateRegistries`).
+
+use crate::connection::ConnectionArgs;
+use crate::output;
+use crate::sync::in_project;
+use clap::{Args, Subcommand};
+use hss_image_sync::types::TaskKind;
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum TasksCommand {
+    /// List image synchronization tasks (every page), newest first as HSS answers them.
+    List(ListArgs),
+    /// Show a task and the registries it synchronizes, with each one's status.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// cycle, manual, autoSync or manualSync (tasks created by `sync`).
+    #[arg(long)]
+    task_type: Option<String>,
+    /// Only the task with this ID.
+    #[arg(long)]
+    task_id: Option<String>,
+    /// scanning (running) or finished.
+    #[arg(long)]
+    status: Option<String>,
+    /// Print the signed request of the first page and exit 0 without sending it.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The task's ID (`tasks list` shows it).
+    task_id: String,
+    /// Print the signed request of the registries' first page and exit 0 without sending it.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+pub async fn run(command: TasksCommand) -> ExitCode {
+    let outcome = match command {
+        TasksCommand::List(args) => list(args).await,
+        TasksCommand::Show(args) => show(args).await,
+    };
+    match outcome {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+async fn list(mut args: ListArgs) -> Result<ExitCode, ExitCode> {
+    let (_emulator, client) = args.connection.connect().await?;
+    let ops = client.operations();
+    let mut op = in_project(&client, ops.list_image_scan_task()).await?;
+    op = op.type_(TaskKind::ImageSync);
+    if let Some(kind) = &args.task_type {
+        op = op.task_type(output::parse::<hss_image_sync::types::TaskType>(
+            "task_type",
+            kind,
+        )?);
+    }
+    if let Some(id) = &args.task_id {
+        op = op.task_id(output::parse::<
+            hss_image_sync::types::ListImageScanTaskTaskId,
+        >("task_id", id)?);
+    }
+    if let Some(status) = &args.status {
+        op = op.task_status(output::parse::<hss_image_sync::types::TaskStatusFilter>(
+            "status", status,
+        )?);
+    }
+    Ok(output::list(&client, op, args.dry_run).await)
+}
+
+async fn show(mut args: ShowArgs) -> Result<ExitCode, ExitCode> {
+    let (_emulator, client) = args.connection.connect().await?;
+    let ops = client.operations();
+    let task_id = output::parse::<hss_image_sync::types::ListAssociateRegistriesTaskId>(
+        "task_id",
+        &args.task_id,
+    )?;
+    let registries = in_project(&client, ops.list_associate_registries()).await?;
+    let registries = registries.task_id(task_id);
+    if args.dry_run {
+        return Ok(output::list(&client, registries, true).await);
+    }
+    let task = in_project(&client, ops.list_image_scan_task()).await?;
+    let task = task
+        .type_(TaskKind::ImageSync)
+        .task_id(args.task_id.as_str());
+    let task = client
+        .send(task)
+        .await
+        .map_err(|e| crate::connection::report(&e))?;
+    let registries = client.pages(registries);
+    let registries: Vec<_> = futures_util::TryStreamExt::try_collect::<Vec<_>>(registries)
+        .await
+        .map_err(|e| crate::connection::report(&e))?;
+    let registries: Vec<_> = registries.into_iter().flat_map(|page| page.value).collect();
+    let shown = serde_json::json!({
+        "task": task.value.data_list.first(),
+        "registries": registries,
+    });
+    Ok(output::print_json(&shown, task.request_id.as_deref()))
+}
