@@ -65,16 +65,17 @@ pub mod credentials;
 pub mod emulator;
 mod error;
 pub mod error_body;
+mod http;
 pub mod region;
 pub mod signer;
 
 pub use client::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClient,
-    HssClientBuilder, Identity, ImageType, PreparedRequest, ProjectSource, RetryPolicy,
-    SyncRequest, SyncResponse,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClient, HssClientBuilder, Identity, ImageType,
+    PreparedRequest, ProjectSource, RetryPolicy, SyncRequest, SyncResponse,
 };
 pub use credentials::{AuthToken, Credentials};
 pub use error::{DeadlineExceeded, Error, ServiceError, TlsProblem, TransportKind};
+pub use http::DEFAULT_CONNECT_TIMEOUT;
 pub use signer::SigningError;
 
 /// Client and models generated from `spec/hss-image-sync.yaml` by progenitor; private, used

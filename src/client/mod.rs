@@ -19,13 +19,10 @@ mod image_sync;
 mod project;
 mod retry;
 pub(crate) mod skew;
-pub(crate) mod tls;
 mod validate;
 mod wire;
 
-pub use builder::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClientBuilder,
-};
+pub use builder::{DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClientBuilder};
 pub use identity::Identity;
 pub use image_sync::{ImageType, PreparedRequest, SyncRequest, SyncResponse};
 pub use project::ProjectSource;

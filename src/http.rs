@@ -1,8 +1,11 @@
-//! Our HTTP client's TLS: rustls with the ring provider and the platform's certificate
-//! verifier, plus the extra CA certificates a caller adds. The platform's roots are loaded at
-//! the first TLS handshake, not when the client is built: reading the system CA store is most
-//! of a one-shot CLI call's time, and a call to an `http://` endpoint (the emulator) never
-//! needs it.
+//! The crate's HTTP client, one factory for the HSS client and the credential providers alike:
+//! reqwest over rustls with the ring provider and the platform's certificate verifier, plus the
+//! extra CA certificates a caller adds. It sits below both so that `credentials` never reaches
+//! up into `client` for it.
+//!
+//! The platform's roots are loaded at the first TLS handshake, not when the client is built:
+//! reading the system CA store is most of a one-shot CLI call's time, and a call to an
+//! `http://` endpoint (the emulator) never needs it.
 
 use crate::error::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -14,6 +17,9 @@ use rustls_platform_verifier::Verifier;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+/// Default connect timeout, of the HSS client and of the credential providers' requests.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// CA certificates to trust besides the platform's.
 #[derive(Clone, Debug)]
@@ -27,8 +33,8 @@ const MAX_CA_BUNDLE_BYTES: u64 = 4 << 20;
 
 /// Our own reqwest client: rustls with the ring provider (no C build, no process-wide default
 /// provider needed) and the platform's certificate verifier, made at the first handshake;
-/// nothing here can panic. Attempt timeouts are set on each request by the hooks; the call's
-/// deadline by the client.
+/// nothing here can panic. Only connecting has a timeout here: the rest is set per request (the
+/// HSS client's attempts and deadline, each provider's fetch).
 pub(crate) fn http_client(
     connect_timeout: Duration,
     extra_roots: Vec<CertificateDer<'static>>,
@@ -58,7 +64,7 @@ pub(crate) fn http_client(
         .redirect(reqwest::redirect::Policy::none())
         // reqwest's own retry layer only ever retries HTTP/2 and HTTP/3 refusals, which this
         // HTTP/1.1 client never gets, yet it clones every request (headers, body) in case:
-        // off. Retries are the client's own (`client::call`).
+        // off. Retries, where there are any, are the HSS client's own (`client::call`).
         .retry(reqwest::retry::never().max_retries_per_request(0))
         .build()
         .map_err(|e| Error::Config {
