@@ -27,7 +27,6 @@ pub use identity::Identity;
 pub use image_sync::{ImageType, PreparedRequest, SyncRequest, SyncResponse};
 pub use project::ProjectSource;
 pub use retry::RetryPolicy;
-pub(crate) use retry::is_retryable_status;
 
 use crate::generated;
 use std::time::Duration;
