@@ -18,7 +18,7 @@ mod identity;
 mod image_sync;
 mod project;
 mod retry;
-pub(crate) mod skew;
+mod skew;
 mod validate;
 mod wire;
 
