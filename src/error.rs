@@ -1,6 +1,7 @@
 //! The one error type of the crate.
 
 use crate::credentials::CredentialsError;
+use crate::http::SetupError;
 use crate::signer::SigningError;
 use std::fmt;
 use std::time::Duration;
@@ -144,6 +145,15 @@ pub(crate) fn tls_failure<'a>(
         return Some(tls);
     }
     error.source().and_then(tls_failure)
+}
+
+impl From<SetupError> for Error {
+    fn from(e: SetupError) -> Self {
+        Error::Config {
+            setting: e.setting,
+            problem: e.problem,
+        }
+    }
 }
 
 /// Statuses worth another attempt: 408 and 429 ask the client to come back, 500, 502, 503 and

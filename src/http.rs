@@ -1,13 +1,14 @@
 //! The crate's HTTP client, one factory for the HSS client and the credential providers alike:
 //! reqwest over rustls with the ring provider and the platform's certificate verifier, plus the
 //! extra CA certificates a caller adds. It sits below both so that `credentials` never reaches
-//! up into `client` for it.
+//! up into `client` for it, and imports nothing of the crate: its failures are a [`SetupError`]
+//! of its own, which the client turns into `Error::Config` and the providers into their
+//! `CredentialsError`.
 //!
 //! The platform's roots are loaded at the first TLS handshake, not when the client is built:
 //! reading the system CA store is most of a one-shot CLI call's time, and a call to an
 //! `http://` endpoint (the emulator) never needs it.
 
-use crate::error::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -20,6 +21,14 @@ use std::time::Duration;
 
 /// Default connect timeout, of the HSS client and of the credential providers' requests.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the HTTP client could not be made: which setting (`tls` or `http`) and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub(crate) struct SetupError {
+    pub(crate) setting: &'static str,
+    pub(crate) problem: String,
+}
 
 /// CA certificates to trust besides the platform's.
 #[derive(Clone, Debug)]
@@ -38,8 +47,8 @@ const MAX_CA_BUNDLE_BYTES: u64 = 4 << 20;
 pub(crate) fn http_client(
     connect_timeout: Duration,
     extra_roots: Vec<CertificateDer<'static>>,
-) -> Result<reqwest::Client, Error> {
-    let tls_error = |e: &dyn std::fmt::Display| Error::Config {
+) -> Result<reqwest::Client, SetupError> {
+    let tls_error = |e: &dyn std::fmt::Display| SetupError {
         setting: "tls",
         problem: e.to_string(),
     };
@@ -67,7 +76,7 @@ pub(crate) fn http_client(
         // off. Retries, where there are any, are the HSS client's own (`client::call`).
         .retry(reqwest::retry::never().max_retries_per_request(0))
         .build()
-        .map_err(|e| Error::Config {
+        .map_err(|e| SetupError {
             setting: "http",
             problem: e.to_string(),
         })
@@ -138,14 +147,16 @@ impl ServerCertVerifier for LazyVerifier {
 }
 
 /// The certificates of every extra CA source, each of which must hold at least one.
-pub(crate) fn extra_roots(sources: &[ExtraRoots]) -> Result<Vec<CertificateDer<'static>>, Error> {
+pub(crate) fn extra_roots(
+    sources: &[ExtraRoots],
+) -> Result<Vec<CertificateDer<'static>>, SetupError> {
     let mut roots = Vec::new();
     for source in sources {
         let (pem, named) = match source {
             ExtraRoots::Pem(pem) => (pem.clone(), "the PEM given".to_owned()),
             ExtraRoots::File(path) => (read_ca_file(path)?, path.display().to_string()),
         };
-        let bad = |why: String| Error::Config {
+        let bad = |why: String| SetupError {
             setting: "tls",
             problem: format!("CA certificates in {named}: {why}"),
         };
@@ -160,9 +171,9 @@ pub(crate) fn extra_roots(sources: &[ExtraRoots]) -> Result<Vec<CertificateDer<'
     Ok(roots)
 }
 
-fn read_ca_file(path: &Path) -> Result<Vec<u8>, Error> {
+fn read_ca_file(path: &Path) -> Result<Vec<u8>, SetupError> {
     use std::io::Read;
-    let bad = |why: String| Error::Config {
+    let bad = |why: String| SetupError {
         setting: "tls",
         problem: format!("CA bundle {}: {why}", path.display()),
     };
@@ -192,7 +203,7 @@ mod tests {
             b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
         ] {
             let err = extra_roots(&[ExtraRoots::Pem(pem.to_vec())]).unwrap_err();
-            assert!(matches!(err, Error::Config { setting: "tls", .. }), "{err}");
+            assert_eq!(err.setting, "tls", "{err}");
         }
         let dir = std::env::temp_dir();
         let err = extra_roots(&[ExtraRoots::File(dir.clone())]).unwrap_err();
