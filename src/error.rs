@@ -1,6 +1,7 @@
 //! The one error type of the crate.
 
 use crate::credentials::CredentialsError;
+use crate::http::SetupError;
 use crate::signer::SigningError;
 use std::fmt;
 use std::time::Duration;
@@ -146,6 +147,22 @@ pub(crate) fn tls_failure<'a>(
     error.source().and_then(tls_failure)
 }
 
+impl From<SetupError> for Error {
+    fn from(e: SetupError) -> Self {
+        Error::Config {
+            setting: e.setting,
+            problem: e.problem,
+        }
+    }
+}
+
+/// Statuses worth another attempt: 408 and 429 ask the client to come back, 500, 502, 503 and
+/// 504 may heal. Here rather than in the client's retry code because [`Error::is_retryable`]
+/// answers with it too, and the two must agree.
+pub(crate) fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
 /// What went wrong in a TLS handshake, as [`Error::tls_problem`] tells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -244,7 +261,7 @@ impl Error {
     /// ```
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Service(e) => crate::client::is_retryable_status(e.status),
+            Error::Service(e) => is_retryable_status(e.status),
             Error::Transport { kind, .. } => *kind != TransportKind::Tls,
             _ => false,
         }
@@ -309,5 +326,20 @@ impl ServiceError {
     /// True for 4xx answers (the SDKs' `ClientRequestException`).
     pub fn is_client_error(&self) -> bool {
         (400..500).contains(&self.status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_statuses() {
+        for status in [408, 429, 500, 502, 503, 504] {
+            assert!(is_retryable_status(status));
+        }
+        for status in [200, 400, 401, 403, 404, 413, 501] {
+            assert!(!is_retryable_status(status));
+        }
     }
 }

@@ -24,6 +24,7 @@ pub(crate) struct Rule {
     pub operation: &'static str,
     pub name: &'static str,
     pub location: Location,
+    #[allow(dead_code)] // the emulator checks that required parameters are present
     pub required: bool,
     pub min_length: Option<usize>,
     pub max_length: Option<usize>,

@@ -3,10 +3,10 @@
 use super::HssClient;
 use super::hooks::{Auth, HookState, Signing, TimeSource};
 use super::retry::RetryPolicy;
-use super::tls::{ExtraRoots, extra_roots, http_client};
 use crate::credentials::{AuthToken, Credentials, CredentialsCache, ProvideCredentials};
 use crate::error::Error;
 use crate::generated;
+use crate::http::{DEFAULT_CONNECT_TIMEOUT, ExtraRoots, extra_roots, http_client};
 use crate::region;
 use crate::signer::{self, Algorithm};
 use std::path::PathBuf;
@@ -16,8 +16,6 @@ use std::time::{Duration, SystemTime};
 /// The spec's `iamToken` security scheme: an IAM token is 1..32768 characters.
 const MAX_AUTH_TOKEN_CHARS: usize = 32768;
 
-/// Default connect timeout.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default timeout of a whole call: every attempt and every delay between them.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// The service name in V11 derived-key scopes.

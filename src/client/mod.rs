@@ -24,21 +24,17 @@ mod pages;
 mod prepared;
 mod project;
 mod retry;
-pub(crate) mod skew;
-pub(crate) mod tls;
+mod skew;
 mod validate;
 mod wire;
 
-pub use builder::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClientBuilder,
-};
+pub use builder::{DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClientBuilder};
 pub use identity::Identity;
 pub use operation::{Operation, Paged, Response, ServiceAnswer};
 pub use pages::{MAX_OFFSET, PAGE_LIMIT};
 pub use prepared::PreparedRequest;
 pub use project::ProjectSource;
 pub use retry::RetryPolicy;
-pub(crate) use retry::is_retryable_status;
 
 use crate::generated;
 use std::time::Duration;

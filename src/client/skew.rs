@@ -6,9 +6,10 @@
 //! to 14 hours and must still work, but a `Date` of 1970 or 9999 is a lying or broken server,
 //! not a reason to sign for that instant.
 
+use crate::clock::shift;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// An offset smaller than this is not the cause of a refused signature.
 pub(crate) const THRESHOLD_SECS: i64 = 5 * 60;
@@ -62,20 +63,10 @@ fn offset_secs(server: SystemTime, local: SystemTime) -> i64 {
     }
 }
 
-/// `time` moved by `offset_secs`; unchanged where that would leave `SystemTime`'s range. The
-/// one clock-shifting function of the crate (the emulator's clock offset uses it too).
-pub(crate) fn shift(time: SystemTime, offset_secs: i64) -> SystemTime {
-    let by = Duration::from_secs(offset_secs.unsigned_abs());
-    if offset_secs >= 0 {
-        time.checked_add(by).unwrap_or(time)
-    } else {
-        time.checked_sub(by).unwrap_or(time)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const NOW: Duration = Duration::from_secs(1_700_000_000);
 
@@ -107,14 +98,5 @@ mod tests {
         let far = epoch + Duration::from_secs(253_402_300_799);
         assert!(matches!(skew.learn(far, at(0)), Verdict::TooFar { .. }));
         assert_eq!(skew.correct(at(0)), at(0), "nothing adopted");
-    }
-
-    #[test]
-    fn shift_never_leaves_the_range() {
-        let t = SystemTime::UNIX_EPOCH;
-        assert_eq!(shift(t, 60), t + Duration::from_secs(60));
-        let last = t + Duration::from_secs(i64::MAX as u64);
-        assert_eq!(shift(last, 1), last);
-        assert_eq!(shift(shift(last, -1), 1), last);
     }
 }

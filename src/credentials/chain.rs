@@ -1,10 +1,12 @@
-//! The official SDKs' default chain of providers, asked in order at each fetch.
+//! The official SDKs' default chain of providers, asked in order at each fetch, and the
+//! synchronous chain of the two local sources the CLI used before it.
 
 use super::http::LazyClient;
 use super::metadata::{EcsMetadataProvider, MetadataFailure};
 use super::{
     Credentials, CredentialsError, EnvVars, EnvironmentProvider, OidcStsProvider,
-    PodIdentityProvider, ProfileProvider, ProvideCredentials, ProvideFuture,
+    PodIdentityProvider, ProfileProvider, ProvideCredentials, ProvideFuture, from_env,
+    from_profile_file, profile_path,
 };
 
 /// The official SDKs' default chain: at each fetch, the first of these that applies gives the
@@ -134,4 +136,22 @@ impl ProvideCredentials for DefaultChain {
     fn name(&self) -> &'static str {
         "default-chain"
     }
+}
+
+/// The chain the CLI used before [`DefaultChain`]: the environment's keys, then the profile
+/// file's, read now, without the network (so no federated login, OIDC, ECS metadata or pod
+/// identity).
+pub fn default_chain() -> Result<Credentials, CredentialsError> {
+    let env_error = match from_env() {
+        Ok(creds) => return Ok(creds),
+        Err(e) => e,
+    };
+    let file_error = match profile_path() {
+        Some(path) => match from_profile_file(&path) {
+            Ok(creds) => return Ok(creds),
+            Err(e) => e,
+        },
+        None => CredentialsError::NoProfilePath,
+    };
+    Err(CredentialsError::Chain(vec![env_error, file_error]))
 }

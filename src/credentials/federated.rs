@@ -2,8 +2,8 @@
 //! hold an identity provider ID and an id token file: an OIDC id token is traded for an
 //! unscoped IAM token, and that for 6-hour temporary keys. Both requests are unsigned.
 
+use super::files::read_token_file;
 use super::http::{self, JSON_UTF8, LazyClient, PyJson, USER_AGENT};
-use super::provider::read_token_file;
 use super::response::parse_credentials;
 use super::{Credentials, CredentialsError, EnvVars};
 use reqwest::Url;

@@ -1,7 +1,7 @@
-//! The HTTP plumbing the credential providers share: one lazily built client per provider (set
-//! up like the crate's: rustls with ring, platform verifier, redirects never followed), answers
-//! read into a bounded buffer, request bodies written the way Python's `json.dumps` writes them,
-//! and error messages that name the provider and what failed, never a secret.
+//! The HTTP plumbing the credential providers share: one lazily built client per provider (the
+//! crate's, from `crate::http`: rustls with ring, platform verifier, redirects never followed),
+//! answers read into a bounded buffer, request bodies written the way Python's `json.dumps`
+//! writes them, and error messages that name the provider and what failed, never a secret.
 
 use super::CredentialsError;
 use reqwest::header::HeaderMap;
@@ -38,7 +38,7 @@ impl LazyClient {
 
     /// For STS, IAM and pod identity: the crate's default connect timeout.
     pub(crate) fn for_services() -> Self {
-        Self::new(crate::DEFAULT_CONNECT_TIMEOUT)
+        Self::new(crate::http::DEFAULT_CONNECT_TIMEOUT)
     }
 
     /// The client, built now if it was not yet.
@@ -46,10 +46,9 @@ impl LazyClient {
         if let Some(client) = self.client.get() {
             return Ok(client.clone());
         }
-        let client =
-            crate::client::tls::http_client(self.connect_timeout, Vec::new()).map_err(|e| {
-                fetch_error(provider, "cannot set up an HTTP client", Some(Box::new(e)))
-            })?;
+        let client = crate::http::http_client(self.connect_timeout, Vec::new()).map_err(|e| {
+            fetch_error(provider, "cannot set up an HTTP client", Some(Box::new(e)))
+        })?;
         // Another caller may have won the race; either client does.
         Ok(self.client.get_or_init(|| client).clone())
     }

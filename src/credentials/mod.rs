@@ -17,26 +17,37 @@
 //! Secrets live in [`SecretString`]s: zeroized on drop, and shown as `[REDACTED]` by `Debug`.
 //! Errors name the provider and what failed, never a secret.
 
+// One job a module: the trait and its error (`provider`), where variables come from
+// (`env_vars`), one module per provider, and what several of them share: bounded file reads
+// (`files`), the profile's INI dialect (`ini`), keys or a federated login (`local`), the
+// federated login itself (`federated`), HTTP (`http`) and credential answers (`response`).
 mod cache;
 mod chain;
+mod env_vars;
+mod environment;
 mod federated;
+mod files;
 mod http;
+mod ini;
+mod local;
 mod metadata;
 mod oidc;
 mod pod;
+mod profile;
 mod provider;
 mod response;
 
 pub use cache::CredentialsCache;
-pub use chain::DefaultChain;
+pub use chain::{DefaultChain, default_chain};
+pub use env_vars::EnvVars;
+pub use environment::{EnvironmentProvider, from_env};
 pub use metadata::{EcsMetadataProvider, METADATA_ENDPOINT_VARIABLE};
 pub use oidc::OidcStsProvider;
 pub use pod::PodIdentityProvider;
-pub use provider::{
-    CredentialsError, EnvVars, EnvironmentProvider, MAX_PROFILE_FILE_BYTES, ProfileProvider,
-    ProvideCredentials, ProvideFuture, default_chain, default_project_id, from_env,
-    from_profile_file, profile_path,
+pub use profile::{
+    MAX_PROFILE_FILE_BYTES, ProfileProvider, default_project_id, from_profile_file, profile_path,
 };
+pub use provider::{CredentialsError, ProvideCredentials, ProvideFuture};
 
 use secrecy::{ExposeSecret, SecretString};
 

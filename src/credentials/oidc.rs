@@ -1,8 +1,9 @@
 //! OIDC STS: an agency assumed with an OpenID Connect id token (a Kubernetes service-account
 //! token, a CI job's token ...), `POST {sts}/v5/agencies/assume-with-oidc`, unsigned.
 
+use super::environment::ENV_PROJECT_ID;
+use super::files::read_token_file;
 use super::http::{self, JSON_UTF8, LazyClient, PyJson, USER_AGENT};
-use super::provider::{ENV_PROJECT_ID, read_token_file};
 use super::response::parse_credentials;
 use super::{Credentials, CredentialsError, EnvVars, ProvideCredentials, ProvideFuture};
 use reqwest::Url;

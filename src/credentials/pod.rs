@@ -1,8 +1,8 @@
 //! CCE pod identity: the temporary keys of the pod's service account, from the agent the CCE
 //! cluster runs for it.
 
+use super::files::read_token_file;
 use super::http::{self, LazyClient};
-use super::provider::read_token_file;
 use super::response::parse_credentials;
 use super::{Credentials, CredentialsError, EnvVars, ProvideCredentials, ProvideFuture};
 use reqwest::Url;

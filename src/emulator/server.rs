@@ -85,7 +85,7 @@ impl Shared {
     /// `Date` can carry (httpdate panics outside them).
     pub fn now(&self) -> SystemTime {
         // `shift` saturates: past `SystemTime`'s range it leaves the clock unshifted.
-        let shifted = crate::client::skew::shift(SystemTime::now(), self.config.clock_offset_secs);
+        let shifted = crate::clock::shift(SystemTime::now(), self.config.clock_offset_secs);
         let last = SystemTime::UNIX_EPOCH + Duration::from_secs(LAST_WRITABLE_SECS);
         shifted.clamp(SystemTime::UNIX_EPOCH, last)
     }

@@ -1,10 +1,14 @@
-//! Our HTTP client's TLS: rustls with the ring provider and the platform's certificate
-//! verifier, plus the extra CA certificates a caller adds. The platform's roots are loaded at
-//! the first TLS handshake, not when the client is built: reading the system CA store is most
-//! of a one-shot CLI call's time, and a call to an `http://` endpoint (the emulator) never
-//! needs it.
+//! The crate's HTTP client, one factory for the HSS client and the credential providers alike:
+//! reqwest over rustls with the ring provider and the platform's certificate verifier, plus the
+//! extra CA certificates a caller adds. It sits below both so that `credentials` never reaches
+//! up into `client` for it, and imports nothing of the crate: its failures are a [`SetupError`]
+//! of its own, which the client turns into `Error::Config` and the providers into their
+//! `CredentialsError`.
+//!
+//! The platform's roots are loaded at the first TLS handshake, not when the client is built:
+//! reading the system CA store is most of a one-shot CLI call's time, and a call to an
+//! `http://` endpoint (the emulator) never needs it.
 
-use crate::error::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -14,6 +18,17 @@ use rustls_platform_verifier::Verifier;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+/// Default connect timeout, of the HSS client and of the credential providers' requests.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the HTTP client could not be made: which setting (`tls` or `http`) and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub(crate) struct SetupError {
+    pub(crate) setting: &'static str,
+    pub(crate) problem: String,
+}
 
 /// CA certificates to trust besides the platform's.
 #[derive(Clone, Debug)]
@@ -27,13 +42,13 @@ const MAX_CA_BUNDLE_BYTES: u64 = 4 << 20;
 
 /// Our own reqwest client: rustls with the ring provider (no C build, no process-wide default
 /// provider needed) and the platform's certificate verifier, made at the first handshake;
-/// nothing here can panic. Attempt timeouts are set on each request by the hooks; the call's
-/// deadline by the client.
+/// nothing here can panic. Only connecting has a timeout here: the rest is set per request (the
+/// HSS client's attempts and deadline, each provider's fetch).
 pub(crate) fn http_client(
     connect_timeout: Duration,
     extra_roots: Vec<CertificateDer<'static>>,
-) -> Result<reqwest::Client, Error> {
-    let tls_error = |e: &dyn std::fmt::Display| Error::Config {
+) -> Result<reqwest::Client, SetupError> {
+    let tls_error = |e: &dyn std::fmt::Display| SetupError {
         setting: "tls",
         problem: e.to_string(),
     };
@@ -58,10 +73,10 @@ pub(crate) fn http_client(
         .redirect(reqwest::redirect::Policy::none())
         // reqwest's own retry layer only ever retries HTTP/2 and HTTP/3 refusals, which this
         // HTTP/1.1 client never gets, yet it clones every request (headers, body) in case:
-        // off. Retries are the client's own (`client::call`).
+        // off. Retries, where there are any, are the HSS client's own (`client::call`).
         .retry(reqwest::retry::never().max_retries_per_request(0))
         .build()
-        .map_err(|e| Error::Config {
+        .map_err(|e| SetupError {
             setting: "http",
             problem: e.to_string(),
         })
@@ -132,14 +147,16 @@ impl ServerCertVerifier for LazyVerifier {
 }
 
 /// The certificates of every extra CA source, each of which must hold at least one.
-pub(crate) fn extra_roots(sources: &[ExtraRoots]) -> Result<Vec<CertificateDer<'static>>, Error> {
+pub(crate) fn extra_roots(
+    sources: &[ExtraRoots],
+) -> Result<Vec<CertificateDer<'static>>, SetupError> {
     let mut roots = Vec::new();
     for source in sources {
         let (pem, named) = match source {
             ExtraRoots::Pem(pem) => (pem.clone(), "the PEM given".to_owned()),
             ExtraRoots::File(path) => (read_ca_file(path)?, path.display().to_string()),
         };
-        let bad = |why: String| Error::Config {
+        let bad = |why: String| SetupError {
             setting: "tls",
             problem: format!("CA certificates in {named}: {why}"),
         };
@@ -154,9 +171,9 @@ pub(crate) fn extra_roots(sources: &[ExtraRoots]) -> Result<Vec<CertificateDer<'
     Ok(roots)
 }
 
-fn read_ca_file(path: &Path) -> Result<Vec<u8>, Error> {
+fn read_ca_file(path: &Path) -> Result<Vec<u8>, SetupError> {
     use std::io::Read;
-    let bad = |why: String| Error::Config {
+    let bad = |why: String| SetupError {
         setting: "tls",
         problem: format!("CA bundle {}: {why}", path.display()),
     };
@@ -186,7 +203,7 @@ mod tests {
             b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
         ] {
             let err = extra_roots(&[ExtraRoots::Pem(pem.to_vec())]).unwrap_err();
-            assert!(matches!(err, Error::Config { setting: "tls", .. }), "{err}");
+            assert_eq!(err.setting, "tls", "{err}");
         }
         let dir = std::env::temp_dir();
         let err = extra_roots(&[ExtraRoots::File(dir.clone())]).unwrap_err();
