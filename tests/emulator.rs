@@ -3,15 +3,11 @@
 
 use hss_image_sync::emulator::{Action, Emulator, Exchange, RunningEmulator, Verdict};
 use hss_image_sync::signer::{self, SignableRequest};
-use hss_image_sync::{
-    AuthToken, Credentials, Error, HssClient, ImageType, SyncRequest, TransportKind,
-};
+use hss_image_sync::types::{self, ImageType};
+use hss_image_sync::{AuthToken, Credentials, Error, HssClient, TransportKind};
 use secrecy::SecretString;
 use std::time::{Duration, SystemTime};
 
-fn private() -> SyncRequest {
-    SyncRequest::new(ImageType::PrivateImage)
-}
 
 async fn start() -> RunningEmulator {
     Emulator::new().start().await.unwrap()
@@ -21,23 +17,22 @@ async fn start() -> RunningEmulator {
 async fn accepts_signed_calls_and_keeps_per_project_state() {
     let emulator = start().await;
     let client = emulator.client_builder().build().unwrap();
-    client.run_image_synchronize(&private()).await.unwrap();
+    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
     client
-        .run_image_synchronize(
-            &private()
-                .enterprise_project_id("all_granted_eps")
-                .region_header("cn-north-4"),
-        )
+        .run_image_synchronize(ImageType::PrivateImage, |op| {
+            op.enterprise_project_id("all_granted_eps")
+                .region("cn-north-4")
+        })
         .await
         .unwrap();
     client
-        .run_image_synchronize(
-            &SyncRequest::new(ImageType::SharedImage).project_id("other project/é"),
-        )
+        .run_image_synchronize(ImageType::SharedImage, |op| {
+            op.project_id("other project/é")
+        })
         .await
         .unwrap(); // X-Project-Id names the path's project, not the credentials' one
     let done = client
-        .run_image_synchronize(&SyncRequest::new(ImageType::SharedImage))
+        .run_image_synchronize(ImageType::SharedImage, |op| op)
         .await
         .unwrap();
     assert!(done.request_id.as_deref().is_some_and(|id| id.len() == 32));
@@ -107,7 +102,7 @@ async fn wrong_key_is_a_real_apig_0301_with_the_canonical_request() {
         )
         .build()
         .unwrap();
-    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
     let Error::Service(e) = err else {
         panic!("{err:?}")
     };
@@ -130,7 +125,7 @@ async fn wrong_key_is_a_real_apig_0301_with_the_canonical_request() {
         .build()
         .unwrap();
     let err = unknown_ak
-        .run_image_synchronize(&private())
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("ak not exist"), "{err}");
@@ -177,7 +172,7 @@ async fn temporary_keys_need_their_security_token() {
         .client_builder()
         .build()
         .unwrap()
-        .run_image_synchronize(&private())
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
     assert!(
@@ -197,7 +192,7 @@ async fn temporary_keys_need_their_security_token() {
         )
         .build()
         .unwrap();
-    let err = without.run_image_synchronize(&private()).await.unwrap_err();
+    let err = without.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
     assert!(err.to_string().contains("security token"), "{err}");
 }
 
@@ -214,7 +209,7 @@ async fn token_auth() {
         .project_id("p-token")
         .build()
         .unwrap();
-    good.run_image_synchronize(&private()).await.unwrap();
+    good.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
     assert_eq!(emulator.exchanges()[0].auth, "X-Auth-Token");
     let bad = HssClient::builder()
         .endpoint(emulator.endpoint())
@@ -222,7 +217,7 @@ async fn token_auth() {
         .project_id("p-token")
         .build()
         .unwrap();
-    let err = bad.run_image_synchronize(&private()).await.unwrap_err();
+    let err = bad.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
     assert!(err.to_string().contains("decrypt token fail"), "{err}");
 }
 
@@ -238,7 +233,7 @@ async fn a_key_pair_replaces_the_demo_keys() {
         .client_builder()
         .build()
         .unwrap()
-        .run_image_synchronize(&private())
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
     let demo = HssClient::builder()
@@ -252,7 +247,7 @@ async fn a_key_pair_replaces_the_demo_keys() {
         )
         .build()
         .unwrap();
-    let err = demo.run_image_synchronize(&private()).await.unwrap_err();
+    let err = demo.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
     assert!(err.to_string().contains("ak not exist"), "{err}");
 }
 
@@ -275,7 +270,7 @@ async fn exchanges_never_show_a_security_token_or_a_signature() {
         .await
         .unwrap();
     let client = emulator.client_builder().build().unwrap();
-    client.run_image_synchronize(&private()).await.unwrap();
+    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
     let exchange = &emulator.exchanges()[0];
     assert_eq!(exchange.verdict, Verdict::Accepted);
     assert_eq!(
@@ -327,7 +322,7 @@ async fn exchanges_never_show_an_iam_token() {
         .project_id("p-token")
         .build()
         .unwrap();
-    client.run_image_synchronize(&private()).await.unwrap();
+    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
     let exchange = &emulator.exchanges()[0];
     assert_eq!(
         (exchange.verdict, exchange.auth),
@@ -355,7 +350,7 @@ async fn exchanges_never_show_an_iam_token() {
         .project_id("p-token")
         .build()
         .unwrap();
-    let err = bad.run_image_synchronize(&private()).await.unwrap_err();
+    let err = bad.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
     assert!(!format!("{err:?}").contains(wrong), "{err:?}");
     let exchange = &emulator.exchanges()[1];
     assert_eq!(exchange.verdict, Verdict::Rejected);
@@ -378,7 +373,7 @@ async fn the_401_canonical_request_masks_the_security_token() {
         )
         .build()
         .unwrap();
-    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
     let Error::Service(e) = &err else {
         panic!("{err:?}")
     };
@@ -605,14 +600,14 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
         .unwrap();
 
     emulator.push(Action::status(503));
-    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
     assert!(
         matches!(&err, Error::Service(e) if e.status == 503 && e.error_code == "APIG.503"),
         "{err:?}"
     );
 
     emulator.push(Action::too_many_requests_after(7));
-    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
     assert!(
         matches!(&err, Error::Service(e) if e.status == 429 && e.error_code == "APIG.0308"),
         "{err:?}"
@@ -623,7 +618,7 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
         "text/html",
         "<html>Bad Gateway</html>",
     ));
-    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
     let Error::Service(e) = &err else {
         panic!("{err:?}")
     };
@@ -642,7 +637,7 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
         200,
         r#"{"error_code":1,"error_description":"busy"}"#,
     ));
-    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
     let Error::NonZeroErrorCode {
         error_code,
         description,
@@ -659,11 +654,11 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
     );
 
     emulator.push(Action::Reset);
-    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
     assert!(matches!(&err, Error::Transport { .. }), "{err:?}");
 
     emulator.push(Action::TruncatedBody);
-    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
     assert!(
         matches!(
             &err,
@@ -674,7 +669,7 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
 
     emulator.push(Action::Delay(Duration::from_secs(3600)));
     let err = impatient
-        .run_image_synchronize(&private())
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     assert!(
@@ -691,7 +686,7 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
     // Nothing scripted is left, and none of it counted as a synchronization.
     assert_eq!(emulator.pending_actions(), 0);
     assert!(emulator.state().projects.is_empty());
-    client.run_image_synchronize(&private()).await.unwrap();
+    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
     let verdicts: Vec<Verdict> = emulator.exchanges().iter().map(|e| e.verdict).collect();
     assert_eq!(
         verdicts.iter().filter(|v| **v == Verdict::Scripted).count(),
@@ -721,7 +716,7 @@ async fn concurrent_load_keeps_every_verdict_right() {
         } else {
             good.clone()
         };
-        tasks.spawn(async move { (i % 10 == 0, client.run_image_synchronize(&private()).await) });
+        tasks.spawn(async move { (i % 10 == 0, client.run_image_synchronize(ImageType::PrivateImage, |op| op).await) });
     }
     while let Some(joined) = tasks.join_next().await {
         let (is_bad, result) = joined.unwrap();
@@ -751,13 +746,14 @@ async fn concurrent_load_keeps_every_verdict_right() {
 /// The README's downstream example, run for real.
 mod readme_example {
     use hss_image_sync::emulator::{Action, Emulator, Verdict};
-    use hss_image_sync::{Error, HssClient, ImageType, SyncRequest};
+    use hss_image_sync::types::ImageType;
+    use hss_image_sync::{Error, HssClient};
 
     async fn sync_everything(client: &HssClient) -> usize {
         let mut done = 0;
         for image_type in [ImageType::PrivateImage, ImageType::SharedImage] {
             match client
-                .run_image_synchronize(&SyncRequest::new(image_type))
+                .run_image_synchronize(image_type, |op| op)
                 .await
             {
                 Ok(_) => done += 1,
@@ -1101,8 +1097,8 @@ async fn extreme_limits_do_not_panic() {
         .await
         .unwrap();
     let client = emulator.client_builder().build().unwrap();
-    client.run_image_synchronize(&private()).await.unwrap();
-    client.run_image_synchronize(&private()).await.unwrap();
+    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
     let tiny = Emulator::new()
         .header_read_timeout(Duration::ZERO)
         .max_connections(0)
@@ -1142,7 +1138,7 @@ async fn the_exchange_log_is_bounded_and_cuts_bodies() {
     none.client_builder()
         .build()
         .unwrap()
-        .run_image_synchronize(&private())
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
     assert!(none.exchanges().is_empty());
@@ -1283,7 +1279,7 @@ async fn beyond_max_connections_the_longest_idle_connection_makes_room() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    client.run_image_synchronize(&private()).await.unwrap();
+    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
 
     let mut reads = tokio::task::JoinSet::new();
     for mut stream in silent {
@@ -1307,10 +1303,10 @@ async fn beyond_max_connections_the_longest_idle_connection_makes_room() {
     emulator.push(Action::Delay(Duration::from_millis(500)));
     let first = tokio::spawn({
         let client = client.clone();
-        async move { client.run_image_synchronize(&private()).await }
+        async move { client.run_image_synchronize(ImageType::PrivateImage, |op| op).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    client.run_image_synchronize(&private()).await.unwrap();
+    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
     first.await.unwrap().unwrap();
     assert_eq!(emulator.exchanges().len(), 2);
 }
@@ -1329,7 +1325,7 @@ async fn https_with_the_ca_the_emulator_made() {
         .client_builder()
         .build()
         .unwrap()
-        .run_image_synchronize(&private())
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
     // The same with a client configured by hand.
@@ -1339,7 +1335,7 @@ async fn https_with_the_ca_the_emulator_made() {
         .add_root_certificates_pem(pem.clone())
         .build()
         .unwrap()
-        .run_image_synchronize(&SyncRequest::new(ImageType::SharedImage))
+        .run_image_synchronize(ImageType::SharedImage, |op| op)
         .await
         .unwrap();
     let exchanges = emulator.exchanges();
@@ -1370,7 +1366,7 @@ async fn https_refuses_a_certificate_from_an_unknown_ca() {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let err = client.run_image_synchronize(&private()).await.unwrap_err();
+    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
     // A transport error (of the connect or TLS kind), not retried beyond the policy's 3
     // attempts.
     let Error::Transport { kind, attempts, .. } = &err else {
@@ -1402,7 +1398,7 @@ async fn https_refuses_a_certificate_for_another_name() {
         .no_retry()
         .build()
         .unwrap()
-        .run_image_synchronize(&private())
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     assert!(
@@ -1427,7 +1423,7 @@ async fn https_refuses_a_certificate_for_another_name() {
         .no_retry()
         .build()
         .unwrap()
-        .run_image_synchronize(&private())
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
 }
@@ -1484,7 +1480,7 @@ async fn every_algorithm_the_client_signs_with_is_accepted_and_recorded() {
         let emulator = emulator.start().await.unwrap();
         for algorithm in Algorithm::ALL {
             let done = client_with(&emulator, algorithm)
-                .run_image_synchronize(&private().enterprise_project_id("0"))
+                .run_image_synchronize(ImageType::PrivateImage, |op| op.enterprise_project_id("0"))
                 .await
                 .unwrap_or_else(|e| panic!("{algorithm}, token {token:?}: {e}"));
             assert_eq!(done.attempts, 1);
@@ -1538,7 +1534,7 @@ async fn derived_signing_against_the_emulator_uses_v11_and_is_accepted() {
         builder
             .build()
             .unwrap()
-            .run_image_synchronize(&private())
+            .run_image_synchronize(ImageType::PrivateImage, |op| op)
             .await
             .unwrap_or_else(|e| panic!("{configured:?}: {e}"));
         assert_eq!(
@@ -1561,7 +1557,7 @@ async fn every_algorithm_refuses_a_wrong_secret_key() {
             .no_retry()
             .build()
             .unwrap();
-        let err = client.run_image_synchronize(&private()).await.unwrap_err();
+        let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
         let Error::Service(e) = &err else {
             panic!("{algorithm}: {err:?}")
         };
@@ -1714,7 +1710,7 @@ async fn a_v11_scope_for_another_region_or_service_is_refused() {
         .derived_signing()
         .build()
         .unwrap()
-        .run_image_synchronize(&private())
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     let Error::Service(e) = &err else {
@@ -1731,7 +1727,7 @@ async fn a_v11_scope_for_another_region_or_service_is_refused() {
     assert_eq!(last_auth(&emulator), (Verdict::Rejected, "V11-HMAC-SHA256"));
     // With its region, accepted.
     client_with(&emulator, Algorithm::V11HmacSha256)
-        .run_image_synchronize(&private())
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
 
@@ -1748,7 +1744,7 @@ async fn a_v11_scope_for_another_region_or_service_is_refused() {
     };
     let emulator = start().await;
     let err = apic(&emulator)
-        .run_image_synchronize(&private())
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     assert!(
@@ -1758,7 +1754,7 @@ async fn a_v11_scope_for_another_region_or_service_is_refused() {
     );
     let emulator = Emulator::new().service("apic").start().await.unwrap();
     apic(&emulator)
-        .run_image_synchronize(&private())
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
     assert_eq!(last_auth(&emulator), (Verdict::Accepted, "V11-HMAC-SHA256"));
@@ -1892,7 +1888,7 @@ async fn sm2_keys_hitting_the_sdks_z_a_quirk_are_accepted() {
             .await
             .unwrap();
         client_with(&emulator, Algorithm::Sm2Sm3)
-            .run_image_synchronize(&private())
+            .run_image_synchronize(ImageType::PrivateImage, |op| op)
             .await
             .unwrap_or_else(|e| panic!("{ak}: {e}"));
         assert_eq!(last_auth(&emulator), (Verdict::Accepted, "SDK-SM2-SM3"));

@@ -7,7 +7,8 @@
 //! from an ignored 100 s `Retry-After`.
 
 use hss_image_sync::emulator::{Action, Emulator, RunningEmulator, Verdict};
-use hss_image_sync::{Error, HssClient, ImageType, RetryPolicy, SyncRequest, TransportKind};
+use hss_image_sync::types::ImageType;
+use hss_image_sync::{Error, HssClient, RetryPolicy, TransportKind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -276,7 +277,7 @@ async fn fault_matrix() {
         let client = client(&emulator).await;
         let started = Instant::now();
         let result = client
-            .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+            .run_image_synchronize(ImageType::PrivateImage, |op| op)
             .await;
         check(&row, &result, started.elapsed());
         // Every attempt that reached the emulator was signed correctly.
@@ -310,7 +311,7 @@ async fn refused_connections_are_retried_then_reported() {
         .unwrap();
     let started = Instant::now();
     let err = client
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     let Error::Transport { kind, attempts, .. } = err else {
@@ -335,7 +336,7 @@ async fn a_slow_gateway_never_makes_a_call_outlive_its_total_timeout() {
         .unwrap();
     let started = Instant::now();
     let err = client
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     let elapsed = started.elapsed();
@@ -359,7 +360,7 @@ async fn a_slow_gateway_never_makes_a_call_outlive_its_total_timeout() {
         .unwrap();
     let started = Instant::now();
     let err = patient
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     assert!(
@@ -376,7 +377,7 @@ async fn no_retry_means_one_attempt() {
     emulator.push(Action::status(503));
     let client = emulator.client_builder().no_retry().build().unwrap();
     let err = client
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     assert!(
@@ -402,7 +403,7 @@ async fn every_attempt_is_signed_afresh() {
         .build()
         .unwrap();
     let done = client
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
     assert_eq!(done.attempts, 3);
@@ -426,7 +427,7 @@ async fn clock_skew_is_measured_corrected_and_remembered() {
             .unwrap();
         let client = emulator.client_builder().no_retry().build().unwrap();
         let done = client
-            .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+            .run_image_synchronize(ImageType::PrivateImage, |op| op)
             .await
             .unwrap();
         assert_eq!(
@@ -443,7 +444,7 @@ async fn clock_skew_is_measured_corrected_and_remembered() {
         // The correction is kept (and shared by clones) for later calls.
         let again = client
             .clone()
-            .run_image_synchronize(&SyncRequest::new(ImageType::SharedImage))
+            .run_image_synchronize(ImageType::SharedImage, |op| op)
             .await
             .unwrap();
         assert_eq!(again.attempts, 1);
@@ -459,7 +460,7 @@ async fn clock_skew_is_measured_corrected_and_remembered() {
         .build()
         .unwrap();
     let err = wrong
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     assert!(
@@ -490,7 +491,7 @@ async fn extreme_settings_do_not_panic() {
         .unwrap();
     // The emulator's clock offset does not fit: it keeps the system clock, and the call works.
     let done = client
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
     assert_eq!(done.attempts, 1);
@@ -597,7 +598,7 @@ fn raw_client(endpoint: &str, max_response_bytes: usize) -> HssClient {
 async fn a_chunked_body_over_a_custom_cap_is_refused() {
     let (endpoint, requests) = raw_server(chunked_answer(2_000)).await;
     let err = raw_client(&endpoint, 1_500)
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     assert!(
@@ -608,7 +609,7 @@ async fn a_chunked_body_over_a_custom_cap_is_refused() {
 
     // The same body under a larger cap is read whole.
     let done = raw_client(&endpoint, 2_000)
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
     assert_eq!(done.error_description.len(), 2_000 - 39);
@@ -621,12 +622,12 @@ async fn a_chunked_body_over_a_custom_cap_is_refused() {
 async fn a_sized_body_is_capped_at_its_declared_length() {
     let (endpoint, _) = raw_server(sized_answer(2_000, 100_000)).await;
     let done = raw_client(&endpoint, 2_000)
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
     assert_eq!(done.error_description.len(), 2_000 - 39);
     let err = raw_client(&endpoint, 1_999)
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     assert!(
@@ -653,7 +654,7 @@ async fn an_error_body_with_many_fields_is_read_quickly() {
         .unwrap();
     let started = Instant::now();
     let err = client
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap_err();
     assert!(
@@ -687,7 +688,7 @@ async fn redirects_are_refused_not_followed() {
             .build()
             .unwrap();
         let err = client
-            .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+            .run_image_synchronize(ImageType::PrivateImage, |op| op)
             .await
             .unwrap_err();
         let code: u16 = status[..3].parse().unwrap();
@@ -723,7 +724,7 @@ async fn a_gateway_clock_beyond_a_day_is_reported_not_adopted() {
             .unwrap();
         let client = emulator.client_builder().build().unwrap();
         let err = client
-            .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+            .run_image_synchronize(ImageType::PrivateImage, |op| op)
             .await
             .unwrap_err();
         let Error::ClockSkew {
@@ -755,7 +756,7 @@ async fn a_gateway_clock_beyond_a_day_is_reported_not_adopted() {
         .client_builder()
         .build()
         .unwrap()
-        .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
     assert_eq!(done.attempts, 2);

@@ -63,6 +63,7 @@ mod conn;
 mod identity;
 mod script;
 mod server;
+mod service;
 mod state;
 mod tls;
 mod validate;
@@ -75,9 +76,10 @@ pub use identity::{
 };
 pub use script::{Action, ScriptedReply};
 pub use server::ExchangeHook;
+pub use service::{DEFAULT_TASK_SECONDS, default_registries};
 pub use state::{
-    DEFAULT_LOGGED_EXCHANGES, Exchange, LOG_BUDGET_BYTES, LOGGED_BODY_BYTES, State, SyncRecord,
-    Verdict,
+    DEFAULT_LOGGED_EXCHANGES, Exchange, LOG_BUDGET_BYTES, LOGGED_BODY_BYTES, MAX_PROJECTS,
+    MAX_TASKS_PER_PROJECT, State, SyncRecord, SyncTask, TaskRegistry, Verdict,
 };
 pub use verify::{DEFAULT_REGION, DEFAULT_SERVICE, RawRequest};
 
@@ -122,6 +124,7 @@ pub struct Emulator {
     tls: bool,
     tls_names: Option<Vec<String>>,
     identity: identity::Settings,
+    hss: service::Settings,
 }
 
 impl Default for Emulator {
@@ -146,6 +149,7 @@ impl std::fmt::Debug for Emulator {
             .field("tls", &self.tls)
             .field("tls_names", &self.tls_names)
             .field("identity", &self.identity)
+            .field("hss", &self.hss)
             .finish_non_exhaustive()
     }
 }
@@ -173,6 +177,7 @@ impl Emulator {
             tls: false,
             tls_names: None,
             identity: identity::Settings::default(),
+            hss: service::Settings::default(),
         }
     }
 
@@ -373,6 +378,39 @@ impl Emulator {
         self
     }
 
+    /// The registries of every project (`ListRegistry`), replacing the default set
+    /// ([`default_registries`]: an SWR private, an SWR shared and a Harbor registry). A task
+    /// synchronizes a registry whose `status` is `fail` with that failure.
+    pub fn registries(
+        mut self,
+        registries: impl IntoIterator<Item = crate::types::RegistryInfo>,
+    ) -> Self {
+        self.hss.registries = registries.into_iter().collect();
+        self
+    }
+
+    /// Synchronizing the registry with this ID fails (`sync_status` `failed`, with a
+    /// `failed_reason`): a task then ends with `failed_num` > 0, or `task_status` -3 when
+    /// every registry of it failed.
+    pub fn fail_registry(mut self, registry_id: impl Into<String>) -> Self {
+        self.hss.failing.insert(registry_id.into());
+        self
+    }
+
+    /// How long a synchronization task of `CreateImageSynchronizeTask` runs on the emulator's
+    /// clock (default [`DEFAULT_TASK_SECONDS`]; 0 ends it at once): its `task_status` goes
+    /// from 0 to 100 over this time, its registries stay `running` until then.
+    pub fn task_seconds(mut self, seconds: u64) -> Self {
+        self.hss.task_duration = Duration::from_secs(seconds);
+        self
+    }
+
+    /// Like [`task_seconds`](Self::task_seconds), to the millisecond.
+    pub fn task_duration(mut self, duration: Duration) -> Self {
+        self.hss.task_duration = duration;
+        self
+    }
+
     /// Starts on a random port of 127.0.0.1.
     pub async fn start(self) -> std::io::Result<RunningEmulator> {
         self.start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
@@ -411,6 +449,7 @@ impl Emulator {
                 limits: self.limits,
                 logged_exchanges: self.logged_exchanges,
                 identity: self.identity.resolved(&self.project_id, &self.region),
+                hss: self.hss.clone(),
             },
             acceptor,
         ));

@@ -4,6 +4,7 @@
 use super::conn::Limits;
 use super::identity::{self, IdentityEndpoint};
 use super::script::{Action, ScriptedReply};
+use super::service::{self, Answer};
 use super::state::{Exchange, ExchangeLog, LOGGED_BODY_BYTES, State, Verdict};
 use super::validate::{self, ValidCall};
 use super::verify::{self, RawRequest};
@@ -44,6 +45,8 @@ pub(crate) struct Config {
     pub logged_exchanges: usize,
     /// The identity services (IAM, STS, ECS metadata, pod identity): see `identity`.
     pub identity: identity::Settings,
+    /// The HSS service's registries and tasks: see `service`.
+    pub hss: service::Settings,
 }
 
 pub(crate) struct Shared {
@@ -258,6 +261,13 @@ pub(crate) async fn handle_request(
         (None, Some(endpoint)) => identity::judge(endpoint, &raw, shared, &request_id),
     };
 
+    // The service acts only on the answer it gives: a scripted answer leaves the state alone.
+    if action.is_none()
+        && let Some(call) = judgement.call.take()
+    {
+        serve(&call, shared, &request_id, &mut judgement);
+    }
+
     let mut raw = raw;
     let body_len = raw.body.len();
     if let Some(endpoint) = endpoint {
@@ -280,20 +290,7 @@ pub(crate) async fn handle_request(
         request_id: request_id.clone(),
     };
     let response = match action {
-        None => {
-            if let Some(call) = &judgement.call {
-                let at = crate::signer::sdk_date::format(shared.now()).unwrap_or_default();
-                if let Ok(mut state) = shared.state.lock() {
-                    state.record_sync(
-                        &call.project_id,
-                        &call.image_type,
-                        at,
-                        call.enterprise_project_id.clone(),
-                    );
-                }
-            }
-            Ok(judged_response(&judgement, &request_id, shared))
-        }
+        None => Ok(judged_response(&judgement, &request_id, shared)),
         Some(action) => {
             exchange.verdict = Verdict::Scripted;
             exchange.reason = format!(
@@ -325,7 +322,9 @@ pub(crate) async fn handle_request(
 
 /// The gateway's checks (route, authentication), then the service's (validation).
 fn judge(raw: &RawRequest, shared: &Shared) -> Judgement {
-    let Some(project_id) = validate::route(raw.raw_path()).filter(|_| raw.method == "POST") else {
+    let Some((route, path_params)) = crate::spec::route(&raw.method, raw.raw_path())
+        .filter(|(route, _)| service::serves(route.operation))
+    else {
         return Judgement::reject(
             404,
             "APIG.0101",
@@ -336,7 +335,7 @@ fn judge(raw: &RawRequest, shared: &Shared) -> Judgement {
         Ok(ok) => ok,
         Err(rejected) => return *rejected,
     };
-    match validate::validate(raw, project_id) {
+    match validate::validate(raw, route, path_params) {
         Ok(call) => Judgement {
             status: 200,
             error_code: None,
@@ -352,6 +351,44 @@ fn judge(raw: &RawRequest, shared: &Shared) -> Judgement {
             canonical_request,
             ..Judgement::reject(400, invalid.error_code, invalid.message)
         },
+    }
+}
+
+/// The service's answer to a valid call, into `judgement`.
+fn serve(call: &ValidCall, shared: &Shared, request_id: &str, judgement: &mut Judgement) {
+    let context = service::Context {
+        settings: &shared.config.hss,
+        now: shared.now(),
+        request_id,
+    };
+    let answer = match shared.state.lock() {
+        Ok(mut state) => service::handle(call, &mut state, &context),
+        Err(_) => Err(validate::Invalid {
+            error_code: "HSS.0004",
+            message: "internal error: the state is unavailable".into(),
+        }),
+    };
+    let reply = |body| identity::Reply {
+        content_type: "application/json",
+        headers: Vec::new(),
+        body,
+    };
+    match answer {
+        Ok(Answer::Success) => {}
+        Ok(Answer::Empty) => judgement.reply = Some(reply(Vec::new())),
+        Ok(Answer::Json(body)) => judgement.reply = Some(reply(body)),
+        Err(invalid) => {
+            let status = if invalid.error_code == "HSS.0004" {
+                500
+            } else {
+                400
+            };
+            *judgement = Judgement {
+                auth: judgement.auth,
+                canonical_request: judgement.canonical_request.take(),
+                ..Judgement::reject(status, invalid.error_code, invalid.message)
+            };
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! What the emulator remembers: per-project synchronizations, and the latest requests with
-//! their verdicts (a bounded log).
+//! What the emulator remembers: per-project synchronizations and synchronization tasks, and the
+//! latest requests with their verdicts (a bounded log).
 
 use super::verify::RawRequest;
 use crate::signer::CanonicalRequest;
@@ -18,12 +18,73 @@ pub struct SyncRecord {
     pub last_enterprise_project_id: Option<String>,
 }
 
-/// Per project, per image type (`private_image`, `shared_image`).
+/// The most projects the state keeps (each of [`State::projects`] and [`State::tasks`]): any
+/// project ID a client signs for makes one, so a new project beyond them replaces another.
+pub const MAX_PROJECTS: usize = 1000;
+/// The most synchronization tasks kept per project; a new one beyond them drops the oldest.
+pub const MAX_TASKS_PER_PROJECT: usize = 1000;
+
+/// Per project: the deprecated call's records per image type (`private_image`,
+/// `shared_image`), and the tasks of `CreateImageSynchronizeTask`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct State {
     /// Project ID -> image type -> record.
     pub projects: BTreeMap<String, BTreeMap<String, SyncRecord>>,
+    /// Project ID -> its synchronization tasks, oldest first (at most
+    /// [`MAX_TASKS_PER_PROJECT`]).
+    pub tasks: BTreeMap<String, VecDeque<SyncTask>>,
+}
+
+/// A task of `CreateImageSynchronizeTask`. Its progress follows from the emulator's clock:
+/// it runs from `begin_time` to `end_time`, then each registry ends finished, or failed with
+/// its `failed_reason`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SyncTask {
+    /// The task's ID (`task_id` of `ListImageScanTask`, path of `ListAssociateRegistries`).
+    pub task_id: String,
+    /// When it was created, milliseconds since the epoch (emulator clock).
+    pub begin_time: i64,
+    /// When it ends (or ended), milliseconds since the epoch (emulator clock).
+    pub end_time: i64,
+    /// Whether it was asked for every registry (`sync_all_registries`).
+    pub is_all: bool,
+    /// The registries it synchronizes.
+    pub registries: Vec<TaskRegistry>,
+}
+
+impl SyncTask {
+    /// Whether it has ended at `now` (milliseconds since the epoch).
+    pub fn finished_at(&self, now: i64) -> bool {
+        now >= self.end_time
+    }
+
+    /// Its `task_status` at `now`: the percentage done while it runs (0..=99), then 100, or
+    /// -3 (error) when every registry failed.
+    pub fn status_at(&self, now: i64) -> i64 {
+        if !self.finished_at(now) {
+            let span = (self.end_time - self.begin_time).max(1);
+            return ((now - self.begin_time).max(0).saturating_mul(100) / span).clamp(0, 99);
+        }
+        let all_failed = !self.registries.is_empty()
+            && self.registries.iter().all(|r| r.failed_reason.is_some());
+        if all_failed { -3 } else { 100 }
+    }
+}
+
+/// A registry of a [`SyncTask`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct TaskRegistry {
+    /// The registry's `id` in `ListRegistry`.
+    pub registry_id: String,
+    /// Its name.
+    pub registry_name: String,
+    /// Its type (`SwrPrivate`, `Harbor`, ...).
+    pub registry_type: String,
+    /// Why it will fail (or failed), when it does.
+    pub failed_reason: Option<String>,
 }
 
 impl State {
@@ -38,6 +99,11 @@ impl State {
             .get(image_type.to_string().as_str())
     }
 
+    /// The tasks of `project_id`, oldest first.
+    pub fn tasks(&self, project_id: &str) -> impl DoubleEndedIterator<Item = &SyncTask> {
+        self.tasks.get(project_id).into_iter().flatten()
+    }
+
     pub(crate) fn record_sync(
         &mut self,
         project_id: &str,
@@ -45,16 +111,32 @@ impl State {
         at: String,
         enterprise_project_id: Option<String>,
     ) {
-        let record = self
-            .projects
-            .entry(project_id.to_owned())
-            .or_default()
+        let record = bounded_entry(&mut self.projects, project_id)
             .entry(image_type.to_owned())
             .or_default();
         record.count += 1;
         record.last_synchronized_at = at;
         record.last_enterprise_project_id = enterprise_project_id;
     }
+
+    /// Adds `task` to `project_id`'s tasks, dropping its oldest beyond
+    /// [`MAX_TASKS_PER_PROJECT`].
+    pub(crate) fn add_task(&mut self, project_id: &str, task: SyncTask) {
+        let tasks = bounded_entry(&mut self.tasks, project_id);
+        if tasks.len() >= MAX_TASKS_PER_PROJECT {
+            tasks.pop_front();
+        }
+        tasks.push_back(task);
+    }
+}
+
+/// `map`'s entry for `project_id`; a new project beyond [`MAX_PROJECTS`] first removes the
+/// first one in order (which one goes matters less than that the map stays bounded).
+fn bounded_entry<'a, V: Default>(map: &'a mut BTreeMap<String, V>, project_id: &str) -> &'a mut V {
+    if !map.contains_key(project_id) && map.len() >= MAX_PROJECTS {
+        map.pop_first();
+    }
+    map.entry(project_id.to_owned()).or_default()
 }
 
 /// How the emulator judged a request.

@@ -57,6 +57,16 @@ pub struct EmulatorArgs {
     /// `sync --ca-bundle FILE` or `curl --cacert FILE`.
     #[arg(long, value_name = "FILE", requires = "tls")]
     ca_out: Option<std::path::PathBuf>,
+
+    /// How long a synchronization task (CreateImageSynchronizeTask) runs, in seconds: its
+    /// task_status goes from 0 to 100 over this time (0: it ends at once).
+    #[arg(long, value_name = "N", default_value_t = hss_image_sync::emulator::DEFAULT_TASK_SECONDS)]
+    task_seconds: u64,
+
+    /// Synchronizing the registry with this ID fails (repeat for several); ListRegistry shows
+    /// the IDs.
+    #[arg(long, value_name = "ID")]
+    fail_registry: Vec<String>,
 }
 
 pub async fn run(mut args: EmulatorArgs) -> ExitCode {
@@ -68,7 +78,12 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_INVALID);
     }
-    let mut emulator = Emulator::new().clock_offset_secs(args.clock_offset);
+    let mut emulator = Emulator::new()
+        .clock_offset_secs(args.clock_offset)
+        .task_seconds(args.task_seconds);
+    for id in &args.fail_registry {
+        emulator = emulator.fail_registry(id);
+    }
     if let Some(path) = args.sk_file.take() {
         match crate::connection::read_secret_file(&path, "--sk-file") {
             Ok(sk) => args.sk = Some(sk),
