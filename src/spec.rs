@@ -145,7 +145,9 @@ pub(crate) fn refused_setter(operation: &str, message: &str) -> Option<(&'static
         .strip_prefix("conversion to `")?
         .split_once("` for ")?
         .1
-        .strip_suffix(" failed")?;
+        .strip_suffix(" failed")?
+        // A parameter named like a Rust keyword is a field ending in `_` (`type_`).
+        .trim_end_matches('_');
     let rule = rules(operation).find(|r| r.name == name)?;
     Some((rule.name, rule_text(rule)))
 }

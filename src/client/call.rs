@@ -459,8 +459,10 @@ fn invalid_request(operation: &str, message: String) -> Error {
             rule: rule.to_owned(),
         };
     }
+    // The generated field of a parameter named like a Rust keyword ends in `_` (`type_`).
     if let Some(name) = message.strip_suffix(" was not initialized")
-        && let Some(rule) = crate::spec::rules(operation).find(|r| r.name == name)
+        && let Some(rule) =
+            crate::spec::rules(operation).find(|r| r.name == name.trim_end_matches('_'))
     {
         return Error::InvalidInput {
             field: rule.name,
