@@ -8,7 +8,6 @@ use hss_image_sync::{AuthToken, Credentials, Error, HssClient, TransportKind};
 use secrecy::SecretString;
 use std::time::{Duration, SystemTime};
 
-
 async fn start() -> RunningEmulator {
     Emulator::new().start().await.unwrap()
 }
@@ -17,7 +16,10 @@ async fn start() -> RunningEmulator {
 async fn accepts_signed_calls_and_keeps_per_project_state() {
     let emulator = start().await;
     let client = emulator.client_builder().build().unwrap();
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
     client
         .run_image_synchronize(ImageType::PrivateImage, |op| {
             op.enterprise_project_id("all_granted_eps")
@@ -102,7 +104,10 @@ async fn wrong_key_is_a_real_apig_0301_with_the_canonical_request() {
         )
         .build()
         .unwrap();
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     let Error::Service(e) = err else {
         panic!("{err:?}")
     };
@@ -192,7 +197,10 @@ async fn temporary_keys_need_their_security_token() {
         )
         .build()
         .unwrap();
-    let err = without.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = without
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("security token"), "{err}");
 }
 
@@ -209,7 +217,9 @@ async fn token_auth() {
         .project_id("p-token")
         .build()
         .unwrap();
-    good.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    good.run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
     assert_eq!(emulator.exchanges()[0].auth, "X-Auth-Token");
     let bad = HssClient::builder()
         .endpoint(emulator.endpoint())
@@ -217,7 +227,10 @@ async fn token_auth() {
         .project_id("p-token")
         .build()
         .unwrap();
-    let err = bad.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = bad
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("decrypt token fail"), "{err}");
 }
 
@@ -247,7 +260,10 @@ async fn a_key_pair_replaces_the_demo_keys() {
         )
         .build()
         .unwrap();
-    let err = demo.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = demo
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("ak not exist"), "{err}");
 }
 
@@ -270,7 +286,10 @@ async fn exchanges_never_show_a_security_token_or_a_signature() {
         .await
         .unwrap();
     let client = emulator.client_builder().build().unwrap();
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
     let exchange = &emulator.exchanges()[0];
     assert_eq!(exchange.verdict, Verdict::Accepted);
     assert_eq!(
@@ -322,7 +341,10 @@ async fn exchanges_never_show_an_iam_token() {
         .project_id("p-token")
         .build()
         .unwrap();
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
     let exchange = &emulator.exchanges()[0];
     assert_eq!(
         (exchange.verdict, exchange.auth),
@@ -350,7 +372,10 @@ async fn exchanges_never_show_an_iam_token() {
         .project_id("p-token")
         .build()
         .unwrap();
-    let err = bad.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = bad
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(!format!("{err:?}").contains(wrong), "{err:?}");
     let exchange = &emulator.exchanges()[1];
     assert_eq!(exchange.verdict, Verdict::Rejected);
@@ -373,7 +398,10 @@ async fn the_401_canonical_request_masks_the_security_token() {
         )
         .build()
         .unwrap();
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     let Error::Service(e) = &err else {
         panic!("{err:?}")
     };
@@ -600,14 +628,20 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
         .unwrap();
 
     emulator.push(Action::status(503));
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, Error::Service(e) if e.status == 503 && e.error_code == "APIG.503"),
         "{err:?}"
     );
 
     emulator.push(Action::too_many_requests_after(7));
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, Error::Service(e) if e.status == 429 && e.error_code == "APIG.0308"),
         "{err:?}"
@@ -618,7 +652,10 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
         "text/html",
         "<html>Bad Gateway</html>",
     ));
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     let Error::Service(e) = &err else {
         panic!("{err:?}")
     };
@@ -637,7 +674,10 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
         200,
         r#"{"error_code":1,"error_description":"busy"}"#,
     ));
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     let Error::NonZeroErrorCode {
         error_code,
         description,
@@ -654,11 +694,17 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
     );
 
     emulator.push(Action::Reset);
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(matches!(&err, Error::Transport { .. }), "{err:?}");
 
     emulator.push(Action::TruncatedBody);
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             &err,
@@ -686,7 +732,10 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
     // Nothing scripted is left, and none of it counted as a synchronization.
     assert_eq!(emulator.pending_actions(), 0);
     assert!(emulator.state().projects.is_empty());
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
     let verdicts: Vec<Verdict> = emulator.exchanges().iter().map(|e| e.verdict).collect();
     assert_eq!(
         verdicts.iter().filter(|v| **v == Verdict::Scripted).count(),
@@ -716,7 +765,14 @@ async fn concurrent_load_keeps_every_verdict_right() {
         } else {
             good.clone()
         };
-        tasks.spawn(async move { (i % 10 == 0, client.run_image_synchronize(ImageType::PrivateImage, |op| op).await) });
+        tasks.spawn(async move {
+            (
+                i % 10 == 0,
+                client
+                    .run_image_synchronize(ImageType::PrivateImage, |op| op)
+                    .await,
+            )
+        });
     }
     while let Some(joined) = tasks.join_next().await {
         let (is_bad, result) = joined.unwrap();
@@ -752,10 +808,7 @@ mod readme_example {
     async fn sync_everything(client: &HssClient) -> usize {
         let mut done = 0;
         for image_type in [ImageType::PrivateImage, ImageType::SharedImage] {
-            match client
-                .run_image_synchronize(image_type, |op| op)
-                .await
-            {
+            match client.run_image_synchronize(image_type, |op| op).await {
                 Ok(_) => done += 1,
                 Err(Error::Service(e)) => eprintln!("HSS said {} {}", e.status, e.error_code),
                 Err(other) => eprintln!("{other}"),
@@ -1097,8 +1150,14 @@ async fn extreme_limits_do_not_panic() {
         .await
         .unwrap();
     let client = emulator.client_builder().build().unwrap();
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
     let tiny = Emulator::new()
         .header_read_timeout(Duration::ZERO)
         .max_connections(0)
@@ -1279,7 +1338,10 @@ async fn beyond_max_connections_the_longest_idle_connection_makes_room() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
 
     let mut reads = tokio::task::JoinSet::new();
     for mut stream in silent {
@@ -1303,10 +1365,17 @@ async fn beyond_max_connections_the_longest_idle_connection_makes_room() {
     emulator.push(Action::Delay(Duration::from_millis(500)));
     let first = tokio::spawn({
         let client = client.clone();
-        async move { client.run_image_synchronize(ImageType::PrivateImage, |op| op).await }
+        async move {
+            client
+                .run_image_synchronize(ImageType::PrivateImage, |op| op)
+                .await
+        }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
     first.await.unwrap().unwrap();
     assert_eq!(emulator.exchanges().len(), 2);
 }
@@ -1366,7 +1435,10 @@ async fn https_refuses_a_certificate_from_an_unknown_ca() {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     // A transport error (of the connect or TLS kind), not retried beyond the policy's 3
     // attempts.
     let Error::Transport { kind, attempts, .. } = &err else {
@@ -1557,7 +1629,10 @@ async fn every_algorithm_refuses_a_wrong_secret_key() {
             .no_retry()
             .build()
             .unwrap();
-        let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+        let err = client
+            .run_image_synchronize(ImageType::PrivateImage, |op| op)
+            .await
+            .unwrap_err();
         let Error::Service(e) = &err else {
             panic!("{algorithm}: {err:?}")
         };
