@@ -2385,7 +2385,7 @@ mod tasks {
             .create_image_synchronize_task(|op| op.body(every_registry()))
             .await
             .unwrap();
-        let task_id = tasks(&client).await.remove(0).task_id.unwrap();
+        let task_id = tasks(client).await.remove(0).task_id.unwrap();
         let of_task = client
             .in_project(
                 client
