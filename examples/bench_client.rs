@@ -19,11 +19,12 @@
 //! - `presign`: the request our client would send now, as JSON (`url`, `headers`, `body`), for
 //!   `curl`.
 //!
-//! A call is a failure unless it is answered 200 (for ours: a successful `SyncResponse`, i.e.
+//! A call is a failure unless it is answered 200 (for ours: a successful `run_image_synchronize`, i.e.
 //! the emulator verified the signature and accepted the call).
 
 use hss_image_sync::emulator::{DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY};
-use hss_image_sync::{Credentials, HssClient, ImageType, SyncRequest};
+use hss_image_sync::types::{ImageType, RunImageSynchronizeRequestInfo};
+use hss_image_sync::{Credentials, HssClient};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -126,10 +127,14 @@ fn raw_client() -> reqwest::Client {
 }
 
 async fn presign(ours: &HssClient) -> Presigned {
-    let prepared = ours
-        .prepare_run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+    let body = RunImageSynchronizeRequestInfo {
+        image_type: ImageType::PrivateImage,
+    };
+    let operation = ours
+        .in_project(ours.operations().run_image_synchronize().body(body))
         .await
-        .expect("prepared request");
+        .expect("operation");
+    let prepared = ours.prepare(operation).await.expect("prepared request");
     let mut headers = HeaderMap::new();
     for header in &prepared.headers {
         headers.append(
@@ -160,12 +165,14 @@ async fn run_ours(client: &HssClient, n: usize, c: usize) -> (f64, usize) {
         let client = client.clone();
         let calls = (worker..n).step_by(c).count();
         tasks.spawn(async move {
-            let request = SyncRequest::new(ImageType::PrivateImage);
             let mut failures = 0;
             for _ in 0..calls {
-                match client.run_image_synchronize(&request).await {
-                    Ok(response) if response.error_code == 0 => {}
-                    _ => failures += 1,
+                // A non-zero `error_code` is an error of the call.
+                let sent = client
+                    .run_image_synchronize(ImageType::PrivateImage, |op| op)
+                    .await;
+                if sent.is_err() {
+                    failures += 1;
                 }
             }
             failures

@@ -15,7 +15,8 @@
 use hss_image_sync::emulator::{
     DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY, Emulator, Verdict,
 };
-use hss_image_sync::{Credentials, Error, HssClient, ImageType, SyncRequest};
+use hss_image_sync::types::ImageType;
+use hss_image_sync::{Credentials, Error, HssClient};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -95,7 +96,7 @@ async fn run(requests: usize, concurrency: usize, endpoint: Option<String>) -> R
                 let client = if is_bad { &bad } else { &good };
                 let sent = Instant::now();
                 let result = client
-                    .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+                    .run_image_synchronize(ImageType::PrivateImage, |op| op)
                     .await;
                 latencies.push(sent.elapsed());
                 let right = match (is_bad, &result) {

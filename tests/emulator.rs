@@ -8,7 +8,6 @@ use hss_image_sync::{AuthToken, Credentials, Error, HssClient, TransportKind};
 use secrecy::SecretString;
 use std::time::{Duration, SystemTime};
 
-
 async fn start() -> RunningEmulator {
     Emulator::new().start().await.unwrap()
 }
@@ -17,7 +16,10 @@ async fn start() -> RunningEmulator {
 async fn accepts_signed_calls_and_keeps_per_project_state() {
     let emulator = start().await;
     let client = emulator.client_builder().build().unwrap();
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
     client
         .run_image_synchronize(ImageType::PrivateImage, |op| {
             op.enterprise_project_id("all_granted_eps")
@@ -102,7 +104,10 @@ async fn wrong_key_is_a_real_apig_0301_with_the_canonical_request() {
         )
         .build()
         .unwrap();
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     let Error::Service(e) = err else {
         panic!("{err:?}")
     };
@@ -192,7 +197,10 @@ async fn temporary_keys_need_their_security_token() {
         )
         .build()
         .unwrap();
-    let err = without.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = without
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("security token"), "{err}");
 }
 
@@ -209,7 +217,9 @@ async fn token_auth() {
         .project_id("p-token")
         .build()
         .unwrap();
-    good.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    good.run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
     assert_eq!(emulator.exchanges()[0].auth, "X-Auth-Token");
     let bad = HssClient::builder()
         .endpoint(emulator.endpoint())
@@ -217,7 +227,10 @@ async fn token_auth() {
         .project_id("p-token")
         .build()
         .unwrap();
-    let err = bad.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = bad
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("decrypt token fail"), "{err}");
 }
 
@@ -247,7 +260,10 @@ async fn a_key_pair_replaces_the_demo_keys() {
         )
         .build()
         .unwrap();
-    let err = demo.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = demo
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("ak not exist"), "{err}");
 }
 
@@ -270,7 +286,10 @@ async fn exchanges_never_show_a_security_token_or_a_signature() {
         .await
         .unwrap();
     let client = emulator.client_builder().build().unwrap();
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
     let exchange = &emulator.exchanges()[0];
     assert_eq!(exchange.verdict, Verdict::Accepted);
     assert_eq!(
@@ -322,7 +341,10 @@ async fn exchanges_never_show_an_iam_token() {
         .project_id("p-token")
         .build()
         .unwrap();
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
     let exchange = &emulator.exchanges()[0];
     assert_eq!(
         (exchange.verdict, exchange.auth),
@@ -350,7 +372,10 @@ async fn exchanges_never_show_an_iam_token() {
         .project_id("p-token")
         .build()
         .unwrap();
-    let err = bad.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = bad
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(!format!("{err:?}").contains(wrong), "{err:?}");
     let exchange = &emulator.exchanges()[1];
     assert_eq!(exchange.verdict, Verdict::Rejected);
@@ -373,7 +398,10 @@ async fn the_401_canonical_request_masks_the_security_token() {
         )
         .build()
         .unwrap();
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     let Error::Service(e) = &err else {
         panic!("{err:?}")
     };
@@ -600,14 +628,20 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
         .unwrap();
 
     emulator.push(Action::status(503));
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, Error::Service(e) if e.status == 503 && e.error_code == "APIG.503"),
         "{err:?}"
     );
 
     emulator.push(Action::too_many_requests_after(7));
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, Error::Service(e) if e.status == 429 && e.error_code == "APIG.0308"),
         "{err:?}"
@@ -618,7 +652,10 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
         "text/html",
         "<html>Bad Gateway</html>",
     ));
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     let Error::Service(e) = &err else {
         panic!("{err:?}")
     };
@@ -637,7 +674,10 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
         200,
         r#"{"error_code":1,"error_description":"busy"}"#,
     ));
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     let Error::NonZeroErrorCode {
         error_code,
         description,
@@ -654,11 +694,17 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
     );
 
     emulator.push(Action::Reset);
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(matches!(&err, Error::Transport { .. }), "{err:?}");
 
     emulator.push(Action::TruncatedBody);
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             &err,
@@ -686,7 +732,10 @@ async fn scripted_answers_and_faults_reach_the_caller_as_the_right_errors() {
     // Nothing scripted is left, and none of it counted as a synchronization.
     assert_eq!(emulator.pending_actions(), 0);
     assert!(emulator.state().projects.is_empty());
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
     let verdicts: Vec<Verdict> = emulator.exchanges().iter().map(|e| e.verdict).collect();
     assert_eq!(
         verdicts.iter().filter(|v| **v == Verdict::Scripted).count(),
@@ -716,7 +765,14 @@ async fn concurrent_load_keeps_every_verdict_right() {
         } else {
             good.clone()
         };
-        tasks.spawn(async move { (i % 10 == 0, client.run_image_synchronize(ImageType::PrivateImage, |op| op).await) });
+        tasks.spawn(async move {
+            (
+                i % 10 == 0,
+                client
+                    .run_image_synchronize(ImageType::PrivateImage, |op| op)
+                    .await,
+            )
+        });
     }
     while let Some(joined) = tasks.join_next().await {
         let (is_bad, result) = joined.unwrap();
@@ -752,10 +808,7 @@ mod readme_example {
     async fn sync_everything(client: &HssClient) -> usize {
         let mut done = 0;
         for image_type in [ImageType::PrivateImage, ImageType::SharedImage] {
-            match client
-                .run_image_synchronize(image_type, |op| op)
-                .await
-            {
+            match client.run_image_synchronize(image_type, |op| op).await {
                 Ok(_) => done += 1,
                 Err(Error::Service(e)) => eprintln!("HSS said {} {}", e.status, e.error_code),
                 Err(other) => eprintln!("{other}"),
@@ -1097,8 +1150,14 @@ async fn extreme_limits_do_not_panic() {
         .await
         .unwrap();
     let client = emulator.client_builder().build().unwrap();
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
     let tiny = Emulator::new()
         .header_read_timeout(Duration::ZERO)
         .max_connections(0)
@@ -1279,7 +1338,10 @@ async fn beyond_max_connections_the_longest_idle_connection_makes_room() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
 
     let mut reads = tokio::task::JoinSet::new();
     for mut stream in silent {
@@ -1303,10 +1365,17 @@ async fn beyond_max_connections_the_longest_idle_connection_makes_room() {
     emulator.push(Action::Delay(Duration::from_millis(500)));
     let first = tokio::spawn({
         let client = client.clone();
-        async move { client.run_image_synchronize(ImageType::PrivateImage, |op| op).await }
+        async move {
+            client
+                .run_image_synchronize(ImageType::PrivateImage, |op| op)
+                .await
+        }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap();
+    client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap();
     first.await.unwrap().unwrap();
     assert_eq!(emulator.exchanges().len(), 2);
 }
@@ -1366,7 +1435,10 @@ async fn https_refuses_a_certificate_from_an_unknown_ca() {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+    let err = client
+        .run_image_synchronize(ImageType::PrivateImage, |op| op)
+        .await
+        .unwrap_err();
     // A transport error (of the connect or TLS kind), not retried beyond the policy's 3
     // attempts.
     let Error::Transport { kind, attempts, .. } = &err else {
@@ -1557,7 +1629,10 @@ async fn every_algorithm_refuses_a_wrong_secret_key() {
             .no_retry()
             .build()
             .unwrap();
-        let err = client.run_image_synchronize(ImageType::PrivateImage, |op| op).await.unwrap_err();
+        let err = client
+            .run_image_synchronize(ImageType::PrivateImage, |op| op)
+            .await
+            .unwrap_err();
         let Error::Service(e) = &err else {
             panic!("{algorithm}: {err:?}")
         };
@@ -1892,5 +1967,603 @@ async fn sm2_keys_hitting_the_sdks_z_a_quirk_are_accepted() {
             .await
             .unwrap_or_else(|e| panic!("{ak}: {e}"));
         assert_eq!(last_auth(&emulator), (Verdict::Accepted, "SDK-SM2-SM3"));
+    }
+}
+
+// The successor operations: registries, synchronization tasks and their registries.
+
+mod tasks {
+    use super::*;
+    use futures_util::TryStreamExt;
+    use hss_image_sync::types::{
+        CreateImageSynchronizeTaskRequestInfo, RegistryInfo, RegistryRef, RegistryType, SyncStatus,
+        TaskKind, TaskStatusFilter, TaskType,
+    };
+
+    fn every_registry() -> CreateImageSynchronizeTaskRequestInfo {
+        CreateImageSynchronizeTaskRequestInfo {
+            sync_all_registries: true,
+            registry_info: vec![],
+        }
+    }
+
+    fn listed(registries: &[(&str, RegistryType)]) -> CreateImageSynchronizeTaskRequestInfo {
+        CreateImageSynchronizeTaskRequestInfo {
+            sync_all_registries: false,
+            registry_info: registries
+                .iter()
+                .map(|(id, kind)| RegistryRef {
+                    registry_id: (*id).try_into().unwrap(),
+                    registry_type: *kind,
+                })
+                .collect(),
+        }
+    }
+
+    async fn tasks(client: &HssClient) -> Vec<types::ImageScanTaskInfo> {
+        client
+            .list_image_scan_task(|op| op.type_(TaskKind::ImageSync))
+            .await
+            .unwrap()
+            .value
+            .data_list
+    }
+
+    async fn registries_of(client: &HssClient, task_id: &str) -> Vec<types::AssociateRegistry> {
+        client
+            .list_associate_registries(|op| op.task_id(task_id))
+            .await
+            .unwrap()
+            .value
+            .data_list
+    }
+
+    fn leaked(emulator: &RunningEmulator) -> &'static HssClient {
+        Box::leak(Box::new(emulator.client_builder().build().unwrap()))
+    }
+
+    fn now_ms() -> i64 {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    }
+
+    #[tokio::test]
+    async fn list_registry_gives_the_default_registries_and_filters_them() {
+        let emulator = start().await;
+        let client = emulator.client_builder().build().unwrap();
+        let all = client.list_registry(|op| op).await.unwrap().value;
+        assert_eq!(all.total_num, Some(3));
+        let types: Vec<_> = all
+            .data_list
+            .iter()
+            .map(|r| r.registry_type.as_deref().unwrap())
+            .collect();
+        assert_eq!(types, ["SwrPrivate", "SwrShared", "Harbor"]);
+        for r in &all.data_list {
+            assert!(r.id.is_some() && r.registry_name.is_some() && r.images_num.is_some());
+            assert_eq!(r.status.as_deref(), Some("success"));
+        }
+
+        let harbor = client
+            .list_registry(|op| op.registry_type("Harbor,Jfrog"))
+            .await
+            .unwrap()
+            .value;
+        assert_eq!(harbor.total_num, Some(1));
+        assert_eq!(
+            harbor.data_list[0].registry_name.as_deref(),
+            Some("harbor-ci")
+        );
+        let swr = client
+            .list_registry(|op| op.registry_name("swr"))
+            .await
+            .unwrap()
+            .value;
+        assert_eq!(swr.total_num, Some(2), "a fuzzy name match");
+        let failing = client
+            .list_registry(|op| op.status(types::RegistryStatus::Fail))
+            .await
+            .unwrap()
+            .value;
+        assert_eq!((failing.total_num, failing.data_list.len()), (Some(0), 0));
+        let page = client
+            .list_registry(|op| op.offset(2).limit(10))
+            .await
+            .unwrap()
+            .value;
+        assert_eq!((page.total_num, page.data_list.len()), (Some(3), 1));
+    }
+
+    #[tokio::test]
+    async fn a_task_of_every_registry_runs_to_100_and_reports_each_registry() {
+        let emulator = Emulator::new().task_seconds(1).start().await.unwrap();
+        let client = emulator.client_builder().build().unwrap();
+        let before = now_ms();
+        let done = client
+            .create_image_synchronize_task(|op| op.body(every_registry()))
+            .await
+            .unwrap();
+        assert!(done.request_id.is_some());
+
+        let listed = tasks(&client).await;
+        assert_eq!(listed.len(), 1);
+        let task = &listed[0];
+        assert_eq!(task.task_type.as_deref(), Some("manualSync"));
+        assert!(
+            task.begin_time.unwrap() >= before - 1000,
+            "the emulator's clock, in ms"
+        );
+        assert!((0..100).contains(&task.task_status.unwrap()), "{task:?}");
+        assert_eq!(task.end_time, None);
+        assert_eq!(task.is_all, Some(true));
+        let task_id = task.task_id.clone().unwrap();
+        let running = registries_of(&client, &task_id).await;
+        assert_eq!(running.len(), 3);
+        assert!(
+            running
+                .iter()
+                .all(|r| r.sync_status.as_deref() == Some("running"))
+        );
+        let scanning = client
+            .list_image_scan_task(|op| {
+                op.type_(TaskKind::ImageSync)
+                    .task_status(TaskStatusFilter::Scanning)
+            })
+            .await
+            .unwrap()
+            .value;
+        assert_eq!(scanning.total_num, Some(1));
+
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let task = tasks(&client).await.remove(0);
+        assert_eq!(task.task_status, Some(100));
+        assert_eq!(task.end_time, Some(task.begin_time.unwrap() + 1000));
+        assert_eq!(
+            (task.success_num, task.failed_num, task.total_num),
+            (Some(3), Some(0), Some(3))
+        );
+        let finished = registries_of(&client, &task_id).await;
+        assert!(
+            finished
+                .iter()
+                .all(|r| r.sync_status.as_deref() == Some("finished") && r.failed_reason.is_none())
+        );
+        // ListRegistry shows when each was last synchronized.
+        let registries = client.list_registry(|op| op).await.unwrap().value;
+        assert!(
+            registries
+                .data_list
+                .iter()
+                .all(|r| r.latest_sync_time == task.end_time)
+        );
+        let state = emulator.state();
+        assert_eq!(state.tasks(emulator.project_id()).count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_task_of_listed_registries_synchronizes_only_those() {
+        let emulator = Emulator::new().task_seconds(0).start().await.unwrap();
+        let client = emulator.client_builder().build().unwrap();
+        let registries = client.list_registry(|op| op).await.unwrap().value.data_list;
+        let harbor = registries
+            .iter()
+            .find(|r| r.registry_type.as_deref() == Some("Harbor"))
+            .and_then(|r| r.id.clone())
+            .unwrap();
+        client
+            .create_image_synchronize_task(|op| {
+                op.body(listed(&[
+                    (&harbor, RegistryType::Harbor),
+                    (&harbor, RegistryType::Harbor),
+                ]))
+            })
+            .await
+            .unwrap();
+        let task = tasks(&client).await.remove(0);
+        assert_eq!(
+            task.task_status,
+            Some(100),
+            "task_seconds(0) ends it at once"
+        );
+        assert_eq!((task.total_num, task.is_all), (Some(1), Some(false)));
+        let synced = registries_of(&client, task.task_id.as_deref().unwrap()).await;
+        assert_eq!(synced.len(), 1);
+        assert_eq!(synced[0].registry_id.as_deref(), Some(harbor.as_str()));
+        assert_eq!(synced[0].sync_status.as_deref(), Some("finished"));
+    }
+
+    #[tokio::test]
+    async fn a_failing_registry_fails_its_part_and_a_task_of_only_it_fails() {
+        let registries = hss_image_sync::emulator::default_registries();
+        let shared = registries[1].id.clone().unwrap();
+        let emulator = Emulator::new()
+            .task_seconds(0)
+            .fail_registry(&shared)
+            .start()
+            .await
+            .unwrap();
+        let client = emulator.client_builder().build().unwrap();
+        client
+            .create_image_synchronize_task(|op| op.body(every_registry()))
+            .await
+            .unwrap();
+        let task = tasks(&client).await.remove(0);
+        assert_eq!(task.task_status, Some(100));
+        assert_eq!(
+            (task.success_num, task.failed_num, task.total_num),
+            (Some(2), Some(1), Some(3))
+        );
+        let task_id = task.task_id.unwrap();
+        let failed = client
+            .list_associate_registries(|op| op.task_id(&*task_id).sync_status(SyncStatus::Failed))
+            .await
+            .unwrap()
+            .value;
+        assert_eq!(failed.total_num, Some(1));
+        assert_eq!(
+            failed.data_list[0].registry_id.as_deref(),
+            Some(shared.as_str())
+        );
+        assert!(
+            failed.data_list[0]
+                .failed_reason
+                .as_deref()
+                .is_some_and(|r| !r.is_empty())
+        );
+
+        client
+            .create_image_synchronize_task(|op| {
+                op.body(listed(&[(&shared, RegistryType::SwrShared)]))
+            })
+            .await
+            .unwrap();
+        let newest = tasks(&client).await.remove(0);
+        assert_ne!(
+            newest.task_id.as_deref(),
+            Some(task_id.as_str()),
+            "newest first"
+        );
+        assert_eq!(newest.task_status, Some(-3), "every registry failed");
+        assert_eq!((newest.success_num, newest.failed_num), (Some(0), Some(1)));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_registry_or_task_is_an_invalid_parameter() {
+        let emulator = start().await;
+        let client = emulator.client_builder().build().unwrap();
+        let err = client
+            .create_image_synchronize_task(|op| {
+                op.body(listed(&[("no-such-registry", RegistryType::Harbor)]))
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Service(e) if e.status == 400 && e.error_code == "HSS.0001"
+                && e.error_msg.contains("registry_id") && e.error_msg.contains("no-such-registry")),
+            "{err:?}"
+        );
+        let err = client
+            .create_image_synchronize_task(|op| op.body(listed(&[])))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Service(e) if e.status == 400 && e.error_msg.contains("registry_info")),
+            "{err:?}"
+        );
+        let err = client
+            .list_associate_registries(|op| op.task_id("no-such-task"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Service(e) if e.status == 400 && e.error_msg.contains("task_id")),
+            "{err:?}"
+        );
+        assert_eq!(emulator.state().tasks(emulator.project_id()).count(), 0);
+    }
+
+    #[tokio::test]
+    async fn task_listings_filter_and_page() {
+        let emulator = Emulator::new().task_seconds(0).start().await.unwrap();
+        // `pages` takes an operation that borrows the client for 'static.
+        let client = leaked(&emulator);
+        for _ in 0..12 {
+            client
+                .create_image_synchronize_task(|op| op.body(every_registry()))
+                .await
+                .unwrap();
+        }
+        let first = client
+            .list_image_scan_task(|op| op.type_(TaskKind::ImageSync).limit(10))
+            .await
+            .unwrap()
+            .value;
+        assert_eq!((first.total_num, first.data_list.len()), (Some(12), 10));
+        let rest = client
+            .list_image_scan_task(|op| op.type_(TaskKind::ImageSync).offset(10).limit(10))
+            .await
+            .unwrap()
+            .value;
+        assert_eq!((rest.total_num, rest.data_list.len()), (Some(12), 2));
+        let all = client
+            .in_project(
+                client
+                    .operations()
+                    .list_image_scan_task()
+                    .type_(TaskKind::ImageSync),
+            )
+            .await
+            .unwrap();
+        let walked: Vec<_> = client.pages(all).try_collect().await.unwrap();
+        let ids: std::collections::BTreeSet<_> = walked
+            .into_iter()
+            .flat_map(|p| p.value)
+            .map(|t| t.task_id.unwrap())
+            .collect();
+        assert_eq!(ids.len(), 12, "twelve distinct tasks");
+
+        let one = ids.iter().next().unwrap();
+        let by_id = client
+            .list_image_scan_task(|op| op.type_(TaskKind::ImageSync).task_id(one.as_str()))
+            .await
+            .unwrap()
+            .value;
+        assert_eq!(by_id.total_num, Some(1));
+        for (filter, expected) in [
+            (None, 12),
+            (Some(TaskType::ManualSync), 12),
+            (Some(TaskType::Cycle), 0),
+        ] {
+            let listed = client
+                .list_image_scan_task(|op| {
+                    let op = op.type_(TaskKind::ImageSync);
+                    match filter {
+                        Some(t) => op.task_type(t),
+                        None => op,
+                    }
+                })
+                .await
+                .unwrap()
+                .value;
+            assert_eq!(listed.total_num, Some(expected), "{filter:?}");
+        }
+        let finished = client
+            .list_image_scan_task(|op| {
+                op.type_(TaskKind::ImageSync)
+                    .task_status(TaskStatusFilter::Finished)
+            })
+            .await
+            .unwrap()
+            .value;
+        assert_eq!(finished.total_num, Some(12));
+        let scans = client
+            .list_image_scan_task(|op| op.type_(TaskKind::ImageScan))
+            .await
+            .unwrap()
+            .value;
+        assert_eq!(scans.total_num, Some(0), "the emulator runs no scans");
+    }
+
+    #[tokio::test]
+    async fn pages_walk_registries_over_more_than_one_page() {
+        let many: Vec<RegistryInfo> = (0..250)
+            .map(|i| RegistryInfo {
+                id: Some(format!("registry-{i:03}")),
+                registry_name: Some(format!("harbor-{i:03}")),
+                registry_type: Some("Harbor".into()),
+                status: Some("success".into()),
+                ..Default::default()
+            })
+            .collect();
+        let emulator = Emulator::new()
+            .registries(many)
+            .task_seconds(0)
+            .start()
+            .await
+            .unwrap();
+        // `pages` takes an operation that borrows the client for 'static.
+        let client = leaked(&emulator);
+        let all = client
+            .in_project(client.operations().list_registry())
+            .await
+            .unwrap();
+        let pages: Vec<_> = client.pages(all).try_collect().await.unwrap();
+        assert_eq!(pages.len(), 2, "200 then 50");
+        let ids: Vec<_> = pages
+            .into_iter()
+            .flat_map(|p| p.value)
+            .map(|r| r.id.unwrap())
+            .collect();
+        assert_eq!(ids.len(), 250);
+        assert_eq!(
+            ids.iter().collect::<std::collections::BTreeSet<_>>().len(),
+            250
+        );
+
+        client
+            .create_image_synchronize_task(|op| op.body(every_registry()))
+            .await
+            .unwrap();
+        let task_id = tasks(client).await.remove(0).task_id.unwrap();
+        let of_task = client
+            .in_project(
+                client
+                    .operations()
+                    .list_associate_registries()
+                    .task_id(&*task_id),
+            )
+            .await
+            .unwrap();
+        let pages: Vec<_> = client.pages(of_task).try_collect().await.unwrap();
+        assert_eq!(
+            pages.iter().map(|p| p.value.len()).collect::<Vec<_>>(),
+            [200, 50]
+        );
+        assert!(
+            pages
+                .iter()
+                .flat_map(|p| &p.value)
+                .all(|r| r.sync_status.as_deref() == Some("finished"))
+        );
+        let named = client
+            .list_associate_registries(|op| op.task_id(&*task_id).registry_name("harbor-24"))
+            .await
+            .unwrap()
+            .value;
+        assert_eq!(named.total_num, Some(10), "harbor-240..=249");
+    }
+
+    #[tokio::test]
+    async fn a_limit_out_of_range_is_refused_by_the_client_and_by_the_emulator() {
+        let emulator = start().await;
+        let client = emulator.client_builder().build().unwrap();
+        let err = client.list_registry(|op| op.limit(5)).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidInput { field: "limit", rule } if rule.contains("10..=200")),
+            "{err:?}"
+        );
+        assert!(emulator.exchanges().is_empty(), "refused before sending");
+
+        let project = emulator.project_id();
+        for (path, query, named) in [
+            (
+                format!("/v5/{project}/image/registries"),
+                vec![("limit", "5")],
+                "limit",
+            ),
+            (
+                format!("/v5/{project}/image/tasks"),
+                vec![("type", "image_sync"), ("offset", "-1")],
+                "offset",
+            ),
+            (format!("/v5/{project}/image/tasks"), vec![], "type"),
+            (
+                format!("/v5/{project}/image/tasks"),
+                vec![("type", "images")],
+                "type",
+            ),
+            (
+                format!("/v5/{project}/image/registries"),
+                vec![("status", "failed")],
+                "status",
+            ),
+            (
+                format!(
+                    "/v5/{project}/image/image-sync/tasks/{}/registries",
+                    "t".repeat(65)
+                ),
+                vec![],
+                "task_id",
+            ),
+        ] {
+            let (status, response) = send_signed_query(&emulator, "GET", &path, &query, "").await;
+            assert_eq!(status, 400, "{path} {query:?}: {response}");
+            assert!(response.contains("HSS.0001"), "{response}");
+            assert!(
+                response.contains(&format!("Invalid parameter: {named}: ")),
+                "{path} {query:?}: {response}"
+            );
+        }
+        let (status, response) = send_signed_query(
+            &emulator,
+            "GET",
+            &format!("/v5/{project}/image/registries"),
+            &[("limit", "200"), ("offset", "0"), ("unknown", "x")],
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "{response}");
+        assert!(response.contains(r#""total_num":3"#), "{response}");
+    }
+
+    #[tokio::test]
+    async fn an_unparsable_create_body_is_hss_0002_and_a_wrong_one_hss_0001() {
+        let emulator = start().await;
+        let path = format!("/v5/{}/image/image-sync/tasks", emulator.project_id());
+        for (body, code) in [
+            ("not json", "HSS.0002"),
+            ("[true]", "HSS.0002"),
+            ("{}", "HSS.0001"),
+            (r#"{"sync_all_registries": "yes"}"#, "HSS.0001"),
+            (
+                r#"{"sync_all_registries": false, "registry_info": [{"registry_id": "x", "registry_type": "Quay"}]}"#,
+                "HSS.0001",
+            ),
+        ] {
+            let (status, response) = send_signed(&emulator, "POST", &path, body).await;
+            assert_eq!(status, 400, "{body}: {response}");
+            assert!(response.contains(code), "{body}: {response}");
+        }
+        let (status, response) =
+            send_signed(&emulator, "POST", &path, r#"{"sync_all_registries": true}"#).await;
+        assert_eq!(status, 200, "{response}");
+        assert!(response.ends_with("\r\n\r\n"), "no body: {response}");
+        // A GET of the POST-only path is not an API.
+        let (status, _) = send_signed(&emulator, "GET", &path, "").await;
+        assert_eq!(status, 404);
+    }
+
+    #[tokio::test]
+    async fn tasks_are_capped_per_project_dropping_the_oldest() {
+        use hss_image_sync::emulator::MAX_TASKS_PER_PROJECT;
+        let emulator = Emulator::new().task_seconds(0).start().await.unwrap();
+        let path = format!("/v5/{}/image/image-sync/tasks", emulator.project_id());
+        let mut first = None;
+        for i in 0..=MAX_TASKS_PER_PROJECT {
+            let (status, _) =
+                send_signed(&emulator, "POST", &path, r#"{"sync_all_registries": true}"#).await;
+            assert_eq!(status, 200);
+            if i == 0 {
+                first = emulator
+                    .state()
+                    .tasks(emulator.project_id())
+                    .next()
+                    .map(|t| t.task_id.clone());
+            }
+        }
+        let state = emulator.state();
+        let kept: Vec<_> = state.tasks(emulator.project_id()).collect();
+        assert_eq!(kept.len(), MAX_TASKS_PER_PROJECT);
+        assert_ne!(kept[0].task_id, first.unwrap(), "the oldest went");
+    }
+
+    async fn send_signed_query(
+        emulator: &RunningEmulator,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
+        let host = emulator.addr().to_string();
+        let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
+        let query: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let signable = SignableRequest {
+            method,
+            host: &host,
+            path,
+            query: &query,
+            headers: &headers,
+            body: body.as_bytes(),
+        };
+        let sk = SecretString::from(hss_image_sync::emulator::DEMO_SECRET_KEY);
+        let signed = signer::sign(
+            &signable,
+            hss_image_sync::emulator::DEMO_ACCESS_KEY,
+            &sk,
+            SystemTime::now(),
+        )
+        .unwrap();
+        send_raw(
+            &host,
+            method,
+            &signed.uri,
+            &pairs(&signed.headers),
+            body.as_bytes(),
+        )
+        .await
     }
 }

@@ -76,7 +76,14 @@ async fn client(emulator: &RunningEmulator) -> HssClient {
         .unwrap()
 }
 
-fn check(row: &Row, result: &Result<hss_image_sync::SyncResponse, Error>, elapsed: Duration) {
+fn check(
+    row: &Row,
+    result: &Result<
+        hss_image_sync::Response<hss_image_sync::types::RunImageSynchronizeResponse>,
+        Error,
+    >,
+    elapsed: Duration,
+) {
     let attempts = match (result, &row.expect) {
         (Ok(done), Expect::Ok) => done.attempts,
         (Err(Error::Service(e)), Expect::Service(status)) if e.status == *status => e.attempts,
@@ -612,7 +619,7 @@ async fn a_chunked_body_over_a_custom_cap_is_refused() {
         .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
-    assert_eq!(done.error_description.len(), 2_000 - 39);
+    assert_eq!(done.value.error_description.unwrap().len(), 2_000 - 39);
 }
 
 /// A body framed by its Content-Length is read without the limiting wrapper when the length
@@ -625,7 +632,7 @@ async fn a_sized_body_is_capped_at_its_declared_length() {
         .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await
         .unwrap();
-    assert_eq!(done.error_description.len(), 2_000 - 39);
+    assert_eq!(done.value.error_description.unwrap().len(), 2_000 - 39);
     let err = raw_client(&endpoint, 1_999)
         .run_image_synchronize(ImageType::PrivateImage, |op| op)
         .await

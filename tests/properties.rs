@@ -1,9 +1,10 @@
 //! Properties of canonicalization and of the client/emulator pair, checked with proptest.
 
+use hss_image_sync::Credentials;
 use hss_image_sync::emulator::Emulator;
 use hss_image_sync::emulator::verify::{RawRequest, parse_authorization, verify_signature};
 use hss_image_sync::signer::{self, SignableRequest, SignedRequest};
-use hss_image_sync::{Credentials, ImageType, SyncRequest};
+use hss_image_sync::types::ImageType;
 use percent_encoding::percent_decode_str;
 use proptest::prelude::*;
 use secrecy::SecretString;
@@ -233,15 +234,19 @@ proptest! {
                 .no_retry()
                 .build()
                 .unwrap();
-            let mut request = SyncRequest::new(if shared { ImageType::SharedImage } else { ImageType::PrivateImage })
-                .project_id(project.trim());
-            if let Some(e) = &enterprise {
-                request = request.enterprise_project_id(e);
-            }
-            if let Some(r) = &region {
-                request = request.region_header(r);
-            }
-            let result = client.run_image_synchronize(&request).await;
+            let image_type = if shared { ImageType::SharedImage } else { ImageType::PrivateImage };
+            let result = client
+                .run_image_synchronize(image_type, |op| {
+                    let mut op = op.project_id(project.trim());
+                    if let Some(e) = &enterprise {
+                        op = op.enterprise_project_id(e.as_str());
+                    }
+                    if let Some(r) = &region {
+                        op = op.region(r.as_str());
+                    }
+                    op
+                })
+                .await;
             let exchanges = emulator.exchanges();
             prop_assert!(result.is_ok(), "{:?} / {:?}", result, exchanges.last().map(|e| e.log_line()));
             prop_assert_eq!(exchanges.len(), 1);

@@ -1,13 +1,23 @@
-//! An emulator of HSS `RunImageSynchronize` behind Huawei Cloud's API gateway, for tests that
+//! An emulator of HSS's image synchronization behind Huawei Cloud's API gateway, for tests that
 //! need no cloud account (feature `emulator`).
 //!
 //! It verifies the signatures of every algorithm of the official SDKs (SDK-HMAC-SHA256,
 //! SDK-HMAC-SM3, V11-HMAC-SHA256 for its [`region`](Emulator::region) and
 //! [`service`](Emulator::service), SDK-ECDSA-P256-SHA256, SDK-SM2-SM3) from the raw request (its
 //! own canonicalization), `X-Sdk-Date` within 15 minutes, security tokens and IAM tokens;
-//! validates the request against the spec; answers like the real service (each answer with an
-//! `X-Request-Id`); keeps per-project state; and can be scripted with responses and faults. It
-//! serves http, or https with a CA it makes at start ([`Emulator::tls`]).
+//! routes each request to its operation of the spec and checks every parameter against the
+//! spec's rules (400 `HSS.0001` naming the parameter and the rule; an unparsable body is
+//! `HSS.0002`); answers like the real service (each answer with an `X-Request-Id`); and can be
+//! scripted with responses and faults. It serves http, or https with a CA it makes at start
+//! ([`Emulator::tls`]).
+//!
+//! The service keeps per-project state ([`RunningEmulator::state`]): every project has the
+//! same registries (`ListRegistry`; [`default_registries`] unless [`Emulator::registries`]);
+//! `CreateImageSynchronizeTask` starts a task over every registry or the ones listed, which
+//! `ListImageScanTask` shows as `manualSync` with its `task_status` going from 0 to 100 over
+//! [`Emulator::task_seconds`] of the emulator's clock, and `ListAssociateRegistries` with each
+//! registry `running`, then `finished` or `failed` ([`Emulator::fail_registry`]). The
+//! deprecated `RunImageSynchronize` counts its calls per image type ([`SyncRecord`]).
 //!
 //! On the same listener it also serves what the credential providers and project discovery talk
 //! to: IAM (`GET /v3/projects`, the federated login), STS (`assume-with-oidc`), the ECS metadata
@@ -19,21 +29,41 @@
 //! the calls.
 //!
 //! It stays bounded whatever it is sent: the exchange log keeps the latest exchanges with their
-//! bodies cut ([`RunningEmulator::exchanges`]); slow request heads and bodies and idle
+//! bodies cut ([`RunningEmulator::exchanges`]); the state keeps at most [`MAX_PROJECTS`]
+//! projects of at most [`MAX_TASKS_PER_PROJECT`] tasks; slow request heads and bodies and idle
 //! connections time out; connections are capped ([`Emulator::max_connections`]); and a refusal
 //! never grows with a repeated signed header.
 //!
 //! ```
+//! use hss_image_sync::Error;
 //! use hss_image_sync::emulator::{Action, Emulator};
-//! use hss_image_sync::{Error, ImageType, SyncRequest};
+//! use hss_image_sync::types::{CreateImageSynchronizeTaskRequestInfo, ImageType, TaskKind};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! let emulator = Emulator::new().start().await.unwrap();
+//! let emulator = Emulator::new().task_seconds(0).start().await.unwrap();
 //! let client = emulator.client_builder().build().unwrap();
 //!
+//! // Synchronize every registry; the task is then listed (it ends at once: task_seconds(0)).
+//! let every_registry = CreateImageSynchronizeTaskRequestInfo {
+//!     sync_all_registries: true,
+//!     registry_info: vec![],
+//! };
 //! client
-//!     .run_image_synchronize(&SyncRequest::new(ImageType::PrivateImage))
+//!     .create_image_synchronize_task(|op| op.body(every_registry))
+//!     .await
+//!     .unwrap();
+//! let tasks = client
+//!     .list_image_scan_task(|op| op.type_(TaskKind::ImageSync))
+//!     .await
+//!     .unwrap()
+//!     .into_inner();
+//! assert_eq!(tasks.data_list[0].task_status, Some(100));
+//! assert_eq!(tasks.data_list[0].success_num, Some(3));
+//!
+//! // The deprecated call still works, and is counted.
+//! client
+//!     .run_image_synchronize(ImageType::PrivateImage, |op| op)
 //!     .await
 //!     .unwrap();
 //! let state = emulator.state();
@@ -41,18 +71,12 @@
 //!
 //! // A throttled answer: the client honours Retry-After and tries again.
 //! emulator.push(Action::too_many_requests_after(0));
-//! let done = client
-//!     .run_image_synchronize(&SyncRequest::new(ImageType::SharedImage))
-//!     .await
-//!     .unwrap();
+//! let done = client.list_registry(|op| op).await.unwrap();
 //! assert_eq!(done.attempts, 2);
 //!
 //! // A 403 is not retried, and reaches the caller with its status and request ID.
 //! emulator.push(Action::error(403, "HSS.1005", "no permission"));
-//! let err = client
-//!     .run_image_synchronize(&SyncRequest::new(ImageType::SharedImage))
-//!     .await
-//!     .unwrap_err();
+//! let err = client.list_registry(|op| op).await.unwrap_err();
 //! assert!(matches!(err, Error::Service(ref e) if e.status == 403 && e.request_id.is_some()));
 //! emulator.stop();
 //! # }
