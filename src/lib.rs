@@ -100,9 +100,9 @@ pub use generated::builder;
 pub use generated::types;
 
 pub use client::{
-    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClient, HssClientBuilder, Identity,
-    MAX_OFFSET, Operation, PAGE_LIMIT, Paged, PreparedRequest, ProjectSource, Response,
-    RetryPolicy, ServiceAnswer,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClient, HssClientBuilder, Identity, MAX_OFFSET,
+    Operation, PAGE_LIMIT, Paged, PreparedRequest, ProjectSource, Response, RetryPolicy,
+    ServiceAnswer,
 };
 pub use credentials::{AuthToken, Credentials};
 pub use error::{DeadlineExceeded, Error, ServiceError, TlsProblem, TransportKind};

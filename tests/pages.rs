@@ -24,7 +24,10 @@ fn page(first: usize, count: usize, total: Option<usize>) -> Reply {
         .map(|i| format!(r#"{{"id":"r{i}","registry_type":"Harbor"}}"#))
         .collect();
     let total = total.map_or(String::new(), |t| format!(r#","total_num":{t}"#));
-    Reply::json(200, &format!(r#"{{"data_list":[{}]{total}}}"#, items.join(",")))
+    Reply::json(
+        200,
+        &format!(r#"{{"data_list":[{}]{total}}}"#, items.join(",")),
+    )
 }
 
 /// The `offset` and `limit` of each request the server saw.
@@ -53,7 +56,10 @@ async fn a_walk_ends_at_total_num_each_page_asking_for_the_next_offset() {
     server.reply_with(page(2, 1, Some(3)));
     server.reply_with(page(99, 5, Some(3))); // never asked for
     let client = client(&server);
-    let op = client.in_project(client.operations().list_registry()).await.unwrap();
+    let op = client
+        .in_project(client.operations().list_registry())
+        .await
+        .unwrap();
     let pages: Vec<_> = client.pages(op).try_collect().await.unwrap();
     let ids: Vec<_> = pages
         .iter()
@@ -80,7 +86,10 @@ async fn without_total_num_an_empty_page_ends_the_walk() {
     server.reply_with(page(0, 3, None));
     server.reply_with(page(3, 0, None));
     let client = client(&server);
-    let op = client.in_project(client.operations().list_registry()).await.unwrap();
+    let op = client
+        .in_project(client.operations().list_registry())
+        .await
+        .unwrap();
     let pages: Vec<_> = client.pages(op).try_collect().await.unwrap();
     assert_eq!(pages.len(), 2);
     assert_eq!(pages[0].value.len(), 3);
@@ -95,7 +104,10 @@ async fn a_server_that_repeats_a_page_ends_the_walk_with_an_error() {
         server.reply_with(page(0, 2, Some(100)));
     }
     let client = client(&server);
-    let op = client.in_project(client.operations().list_registry()).await.unwrap();
+    let op = client
+        .in_project(client.operations().list_registry())
+        .await
+        .unwrap();
     let results: Vec<_> = client.pages(op).collect().await;
     assert_eq!(results.len(), 2, "{results:?}");
     assert!(results[0].is_ok());
@@ -115,7 +127,10 @@ async fn an_error_ends_the_walk_after_the_pages_before_it() {
         r#"{"error_code":"HSS.1005","error_msg":"no permission"}"#,
     ));
     let client = client(&server);
-    let op = client.in_project(client.operations().list_registry()).await.unwrap();
+    let op = client
+        .in_project(client.operations().list_registry())
+        .await
+        .unwrap();
     let results: Vec<_> = client.pages(op).collect().await;
     assert_eq!(results.len(), 2);
     assert!(matches!(&results[1], Err(Error::Service(e)) if e.status == 403));
@@ -137,7 +152,10 @@ async fn the_walk_stops_at_the_spec_s_largest_offset() {
         .max_response_bytes(4 << 20)
         .build()
         .unwrap();
-    let op = client.in_project(client.operations().list_registry()).await.unwrap();
+    let op = client
+        .in_project(client.operations().list_registry())
+        .await
+        .unwrap();
     let pages: Vec<_> = client.pages(op).try_collect().await.unwrap();
     let asked = offsets(&server);
     let last: i64 = asked.last().unwrap().0.parse().unwrap();
@@ -158,18 +176,40 @@ async fn integer_ranges_and_path_segments_are_checked_before_sending() {
             Ok(_) => assert!(ok, "{limit}"),
             Err(Error::InvalidInput { field, rule }) => {
                 assert!(!ok, "{limit}");
-                assert_eq!((field, rule.as_str()), ("limit", "must be an integer in 10..=200"));
+                assert_eq!(
+                    (field, rule.as_str()),
+                    ("limit", "must be an integer in 10..=200")
+                );
             }
             Err(other) => panic!("{other:?}"),
         }
     }
-    let op = ops.list_image_scan_task().project_id(PROJECT).type_(
-        hss_image_sync::types::TaskKind::ImageSync,
-    );
+    let op = ops
+        .list_image_scan_task()
+        .project_id(PROJECT)
+        .type_(hss_image_sync::types::TaskKind::ImageSync);
     let err = client.send(op.clone().offset(2_000_001)).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidInput { field: "offset", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidInput {
+                field: "offset",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let err = client.send(op.create_time(-1)).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidInput { field: "create_time", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidInput {
+                field: "create_time",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     // A required parameter left out, and a value a setter refused, are named.
     let err = client
         .send(ops.list_image_scan_task().project_id(PROJECT))
@@ -180,7 +220,11 @@ async fn integer_ranges_and_path_segments_are_checked_before_sending() {
         "{err:?}"
     );
     let err = client
-        .send(ops.list_registry().project_id(PROJECT).registry_name("n".repeat(129)))
+        .send(
+            ops.list_registry()
+                .project_id(PROJECT)
+                .registry_name("n".repeat(129)),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -193,7 +237,10 @@ async fn integer_ranges_and_path_segments_are_checked_before_sending() {
             .project_id(PROJECT)
             .task_id(task_id);
         let err = client.send(op).await.unwrap_err();
-        assert!(matches!(err, Error::InvalidInput { .. }), "{task_id}: {err:?}");
+        assert!(
+            matches!(err, Error::InvalidInput { .. }),
+            "{task_id}: {err:?}"
+        );
     }
     // Only the two allowed limits reached the server.
     assert_eq!(server.requests().len(), 2);

@@ -752,7 +752,9 @@ fn e2e(
             ratios: ratio(&ours_seq, &raw_seq),
             target: Target::AtLeast(0.85),
             command: pinned_command.clone(),
-            checked: "every call of both answered 200 (ours: a successful RunImageSynchronize answer)".into(),
+            checked:
+                "every call of both answered 200 (ours: a successful RunImageSynchronize answer)"
+                    .into(),
         },
         Comparison {
             key: "e2e_concurrent_vs_raw_reqwest",
