@@ -16,6 +16,7 @@ use backon::Retryable;
 use progenitor_client::{ByteStream, ResponseValue};
 use reqwest::header::HeaderMap;
 use secrecy::ExposeSecret;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 use tracing::Instrument;
@@ -23,6 +24,24 @@ use tracing::Instrument;
 /// What a generated operation returns: its 200 answer decoded, or an error whose 4xx/5xx body
 /// the spec declares as raw bytes (read here the official SDKs' way).
 pub(crate) type Generated<T> = Result<ResponseValue<T>, progenitor_client::Error<ByteStream>>;
+
+tokio::task_local! {
+    /// The `X-Request-Id` of the latest answer of the call in progress on this task, noted by
+    /// the `post` hook ([`note_answer`]), for an answer the generated code could not decode.
+    static LAST_REQUEST_ID: RefCell<Option<String>>;
+}
+
+/// Notes an answer's request ID for the call in progress (the `post` hook's job).
+pub(super) fn note_answer(headers: &HeaderMap) {
+    let _ = LAST_REQUEST_ID.try_with(|slot| *slot.borrow_mut() = request_id(headers));
+}
+
+fn last_request_id() -> Option<String> {
+    LAST_REQUEST_ID
+        .try_with(|slot| slot.borrow().clone())
+        .ok()
+        .flatten()
+}
 
 /// A failed attempt, with what the retry loop needs to know about it.
 struct Failure {
@@ -115,7 +134,11 @@ impl HssClient {
                 );
             });
         let span = tracing::info_span!("hss_call", operation);
-        let outcome = tokio::time::timeout_at(deadline, retried)
+        let outcome = LAST_REQUEST_ID
+            .scope(
+                RefCell::new(None),
+                tokio::time::timeout_at(deadline, retried),
+            )
             .instrument(span)
             .await;
         let made = attempts.load(Ordering::Relaxed);
@@ -218,9 +241,11 @@ impl HssClient {
             Err(E::ErrorResponse(answer)) => Err(self.service_failure(answer).await),
             Err(E::CommunicationError(e) | E::InvalidUpgrade(e)) => Err(Failure::transport(e)),
             Err(E::ResponseBodyError(e)) => Err(self.body_failure(e)),
+            // Only a 200 is decoded, and the generated code drops its headers on the way:
+            // its request ID comes from the `post` hook.
             Err(E::InvalidResponsePayload(_, e)) => Err(Failure::final_(Error::InvalidResponse {
                 status: 200,
-                request_id: None,
+                request_id: last_request_id().map(|id| self.mask(id)),
                 message: format!("the body is not the documented JSON: {e}"),
             })),
             Err(E::UnexpectedResponse(response)) => {

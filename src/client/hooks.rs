@@ -458,6 +458,17 @@ impl ClientHooks<HookState> for Client {
         state.prepare(request, creds.as_ref()).map_err(custom_error)
     }
 
+    async fn post<E>(
+        &self,
+        result: &reqwest::Result<reqwest::Response>,
+        _info: &OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        if let Ok(response) = result {
+            super::call::note_answer(response.headers());
+        }
+        Ok(())
+    }
+
     async fn exec(
         &self,
         request: reqwest::Request,
