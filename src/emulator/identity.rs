@@ -19,9 +19,9 @@
 //! Refusals have the gateway's body shape (`error_code`, `error_msg`, `request_id`); their codes
 //! are the emulator's own, not the real services'.
 
+use super::gateway::{Judgement, Verdict, authenticate};
 use super::script::Action;
-use super::server::{Judgement, LAST_WRITABLE_SECS, Shared, authenticate};
-use super::state::Verdict;
+use super::server::{LAST_WRITABLE_SECS, Shared};
 use super::verify::RawRequest;
 use crate::signer::MASK;
 use crate::signer::sdk_date;
