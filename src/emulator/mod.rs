@@ -84,6 +84,7 @@
 
 mod algorithms;
 mod conn;
+mod gateway;
 mod identity;
 mod script;
 mod server;
@@ -94,6 +95,9 @@ mod validate;
 #[doc(hidden)]
 pub mod verify;
 
+pub use gateway::{
+    DEFAULT_LOGGED_EXCHANGES, Exchange, LOG_BUDGET_BYTES, LOGGED_BODY_BYTES, Verdict,
+};
 pub use identity::{
     DEFAULT_TEMPORARY_CREDENTIALS_LIFETIME, IdentityCalls, IdentityEndpoint, MAX_ISSUED_KEYS,
     NO_AGENCY,
@@ -101,10 +105,7 @@ pub use identity::{
 pub use script::{Action, ScriptedReply};
 pub use server::ExchangeHook;
 pub use service::{DEFAULT_TASK_SECONDS, default_registries};
-pub use state::{
-    DEFAULT_LOGGED_EXCHANGES, Exchange, LOG_BUDGET_BYTES, LOGGED_BODY_BYTES, MAX_PROJECTS,
-    MAX_TASKS_PER_PROJECT, State, SyncRecord, SyncTask, TaskRegistry, Verdict,
-};
+pub use state::{MAX_PROJECTS, MAX_TASKS_PER_PROJECT, State, SyncRecord, SyncTask, TaskRegistry};
 pub use verify::{DEFAULT_REGION, DEFAULT_SERVICE, RawRequest};
 
 use crate::HssClientBuilder;

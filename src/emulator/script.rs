@@ -1,5 +1,15 @@
-//! Scripted answers and faults, queued by tests: each request to the API pops one action.
+//! Fault injection: scripted answers and faults, queued by tests (each request to the API pops
+//! one action), and how they are answered.
 
+use super::gateway::Exchange;
+use super::gateway::Judgement;
+use super::server::{Abort, ResponseBody, Shared, base_response, full, judged_response};
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use hyper::Response;
+use hyper::body::{Body, Frame};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 /// What the emulator does with the next API request instead of (or before) answering normally.
@@ -100,5 +110,84 @@ impl Action {
             reply.delay = delay;
         }
         self
+    }
+}
+
+pub(super) async fn scripted_response(
+    action: Action,
+    request_id: &str,
+    shared: &Shared,
+    exchange: &mut Exchange,
+) -> Result<Response<ResponseBody>, Abort> {
+    match action {
+        Action::Reply(ScriptedReply {
+            status,
+            headers,
+            body,
+            delay,
+        }) => {
+            tokio::time::sleep(delay).await;
+            exchange.status = status;
+            let mut builder = base_response(status, request_id, shared);
+            for (name, value) in headers {
+                builder = builder.header(name, value);
+            }
+            Ok(builder
+                .body(full(body))
+                .unwrap_or_else(|_| Response::new(full(""))))
+        }
+        Action::Reset => {
+            exchange.status = 0;
+            Err(Abort)
+        }
+        Action::TruncatedBody => {
+            exchange.status = 200;
+            let body = br#"{"error_code":0,"error_descr"#;
+            Ok(base_response(200, request_id, shared)
+                .header("Content-Type", "application/json")
+                .header("Content-Length", (body.len() * 2).to_string())
+                .body(BoxBody::new(Truncated::new(Bytes::from_static(body))))
+                .unwrap_or_else(|_| Response::new(full(""))))
+        }
+        // Handled before judging.
+        Action::Delay(_) => Ok(judged_response(
+            &Judgement::reject(500, "EMULATOR.0001", "delay action reached the responder"),
+            request_id,
+            shared,
+        )),
+    }
+}
+
+/// A body that yields one chunk, pauses so hyper flushes the head and that chunk, then fails,
+/// so hyper cuts the connection short of the declared Content-Length.
+struct Truncated {
+    chunk: Option<Bytes>,
+    pause: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Truncated {
+    fn new(chunk: Bytes) -> Self {
+        Truncated {
+            chunk: Some(chunk),
+            pause: Box::pin(tokio::time::sleep(Duration::from_millis(50))),
+        }
+    }
+}
+
+impl Body for Truncated {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if let Some(chunk) = self.chunk.take() {
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
+        }
+        match self.pause.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::other("scripted truncation")))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }

@@ -1,32 +1,29 @@
-//! The HTTP side: the gateway's judgement of each request, and the answers (connections are
-//! `conn`'s).
+//! The HTTP side: each request read, judged (`gateway`), answered or scripted (`script`), and
+//! logged; the answers' heads and bodies. Connections are `conn`'s.
 
 use super::conn::Limits;
+use super::gateway::{self, Exchange, ExchangeLog, Judgement, LOGGED_BODY_BYTES, Verdict};
 use super::identity::{self, IdentityEndpoint};
-use super::script::{Action, ScriptedReply};
-use super::service::{self, Answer};
-use super::state::{Exchange, ExchangeLog, LOGGED_BODY_BYTES, State, Verdict};
-use super::validate::{self, ValidCall};
+use super::script::Action;
+use super::script::scripted_response;
+use super::state::State;
 use super::verify::{self, RawRequest};
-use crate::signer::CanonicalRequest;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited, combinators::BoxBody};
-use hyper::body::{Body, Frame, Incoming};
+use hyper::body::{Body, Incoming};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Response};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 /// Largest request body the emulator reads (the gateway answers 413 beyond its limit).
 const MAX_BODY: usize = 1 << 20;
 
-type ResponseBody = BoxBody<Bytes, std::io::Error>;
+pub(super) type ResponseBody = BoxBody<Bytes, std::io::Error>;
 
 /// Called with every exchange, e.g. to print a log line.
 pub type ExchangeHook = Arc<dyn Fn(&Exchange) + Send + Sync>;
@@ -46,7 +43,7 @@ pub(crate) struct Config {
     /// The identity services (IAM, STS, ECS metadata, pod identity): see `identity`.
     pub identity: identity::Settings,
     /// The HSS service's registries and tasks: see `service`.
-    pub hss: service::Settings,
+    pub hss: super::service::Settings,
 }
 
 pub(crate) struct Shared {
@@ -125,42 +122,6 @@ impl std::fmt::Display for Abort {
 }
 
 impl std::error::Error for Abort {}
-
-/// What the gateway and the service would answer, before any script is applied.
-pub(super) struct Judgement {
-    pub(super) status: u16,
-    pub(super) error_code: Option<String>,
-    pub(super) message: String,
-    pub(super) verdict: Verdict,
-    pub(super) auth: &'static str,
-    pub(super) canonical_request: Option<CanonicalRequest>,
-    pub(super) call: Option<ValidCall>,
-    /// The answer of an accepted identity request (else the gateway's JSON).
-    pub(super) reply: Option<identity::Reply>,
-}
-
-impl Judgement {
-    pub(super) fn reject(status: u16, code: &str, message: impl Into<String>) -> Self {
-        Judgement {
-            status,
-            error_code: Some(code.to_owned()),
-            message: message.into(),
-            verdict: Verdict::Rejected,
-            auth: "",
-            canonical_request: None,
-            call: None,
-            reply: None,
-        }
-    }
-
-    pub(super) fn unauthorized(message: impl std::fmt::Display) -> Self {
-        Judgement::reject(
-            401,
-            "APIG.0301",
-            format!("Incorrect IAM authentication information: {message}"),
-        )
-    }
-}
 
 /// What became of the request body.
 enum BodyRead {
@@ -256,7 +217,7 @@ pub(crate) async fn handle_request(
     }
     let mut judgement = match (refusal, endpoint) {
         (Some(refusal), _) => refusal,
-        (None, None) => judge(&raw, shared),
+        (None, None) => gateway::judge(&raw, shared),
         (None, Some(_)) if action.is_some() => identity::not_judged(),
         (None, Some(endpoint)) => identity::judge(endpoint, &raw, shared, &request_id),
     };
@@ -265,7 +226,7 @@ pub(crate) async fn handle_request(
     if action.is_none()
         && let Some(call) = judgement.call.take()
     {
-        serve(&call, shared, &request_id, &mut judgement);
+        gateway::serve(&call, shared, &request_id, &mut judgement);
     }
 
     let mut raw = raw;
@@ -320,151 +281,11 @@ pub(crate) async fn handle_request(
     }
 }
 
-/// The gateway's checks (route, authentication), then the service's (validation).
-fn judge(raw: &RawRequest, shared: &Shared) -> Judgement {
-    let Some((route, path_params)) = crate::spec::route(&raw.method, raw.raw_path())
-        .filter(|(route, _)| service::serves(route.operation))
-    else {
-        return Judgement::reject(
-            404,
-            "APIG.0101",
-            "The API does not exist or has not been published in the environment",
-        );
-    };
-    let (auth, canonical_request) = match authenticate(raw, shared) {
-        Ok(ok) => ok,
-        Err(rejected) => return *rejected,
-    };
-    match validate::validate(raw, route, path_params) {
-        Ok(call) => Judgement {
-            status: 200,
-            error_code: None,
-            message: "ok".into(),
-            verdict: Verdict::Accepted,
-            auth,
-            canonical_request,
-            call: Some(call),
-            reply: None,
-        },
-        Err(invalid) => Judgement {
-            auth,
-            canonical_request,
-            ..Judgement::reject(400, invalid.error_code, invalid.message)
-        },
-    }
-}
-
-/// The service's answer to a valid call, into `judgement`.
-fn serve(call: &ValidCall, shared: &Shared, request_id: &str, judgement: &mut Judgement) {
-    let context = service::Context {
-        settings: &shared.config.hss,
-        now: shared.now(),
-        request_id,
-    };
-    let answer = match shared.state.lock() {
-        Ok(mut state) => service::handle(call, &mut state, &context),
-        Err(_) => Err(validate::Invalid {
-            error_code: "HSS.0004",
-            message: "internal error: the state is unavailable".into(),
-        }),
-    };
-    let reply = |body| identity::Reply {
-        content_type: "application/json",
-        headers: Vec::new(),
-        body,
-    };
-    match answer {
-        Ok(Answer::Success) => {}
-        Ok(Answer::Empty) => judgement.reply = Some(reply(Vec::new())),
-        Ok(Answer::Json(body)) => judgement.reply = Some(reply(body)),
-        Err(invalid) => {
-            let status = if invalid.error_code == "HSS.0004" {
-                500
-            } else {
-                400
-            };
-            *judgement = Judgement {
-                auth: judgement.auth,
-                canonical_request: judgement.canonical_request.take(),
-                ..Judgement::reject(status, invalid.error_code, invalid.message)
-            };
-        }
-    }
-}
-
-fn deny(message: impl std::fmt::Display) -> Box<Judgement> {
-    Box::new(Judgement::unauthorized(message))
-}
-
-pub(super) fn authenticate(
-    raw: &RawRequest,
+pub(super) fn base_response(
+    status: u16,
+    request_id: &str,
     shared: &Shared,
-) -> Result<(&'static str, Option<CanonicalRequest>), Box<Judgement>> {
-    let config = &shared.config;
-    let Some(authorization) = raw.header("authorization") else {
-        let Some(token) = raw.header("x-auth-token") else {
-            return Err(deny("x-auth-token not found"));
-        };
-        return match &config.auth_token {
-            Some(expected) if expected.expose_secret() == token.trim() => {
-                Ok(("X-Auth-Token", None))
-            }
-            _ => Err(deny("decrypt token fail")),
-        };
-    };
-    let auth = verify::parse_authorization(authorization)
-        .ok_or_else(|| deny("verify aksk signature fail, malformed Authorization header"))?;
-    // The configured key (borrowed: no copy of its secrets per request), or a temporary one
-    // the identity services handed out.
-    let temporary;
-    let (secret, security_token) = if auth.access_key == config.access_key {
-        (&config.secret_key, config.security_token.as_ref())
-    } else {
-        temporary = shared
-            .identity
-            .temporary_key(&auth.access_key)
-            .ok_or_else(|| deny("Get secretKey failed,ak:******,err:ak not exist"))?;
-        if temporary
-            .expiry
-            .is_some_and(|expiry| expiry <= shared.now())
-        {
-            return Err(deny(
-                "the security token has expired: the temporary access key is no longer valid",
-            ));
-        }
-        (&temporary.secret, temporary.security_token.as_ref())
-    };
-    let sent_token = raw.header("x-security-token").map(str::trim);
-    match (security_token, sent_token) {
-        (Some(expected), Some(sent)) if expected.expose_secret() == sent => {
-            if !auth.signed_headers.iter().any(|h| h == "x-security-token") {
-                return Err(deny(
-                    "verify aksk signature fail, x-security-token is not signed",
-                ));
-            }
-        }
-        (Some(_), _) => {
-            return Err(deny(
-                "security token missing or invalid for a temporary access key",
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(deny("x-security-token sent with a permanent access key"));
-        }
-        (None, None) => {}
-    }
-    let secret = secret.expose_secret().as_bytes();
-    match verify::verify_signature_for(raw, &auth, secret, shared.now(), &config.scope) {
-        Ok(canonical) => Ok((auth.algorithm.name(), Some(canonical))),
-        Err(rejection) => Err(Box::new(Judgement {
-            auth: auth.algorithm.name(),
-            canonical_request: rejection.canonical_request,
-            ..Judgement::unauthorized(rejection.message)
-        })),
-    }
-}
-
-fn base_response(status: u16, request_id: &str, shared: &Shared) -> hyper::http::response::Builder {
+) -> hyper::http::response::Builder {
     Response::builder()
         .status(status)
         .header("X-Request-Id", request_id)
@@ -510,7 +331,7 @@ fn date_header(now: SystemTime) -> HeaderValue {
     })
 }
 
-fn full(bytes: impl Into<Bytes>) -> ResponseBody {
+pub(super) fn full(bytes: impl Into<Bytes>) -> ResponseBody {
     Full::new(bytes.into())
         .map_err(|never| match never {})
         .boxed()
@@ -528,7 +349,7 @@ fn json_response(
         .unwrap_or_else(|_| Response::new(full("")))
 }
 
-fn judged_response(
+pub(super) fn judged_response(
     judgement: &Judgement,
     request_id: &str,
     shared: &Shared,
@@ -553,85 +374,6 @@ fn judged_response(
         }),
     };
     json_response(judgement.status, body, request_id, shared)
-}
-
-async fn scripted_response(
-    action: Action,
-    request_id: &str,
-    shared: &Shared,
-    exchange: &mut Exchange,
-) -> Result<Response<ResponseBody>, Abort> {
-    match action {
-        Action::Reply(ScriptedReply {
-            status,
-            headers,
-            body,
-            delay,
-        }) => {
-            tokio::time::sleep(delay).await;
-            exchange.status = status;
-            let mut builder = base_response(status, request_id, shared);
-            for (name, value) in headers {
-                builder = builder.header(name, value);
-            }
-            Ok(builder
-                .body(full(body))
-                .unwrap_or_else(|_| Response::new(full(""))))
-        }
-        Action::Reset => {
-            exchange.status = 0;
-            Err(Abort)
-        }
-        Action::TruncatedBody => {
-            exchange.status = 200;
-            let body = br#"{"error_code":0,"error_descr"#;
-            Ok(base_response(200, request_id, shared)
-                .header("Content-Type", "application/json")
-                .header("Content-Length", (body.len() * 2).to_string())
-                .body(BoxBody::new(Truncated::new(Bytes::from_static(body))))
-                .unwrap_or_else(|_| Response::new(full(""))))
-        }
-        // Handled before judging.
-        Action::Delay(_) => Ok(judged_response(
-            &Judgement::reject(500, "EMULATOR.0001", "delay action reached the responder"),
-            request_id,
-            shared,
-        )),
-    }
-}
-
-/// A body that yields one chunk, pauses so hyper flushes the head and that chunk, then fails,
-/// so hyper cuts the connection short of the declared Content-Length.
-struct Truncated {
-    chunk: Option<Bytes>,
-    pause: Pin<Box<tokio::time::Sleep>>,
-}
-
-impl Truncated {
-    fn new(chunk: Bytes) -> Self {
-        Truncated {
-            chunk: Some(chunk),
-            pause: Box::pin(tokio::time::sleep(Duration::from_millis(50))),
-        }
-    }
-}
-
-impl Body for Truncated {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        if let Some(chunk) = self.chunk.take() {
-            return Poll::Ready(Some(Ok(Frame::data(chunk))));
-        }
-        match self.pause.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::other("scripted truncation")))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
 }
 
 /// `GET /_emulator/state`: the per-project state as JSON; `GET /_emulator/identity`: the
