@@ -257,7 +257,8 @@ async fn lenient_on_what_we_receive() {
 async fn bad_input_never_reaches_the_network() {
     let server = CaptureServer::start(0).await;
     type Op<'a> = hss_image_sync::builder::RunImageSynchronize<'a>;
-    let cases: Vec<(fn(Op<'_>) -> Op<'_>, &str, &str)> = vec![
+    type Case = (fn(Op<'_>) -> Op<'_>, &'static str, &'static str);
+    let cases: Vec<Case> = vec![
         (
             |op| op.project_id(""),
             "project_id",

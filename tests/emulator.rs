@@ -2018,10 +2018,6 @@ mod tasks {
             .data_list
     }
 
-    fn leaked(emulator: &RunningEmulator) -> &'static HssClient {
-        Box::leak(Box::new(emulator.client_builder().build().unwrap()))
-    }
-
     fn now_ms() -> i64 {
         SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -2266,8 +2262,7 @@ mod tasks {
     #[tokio::test]
     async fn task_listings_filter_and_page() {
         let emulator = Emulator::new().task_seconds(0).start().await.unwrap();
-        // `pages` takes an operation that borrows the client for 'static.
-        let client = leaked(&emulator);
+        let client = &emulator.client_builder().build().unwrap();
         for _ in 0..12 {
             client
                 .create_image_synchronize_task(|op| op.body(every_registry()))
@@ -2362,8 +2357,7 @@ mod tasks {
             .start()
             .await
             .unwrap();
-        // `pages` takes an operation that borrows the client for 'static.
-        let client = leaked(&emulator);
+        let client = &emulator.client_builder().build().unwrap();
         let all = client
             .in_project(client.operations().list_registry())
             .await

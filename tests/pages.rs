@@ -1,7 +1,6 @@
 //! Pagination and the generic call path against a scripted server on 127.0.0.1: where a walk
 //! ends, what each page asks for, and the checks made before anything is sent.
 
-#[allow(dead_code)]
 mod common;
 
 use common::{CaptureServer, Reply};

@@ -474,10 +474,9 @@ impl ClientHooks<HookState> for Client {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let request = match super::prepared::capture(request) {
-            Ok(dry_run) => return Ok(dry_run),
-            Err(request) => request,
-        };
+        if super::prepared::in_dry_run() {
+            return Ok(super::prepared::capture(request));
+        }
         let state = self.inner();
         let span = tracing::debug_span!("exec", operation = info.operation_id);
         send_once(
