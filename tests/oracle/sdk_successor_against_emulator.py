@@ -355,28 +355,22 @@ def test_invalid(sdk, items):
                 "list_associate_registries", ListAssociateRegistriesRequest(task_id="a/b c"))
     sdk.refused("ListAssociateRegistries: limit 5", "list_associate_registries",
                 ListAssociateRegistriesRequest(task_id="a", limit=5))
-    sdk.refused("CreateImageSynchronizeTask: sync_all_registries false without registry_info",
-                "create_image_synchronize_task",
-                CreateImageSynchronizeTaskRequest(body=CreateImageSynchronizeTaskRequestInfo(sync_all_registries=False)))
-    unknown = [CreateImageSynchronizeTaskRequestInfoRegistryInfo(registry_id="no-such-registry", registry_type="Harbor")]
-    sdk.refused("CreateImageSynchronizeTask: an unknown registry", "create_image_synchronize_task",
-                CreateImageSynchronizeTaskRequest(body=CreateImageSynchronizeTaskRequestInfo(
-                    sync_all_registries=False, registry_info=unknown)))
+
+    def refused_create(name, sync_all=False, registries=None, **params):
+        info = None if registries is None else [
+            CreateImageSynchronizeTaskRequestInfoRegistryInfo(registry_id=rid, registry_type=kind)
+            for rid, kind in registries]
+        body = CreateImageSynchronizeTaskRequestInfo(sync_all_registries=sync_all, registry_info=info)
+        sdk.refused("CreateImageSynchronizeTask: " + name, "create_image_synchronize_task",
+                    CreateImageSynchronizeTaskRequest(body=body, **params))
+
+    refused_create("sync_all_registries false without registry_info")
+    refused_create("an unknown registry", registries=[("no-such-registry", "Harbor")])
     if items:
         other = "Jfrog" if items[0].registry_type != "Jfrog" else "Other"
-        wrong = [CreateImageSynchronizeTaskRequestInfoRegistryInfo(registry_id=items[0].id, registry_type=other)]
-        sdk.refused("CreateImageSynchronizeTask: a registry with the wrong type", "create_image_synchronize_task",
-                    CreateImageSynchronizeTaskRequest(body=CreateImageSynchronizeTaskRequestInfo(
-                        sync_all_registries=False, registry_info=wrong)))
-    sdk.refused("CreateImageSynchronizeTask: registry_type bogus", "create_image_synchronize_task",
-                CreateImageSynchronizeTaskRequest(body=CreateImageSynchronizeTaskRequestInfo(
-                    sync_all_registries=False,
-                    registry_info=[CreateImageSynchronizeTaskRequestInfoRegistryInfo(registry_id="x",
-                                                                                     registry_type="bogus")])))
-    sdk.refused("CreateImageSynchronizeTask: enterprise_project_id of 257 characters",
-                "create_image_synchronize_task",
-                CreateImageSynchronizeTaskRequest(enterprise_project_id="e" * 257,
-                                                  body=CreateImageSynchronizeTaskRequestInfo(sync_all_registries=True)))
+        refused_create("a registry with the wrong type", registries=[(items[0].id, other)])
+    refused_create("registry_type bogus", registries=[("x", "bogus")])
+    refused_create("enterprise_project_id of 257 characters", sync_all=True, enterprise_project_id="e" * 257)
 
 
 def main():
