@@ -37,7 +37,8 @@ struct EmulatorProcess {
 }
 
 impl EmulatorProcess {
-    fn start(security_token: Option<&str>) -> Self {
+    /// Started with `--ak AK --sk SK`, the token if any, and `extra` arguments.
+    fn start(security_token: Option<&str>, extra: &[&str]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hss-image-sync"));
         cmd.args([
             "emulator",
@@ -56,6 +57,7 @@ impl EmulatorProcess {
         if let Some(token) = security_token {
             cmd.args(["--security-token", token]);
         }
+        cmd.args(extra);
         let mut child = cmd.spawn().expect("start hss-image-sync emulator");
         let stdout = child.stdout.take().expect("emulator stdout");
         // From here on, a panic kills the child through Drop.
@@ -119,7 +121,7 @@ fn sdk_against_emulator(security_token: Option<&str>) {
         eprintln!("skipped: no oracle python (run `bash tests/oracle/setup_venv.sh`)");
         return;
     };
-    let emulator = EmulatorProcess::start(security_token);
+    let emulator = EmulatorProcess::start(security_token, &[]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/sdk_against_emulator.py");
     let mut cmd = Command::new(&python);
     cmd.arg(&script)
@@ -220,4 +222,88 @@ fn official_sdk_client_against_emulator_with_permanent_key() {
 #[test]
 fn official_sdk_client_against_emulator_with_temporary_key() {
     sdk_against_emulator(Some(SECURITY_TOKEN));
+}
+
+/// The registry the emulator is told to fail in the successor test: the Harbor one of
+/// `hss_image_sync::emulator::default_registries`.
+const FAILING_REGISTRY: &str = "9b2f6c1e-3d4a-4f5b-8c7d-0e1f2a3b4c03";
+
+/// The SDK's four successor operations (CreateImageSynchronizeTask, ListImageScanTask,
+/// ListAssociateRegistries, ListRegistry) against the emulator
+/// (tests/oracle/sdk_successor_against_emulator.py): every SDK signature accepted, every answer
+/// parsed by the SDK's models, tasks followed to their end, filters and pages, invalid
+/// parameters refused with 400 HSS.0001.
+#[test]
+fn official_sdk_successor_operations_against_emulator() {
+    let Some(python) = oracle_python() else {
+        eprintln!("skipped: no oracle python (run `bash tests/oracle/setup_venv.sh`)");
+        return;
+    };
+    let emulator = EmulatorProcess::start(
+        None,
+        &["--task-seconds", "1", "--fail-registry", FAILING_REGISTRY],
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/oracle/sdk_successor_against_emulator.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(&emulator.endpoint)
+        .args(["--ak", AK, "--sk", SK])
+        .args([
+            "--failing-registry",
+            FAILING_REGISTRY,
+            "--task-seconds",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sdk_successor_against_emulator.py");
+    let (passed, report) = checks_passed("sdk_successor_against_emulator.py", &out);
+    assert!(passed >= 70, "only {passed} checks passed:\n{report}");
+
+    // One log line per answer: the SDK's every request verified (accepted, or refused by the
+    // service with HSS.0001 only), each of the four operations served.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let responses: usize = stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("ok   all ")?
+                .strip_suffix(" responses carry X-Request-Id and Date")
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no response count in the report:\n{report}"));
+    let lines = emulator.wait_for_lines(responses);
+    let log = lines.join("\n");
+    assert_eq!(
+        lines.len(),
+        responses,
+        "log lines for {responses} responses:\n{log}"
+    );
+    assert!(
+        lines.iter().all(|l| l.contains(" auth=SDK-HMAC-SHA256 ")
+            && (l.contains(" -> 200 accepted ")
+                || l.contains(" -> 400 rejected ") && l.contains(" code=HSS.0001 "))),
+        "{log}"
+    );
+    for path in [
+        "/image/image-sync/tasks ",
+        "/image/image-sync/tasks?",
+        "/image/tasks?",
+        "/image/registries ",
+        "/image/registries?",
+        "/image/image-sync/tasks/a%2Fb%20c/registries ",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!("/v5/0a1b2c3d4e5f60718293a4b5c6d7e8f9{path}"))),
+            "no request to {path}:\n{log}"
+        );
+    }
+    // The SDK's `a%2Fb%20c` is the task ID `a/b c` to the emulator.
+    assert!(log.contains("no task a/b c"), "{log}");
+    assert!(
+        !log.contains(SK),
+        "the secret key appears in the emulator log"
+    );
 }

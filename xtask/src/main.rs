@@ -251,11 +251,13 @@ fn test_offline(python: &str) -> Result<(), String> {
         .env("HSS_REQUIRE_ORACLE", "1"))
 }
 
-/// Re-records the deterministic SDK vectors and fails if any committed file changes.
+/// Re-records the deterministic SDK vectors (the signers' and the successor operations' wire
+/// captures) and fails if any committed file changes, appears or goes.
 fn vectors_reproducible(python: &str) -> Result<(), String> {
     for script in [
         "tests/oracle/record_vectors.py",
         "tests/oracle/record_algorithms.py",
+        "tests/oracle/record_successor_vectors.py",
     ] {
         run(Command::new(python).arg(script).current_dir(root()))?;
     }
