@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// The lifetime of keys from the ECS metadata service and CCE pod identity, unless
-/// [`Emulator::temporary_credentials_lifetime`](super::Emulator::temporary_credentials_lifetime)
+/// [`Emulator::temporary_credentials_lifetime`](crate::emulator::Emulator::temporary_credentials_lifetime)
 /// sets one. STS and the IAM federated login give the lifetime the request asks for.
 pub const DEFAULT_TEMPORARY_CREDENTIALS_LIFETIME: Duration = Duration::from_secs(3600);
 /// The most temporary keys the emulator remembers (and so accepts).
@@ -101,7 +101,7 @@ impl IdentityEndpoint {
 }
 
 /// How many requests each identity endpoint received (whatever the answer), and how many
-/// temporary keys were handed out ([`RunningEmulator::identity_calls`](super::RunningEmulator::identity_calls)).
+/// temporary keys were handed out ([`RunningEmulator::identity_calls`](crate::emulator::RunningEmulator::identity_calls)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct IdentityCalls {
