@@ -56,6 +56,77 @@ fn fail(message: &str) -> ! {
 
 #[cfg(feature = "codegen")]
 mod codegen {
+    /// Puts the fields of each model in the order of the spec's properties. typify writes them
+    /// sorted by name, but a body is serialized in field order, and the official SDK sends
+    /// (and signs) a body's keys in the API's order, which the spec keeps.
+    pub fn spec_field_order(spec: &openapiv3::OpenAPI, file: &mut syn::File) {
+        let Some(schemas) = spec.components.as_ref().map(|c| &c.schemas) else {
+            return;
+        };
+        for item in &mut file.items {
+            let syn::Item::Mod(module) = item else {
+                continue;
+            };
+            if module.ident != "types" {
+                continue;
+            }
+            for item in module.content.iter_mut().flat_map(|(_, items)| items) {
+                let syn::Item::Struct(model) = item else {
+                    continue;
+                };
+                let Some(openapiv3::ReferenceOr::Item(schema)) =
+                    schemas.get(&model.ident.to_string())
+                else {
+                    continue;
+                };
+                let openapiv3::SchemaKind::Type(openapiv3::Type::Object(object)) =
+                    &schema.schema_kind
+                else {
+                    continue;
+                };
+                let syn::Fields::Named(fields) = &mut model.fields else {
+                    continue;
+                };
+                let position = |field: &syn::Field| {
+                    let name = wire_name(field);
+                    object
+                        .properties
+                        .keys()
+                        .position(|p| *p == name)
+                        .unwrap_or(usize::MAX)
+                };
+                let mut sorted: Vec<syn::Field> = fields.named.iter().cloned().collect();
+                sorted.sort_by_key(position);
+                fields.named = sorted.into_iter().collect();
+            }
+        }
+    }
+
+    /// A field's JSON name: its `#[serde(rename = "..")]`, else its identifier.
+    fn wire_name(field: &syn::Field) -> String {
+        let mut renamed = None;
+        for attr in field.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+            let _ = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("rename") {
+                    let value: syn::LitStr = meta.value()?.parse()?;
+                    renamed = Some(value.value());
+                } else if meta.input.peek(syn::Token![=]) {
+                    // Another `key = value`: skip its value.
+                    let _: syn::Expr = meta.value()?.parse()?;
+                }
+                Ok(())
+            });
+        }
+        renamed.unwrap_or_else(|| {
+            let ident = field
+                .ident
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            ident.strip_prefix("r#").unwrap_or(&ident).to_owned()
+        })
+    }
+
     use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle};
     use std::{env, fs, path::PathBuf};
 
@@ -80,8 +151,9 @@ mod codegen {
             .unwrap_or_else(|e| super::fail(&format!("progenitor: {e}")));
         let mut code = tokens.to_string();
         code.push_str(&super::tables::generate(&spec));
-        let file: syn::File = syn::parse_str(&code)
+        let mut file: syn::File = syn::parse_str(&code)
             .unwrap_or_else(|e| super::fail(&format!("generated code does not parse: {e}")));
+        spec_field_order(&spec, &mut file);
         let code = format!("{header}\n{}", prettyplease::unparse(&file));
         let out =
             PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("client.rs");

@@ -74,7 +74,9 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn field<'a>(value: &'a Value, name: &str) -> &'a str {
-    value[name].as_str().unwrap_or_else(|| panic!("{name} in {value}"))
+    value[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} in {value}"))
 }
 
 #[test]
@@ -135,7 +137,12 @@ fn registries_sync_and_tasks_end_to_end() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (field(r, "registry_type").into(), field(r, "sync_status").into()))
+        .map(|r| {
+            (
+                field(r, "registry_type").into(),
+                field(r, "sync_status").into(),
+            )
+        })
         .collect();
     statuses.sort();
     assert_eq!(
@@ -163,13 +170,20 @@ fn registries_sync_and_tasks_end_to_end() {
 
     // `sync` alone is every registry, through the successor.
     emulator.json(&["sync"]);
-    assert_eq!(emulator.json(&["tasks", "list"]).as_array().unwrap().len(), 2);
+    assert_eq!(
+        emulator.json(&["tasks", "list"]).as_array().unwrap().len(),
+        2
+    );
 
     // The deprecated call says so, in one line on stderr.
     let out = emulator.cli(&["sync", "--image-type", "private_image"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert_eq!(stderr.lines().filter(|l| l.contains("deprecated")).count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.lines().filter(|l| l.contains("deprecated")).count(),
+        1,
+        "{stderr}"
+    );
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["error_code"], 0);
 }
@@ -186,7 +200,9 @@ fn every_command_has_a_dry_run_that_sends_nothing() {
         ),
         (
             vec!["registries", "list", "--dry-run", "--name", "a b"],
-            format!("GET {endpoint}/v5/{project}/image/registries?limit=200&offset=0&registry_name=a%20b"),
+            format!(
+                "GET {endpoint}/v5/{project}/image/registries?limit=200&offset=0&registry_name=a%20b"
+            ),
         ),
         (
             vec!["tasks", "list", "--dry-run"],
@@ -194,7 +210,9 @@ fn every_command_has_a_dry_run_that_sends_nothing() {
         ),
         (
             vec!["tasks", "show", "a/b", "--dry-run"],
-            format!("GET {endpoint}/v5/{project}/image/image-sync/tasks/a%2Fb/registries?limit=200&offset=0"),
+            format!(
+                "GET {endpoint}/v5/{project}/image/image-sync/tasks/a%2Fb/registries?limit=200&offset=0"
+            ),
         ),
     ] {
         let out = emulator.cli(&args);
@@ -213,7 +231,11 @@ fn every_command_has_a_dry_run_that_sends_nothing() {
         );
     }
     assert!(
-        emulator.json(&["tasks", "list"]).as_array().unwrap().is_empty(),
+        emulator
+            .json(&["tasks", "list"])
+            .as_array()
+            .unwrap()
+            .is_empty(),
         "a dry run created a task"
     );
 }
@@ -230,9 +252,20 @@ fn bad_input_is_refused_before_sending_naming_the_option() {
         (vec!["registries", "list", "--name", ""], "name"),
     ] {
         let out = emulator.cli(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
         let stderr = text(&out.stderr);
         assert!(stderr.contains(named), "{args:?}: {stderr}");
     }
-    assert!(emulator.json(&["tasks", "list"]).as_array().unwrap().is_empty());
+    assert!(
+        emulator
+            .json(&["tasks", "list"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -194,12 +194,7 @@ fn sorted_query(target: &Captured) -> Vec<String> {
 }
 
 /// Where our request differs from the SDK's: one line per difference.
-///
-/// With `strict` false, two known differences are left out (see the TODOs on the tests):
-/// on a GET, the `Content-Type` header, its place in `SignedHeaders` and so the signature; a
-/// body with the same JSON value but its object keys in another order, and so the signature.
-/// The signature is still compared on every case that has neither.
-fn differences(v: &Vector, ours: &Captured, strict: bool) -> Vec<String> {
+fn differences(v: &Vector, ours: &Captured) -> Vec<String> {
     let e = &v.expected;
     let mut out = Vec::new();
     let mut differ = |what: &str, sdk: &dyn std::fmt::Debug, ours: &dyn std::fmt::Debug| {
@@ -211,55 +206,28 @@ fn differences(v: &Vector, ours: &Captured, strict: bool) -> Vec<String> {
     differ("method", &e.method, &ours.method);
     differ("path", &e.path, &ours.path());
     differ("sorted query", &e.query, &sorted_query(ours));
-    let same_json = |a: &[u8], b: &[u8]| {
-        let parse = |x: &[u8]| serde_json::from_slice::<Value>(x).ok();
-        parse(a).is_some() && parse(a) == parse(b)
-    };
-    let key_order_only = !strict
-        && e.body.as_bytes() != ours.body.as_slice()
-        && same_json(e.body.as_bytes(), &ours.body);
-    if !key_order_only {
-        // Lossy text shows any byte that is not UTF-8 as U+FFFD, which the SDK's text lacks.
-        differ("body", &e.body, &String::from_utf8_lossy(&ours.body));
-    }
+    // Lossy text shows any byte that is not UTF-8 as U+FFFD, which the SDK's text lacks.
+    differ("body", &e.body, &String::from_utf8_lossy(&ours.body));
     let authorization = ours.header("Authorization").unwrap_or_default();
-    let get_content_type = !strict && e.method == "GET";
-    let keep = |name: &String| !(get_content_type && name == "content-type");
-    let sdk_names: Vec<String> = e
-        .signed_headers
-        .iter()
-        .map(|(n, _)| n.clone())
-        .filter(keep)
-        .collect();
-    let our_names: Vec<String> = signed_header_names(authorization)
-        .into_iter()
-        .filter(keep)
-        .collect();
-    differ("signed headers", &sdk_names, &our_names);
+    let sdk_names: Vec<String> = e.signed_headers.iter().map(|(n, _)| n.clone()).collect();
+    differ(
+        "signed headers",
+        &sdk_names,
+        &signed_header_names(authorization),
+    );
     for (name, value) in &e.signed_headers {
-        if keep(name) {
-            differ(
-                &format!("header {name}"),
-                &Some(value.as_str()),
-                &ours.header(name),
-            );
-        }
+        differ(
+            &format!("header {name}"),
+            &Some(value.as_str()),
+            &ours.header(name),
+        );
     }
     differ(
         "Content-Length",
         &e.body.len().to_string(),
         &ours.header("Content-Length").unwrap_or("0"),
     );
-    if get_content_type || key_order_only {
-        let prefix = |a: &str| a.split(", SignedHeaders=").next().unwrap_or(a).to_owned();
-        differ(
-            "Authorization algorithm and access key",
-            &prefix(&e.authorization),
-            &prefix(authorization),
-        );
-    } else {
-        differ("Authorization", &e.authorization, &authorization);
-    }
+    differ("Authorization", &e.authorization, &authorization);
     for (name, _) in &ours.headers {
         let lower = name.to_ascii_lowercase();
         let known = UNSIGNED_HEADERS.contains(&lower.as_str())
@@ -332,44 +300,16 @@ async fn replay() -> Vec<(Vector, Captured)> {
     out
 }
 
-/// Everything the SDK sends, byte for byte, the signature included. Fails until both known
-/// differences are gone:
-///
-/// TODO(wire): the SDK sends and signs `Content-Type: application/json` on GET requests too
-/// (no body); `src/client/wire.rs` adds it only when there is a body, so every GET case differs
-/// in that header, in `SignedHeaders` and so in the signature.
-///
-/// TODO(body key order): the SDK writes a model's keys in the order of the model's attributes
-/// (`{"sync_all_registries": false, "registry_info": [...]}`, the spec's order too); ours come
-/// in the generated struct's field order, which is alphabetical (`registry_info` first), so
-/// the create cases with a `registry_info` differ in the body bytes and so in the signature.
+/// Everything the SDK sends, byte for byte, the signature included (the SDK sends and signs
+/// `Content-Type: application/json` on a GET too, and a body's keys in the spec's order), for
+/// every case of the four operations.
 #[test]
 fn successor_requests_match_the_official_sdk() {
-    let mut failures = Vec::new();
-    for (v, ours) in replayed() {
-        let diffs = differences(v, ours, true);
-        if !diffs.is_empty() {
-            failures.push(format!("{}:\n  {}", v.name, diffs.join("\n  ")));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} case(s) differ from the SDK:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-}
-
-/// The same comparison with the two known differences left out (see the TODOs above): what is
-/// known to differ differs in nothing else, and every case without a known difference (the
-/// create cases without `registry_info`) is compared in full, signature included.
-#[test]
-fn successor_requests_match_the_official_sdk_but_for_get_content_type() {
     let mut failures = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for (v, ours) in replayed() {
         seen.insert(v.operation.as_str());
-        let diffs = differences(v, ours, false);
+        let diffs = differences(v, ours);
         if !diffs.is_empty() {
             failures.push(format!("{}:\n  {}", v.name, diffs.join("\n  ")));
         }

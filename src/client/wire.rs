@@ -131,9 +131,9 @@ pub(super) fn normalize(
             .map_err(|_| SigningError::InvalidHeaderValue(name.as_str().to_owned()))?;
         headers.push(name.as_str(), value);
     }
-    if !wire.body.is_empty() {
-        headers.push("Content-Type", "application/json");
-    }
+    // The official SDKs send (and sign) it on every request of these APIs, a GET without a
+    // body included.
+    headers.push("Content-Type", "application/json");
     headers.push("User-Agent", &state.user_agent);
     if let Some(creds) = creds {
         // The project the call is for, which is the one in the path, not necessarily the

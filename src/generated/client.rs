@@ -10,8 +10,6 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct AssociateRegistry {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub failed_reason: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub registry_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub registry_name: ::std::option::Option<::std::string::String>,
@@ -21,6 +19,8 @@ pub mod types {
         ///`finished`, `running` or `failed`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub sync_status: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub failed_reason: ::std::option::Option<::std::string::String>,
     }
     impl AssociateRegistry {
         pub fn builder() -> builder::AssociateRegistry {
@@ -32,11 +32,11 @@ the ones in `registry_info`. Unset fields are left out, as the official SDK does
 */
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CreateImageSynchronizeTaskRequestInfo {
+        ///true synchronizes every registry; false only those of `registry_info`.
+        pub sync_all_registries: bool,
         ///The registries to synchronize when `sync_all_registries` is false.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub registry_info: ::std::vec::Vec<RegistryRef>,
-        ///true synchronizes every registry; false only those of `registry_info`.
-        pub sync_all_registries: bool,
     }
     impl CreateImageSynchronizeTaskRequestInfo {
         pub fn builder() -> builder::CreateImageSynchronizeTaskRequestInfo {
@@ -104,9 +104,11 @@ the ones in `registry_info`. Unset fields are left out, as the official SDK does
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct FailedImage {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub failed_reason: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub registry_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub registry_name: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub image_name: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -114,11 +116,9 @@ the ones in `registry_info`. Unset fields are left out, as the official SDK does
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub namespace: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub registry_id: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub registry_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub registry_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub failed_reason: ::std::option::Option<::std::string::String>,
     }
     impl FailedImage {
         pub fn builder() -> builder::FailedImage {
@@ -186,13 +186,13 @@ example `{"error_code": "APIG.0301", "error_msg": "...", "request_id": "..."}`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct HuaweiError {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub encoded_authorization_message: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error_code: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error_msg: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub request_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub encoded_authorization_message: ::std::option::Option<::std::string::String>,
     }
     impl HuaweiError {
         pub fn builder() -> builder::HuaweiError {
@@ -204,50 +204,50 @@ example `{"error_code": "APIG.0301", "error_msg": "...", "request_id": "..."}`.
 */
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct ImageScanTaskInfo {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub task_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub policy_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub task_name: ::std::option::Option<::std::string::String>,
         ///Start time, milliseconds since the epoch.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub begin_time: ::std::option::Option<i64>,
         ///End time, milliseconds since the epoch.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub end_time: ::std::option::Option<i64>,
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub failed_images: ::std::vec::Vec<FailedImage>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub failed_num: ::std::option::Option<i64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub failed_reason: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub image_type: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub is_all: ::std::option::Option<bool>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub policy_id: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub rate_limit: ::std::option::Option<i64>,
         ///Estimated minutes left.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub remain_min: ::std::option::Option<i64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub risky_num: ::std::option::Option<i64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub scan_scope: ::std::option::Option<i64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub success_num: ::std::option::Option<i64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub sync_task_type: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub task_id: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub task_name: ::std::option::Option<::std::string::String>,
-        /**100 done; 0..99 progress in percent; -1 terminated, -2 timed out, -3 failed.
-*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub task_status: ::std::option::Option<i64>,
         ///`cycle`, `manual`, `autoSync` or `manualSync`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub task_type: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub image_type: ::std::option::Option<::std::string::String>,
+        /**100 done; 0..99 progress in percent; -1 terminated, -2 timed out, -3 failed.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub task_status: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub scan_scope: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub rate_limit: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_all: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub failed_num: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub success_num: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub total_num: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub risky_num: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sync_task_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub failed_reason: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub failed_images: ::std::vec::Vec<FailedImage>,
     }
     impl ImageScanTaskInfo {
         pub fn builder() -> builder::ImageScanTaskInfo {
@@ -983,41 +983,41 @@ repositories), for the deprecated `RunImageSynchronize`.
     ///A registry connected to HSS. `id` is the `registry_id` of a create request.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct RegistryInfo {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub registry_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub registry_type: ::std::option::Option<::std::string::String>,
         ///`V1` or `V2`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub api_version: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub connect_cluster_id: ::std::option::Option<::std::string::String>,
-        ///`CREATE_JOB_FAILED`, `REQUEST_API_ERROR` or `SERVER_ERROR`.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub fail_reason: ::std::option::Option<::std::string::String>,
-        ///`Swr` or `Other`.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub get_scan_image_channel: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub id: ::std::option::Option<::std::string::String>,
-        ///Number of images (documented 0..20000).
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub images_num: ::std::option::Option<i64>,
-        ///Last synchronization, milliseconds since the epoch.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub latest_sync_time: ::std::option::Option<i64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub namespace: ::std::option::Option<::std::string::String>,
         ///`http` or `https`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub protocol: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub registry_addr: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub registry_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub registry_type: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub registry_username: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub namespace: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub connect_cluster_id: ::std::option::Option<::std::string::String>,
+        ///`Swr` or `Other`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub get_scan_image_channel: ::std::option::Option<::std::string::String>,
         ///`success`, `fail` or `accessing`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<::std::string::String>,
+        ///`CREATE_JOB_FAILED`, `REQUEST_API_ERROR` or `SERVER_ERROR`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub fail_reason: ::std::option::Option<::std::string::String>,
+        ///Number of images (documented 0..20000).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub images_num: ::std::option::Option<i64>,
+        ///Last synchronization, milliseconds since the epoch.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub latest_sync_time: ::std::option::Option<i64>,
     }
     impl RegistryInfo {
         pub fn builder() -> builder::RegistryInfo {
