@@ -445,8 +445,19 @@ fn paginate<T>(call: &ValidCall, items: Vec<T>) -> (Vec<T>, i64) {
     (items.into_iter().skip(offset).take(limit).collect(), total)
 }
 
+/// `answer` as JSON. A list answer keeps `data_list` when it is empty (the generated models
+/// leave an empty list out), so that clients which read it unconditionally, as the official
+/// SDK's users do, find a list.
 fn json<T: serde::Serialize>(answer: &T) -> Result<Answer, Invalid> {
-    serde_json::to_vec(answer)
+    let mut value = serde_json::to_value(answer).map_err(|e| invalid("answer", e))?;
+    if let Some(fields) = value.as_object_mut()
+        && fields.contains_key("total_num")
+    {
+        fields
+            .entry("data_list")
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    }
+    serde_json::to_vec(&value)
         .map(Answer::Json)
         .map_err(|e| invalid("answer", e))
 }
