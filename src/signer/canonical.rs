@@ -226,6 +226,7 @@ pub(crate) fn write<'a>(
     signed_list: &mut String,
 ) {
     let method = request.method;
+    // Every real method is ASCII: uppercased without allocating.
     if method.is_ascii() {
         put_changed(out, method.as_bytes(), u8::to_ascii_uppercase);
     } else {

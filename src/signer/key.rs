@@ -14,6 +14,7 @@ use sha2::Sha256;
 use sm3::Sm3;
 use std::fmt;
 use std::time::SystemTime;
+use zeroize::Zeroizing;
 
 /// An access key pair ready to sign with one algorithm: for the HMAC algorithms whose key is
 /// the SK, the key's inner and outer hash states are computed here, once per credential,
@@ -310,8 +311,10 @@ impl SigningKey {
         authorization.push_str(", SignedHeaders=");
         let list_start = authorization.len();
 
-        let mut text = capture.then(|| Vec::with_capacity(1024));
-        let mut hashing = Hashing::new(hash, text.as_mut());
+        // The copy may hold a security token: wiped unless it becomes the `CanonicalRequest`
+        // (which wipes itself).
+        let mut text = capture.then(|| Zeroizing::new(Vec::with_capacity(1024)));
+        let mut hashing = Hashing::new(hash, text.as_deref_mut());
         let sent = added.before_authorization(request.headers, request.host);
         canonical::write(&mut hashing, request, sent, hash, &mut authorization);
         let list_end = authorization.len();
@@ -351,9 +354,11 @@ impl SigningKey {
                 authorization.push_str(&asymmetric_signature(self, &sts_text())?);
             }
         }
-        let captured = text.map(|text| Captured {
+        let captured = text.map(|mut text| Captured {
             // Written from `str` pieces (names lowercased as ASCII only): UTF-8.
-            canonical_request: CanonicalRequest::new(String::from_utf8(text).expect("UTF-8")),
+            canonical_request: CanonicalRequest::new(
+                String::from_utf8(std::mem::take(&mut *text)).expect("UTF-8"),
+            ),
             string_to_sign: sts_text(),
             signed_headers: authorization[list_start..list_end].to_owned(),
             signature: authorization[signature_start..].to_owned(),
