@@ -116,12 +116,20 @@ fn put_uri(out: &mut impl Sink, path: &str) {
 }
 
 fn put_query<K: AsRef<str>, V: AsRef<str>>(out: &mut impl Sink, pairs: &[(K, V)]) {
-    let mut sorted: Vec<(&str, &str)> = pairs
-        .iter()
-        .map(|(k, v)| (k.as_ref(), v.as_ref()))
-        .collect();
+    fn pair<K: AsRef<str>, V: AsRef<str>>((k, v): &(K, V)) -> (&str, &str) {
+        (k.as_ref(), v.as_ref())
+    }
+    // The client sends its query in canonical order: then no sorted copy is needed.
+    if pairs.windows(2).all(|w| pair(&w[0]) <= pair(&w[1])) {
+        return put_pairs(out, pairs.iter().map(pair));
+    }
+    let mut sorted: Vec<(&str, &str)> = pairs.iter().map(pair).collect();
     sorted.sort_unstable();
-    for (i, (key, value)) in sorted.into_iter().enumerate() {
+    put_pairs(out, sorted.into_iter());
+}
+
+fn put_pairs<'p>(out: &mut impl Sink, pairs: impl Iterator<Item = (&'p str, &'p str)>) {
+    for (i, (key, value)) in pairs.enumerate() {
         if i > 0 {
             out.put(b"&");
         }
