@@ -194,11 +194,16 @@ impl HookState {
         creds: &Credentials,
     ) -> Result<signer::SignedHeaders, SigningError> {
         let time = self.signing_time();
-        self.keys.with(&self.signing, creds, |key| {
-            if !tracing::enabled!(tracing::Level::DEBUG) {
-                return key.sign_headers(request, time);
+        let debug = tracing::enabled!(tracing::Level::DEBUG);
+        let (added, captured) = self.keys.with(&self.signing, creds, |key| {
+            if debug {
+                let (added, captured) = key.sign_headers_captured(request, time)?;
+                Ok((added, Some(captured)))
+            } else {
+                key.sign_headers(request, time).map(|added| (added, None))
             }
-            let (added, captured) = key.sign_headers_captured(request, time)?;
+        })?;
+        if let Some(captured) = captured {
             // What a 401 can be compared with (the gateway returns its canonical request): the
             // security token masked by `CanonicalRequest`'s `Display`, no key material.
             tracing::debug!(
@@ -208,8 +213,8 @@ impl HookState {
                 captured.canonical_request,
                 captured.string_to_sign
             );
-            Ok(added)
-        })
+        }
+        Ok(added)
     }
 }
 
@@ -382,6 +387,59 @@ mod tests {
             cache.with(&signing, &creds, |used| assert!(std::ptr::eq(used, &*key)));
             previous = key;
         }
+    }
+
+    /// Debug logging keeps the intermediate strings for the log and changes nothing sent.
+    #[test]
+    fn debug_logging_signs_the_same_way() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        let client = crate::HssClient::builder()
+            .endpoint("http://127.0.0.1:9")
+            .credentials(
+                Credentials::new("AK", "SK")
+                    .with_project_id("p")
+                    .with_security_token("token-value"),
+            )
+            .time_source(|| std::time::UNIX_EPOCH + Duration::from_secs(1_710_491_730))
+            .build()
+            .unwrap();
+        let creds = Credentials::new("AK", "SK").with_security_token("token-value");
+        let prepared = || {
+            let url = "http://127.0.0.1:9/v5/p/image/synchronize?enterprise_project_id=0";
+            let mut request =
+                reqwest::Request::new(reqwest::Method::POST, reqwest::Url::parse(url).unwrap());
+            *request.body_mut() = Some(r#"{"image_type":"private_image"}"#.into());
+            client.hooks().prepare(&mut request, Some(&creds)).unwrap();
+            request.headers().clone()
+        };
+        let quiet = prepared();
+        let logs = Buffer::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || writer.clone())
+            .finish();
+        let logged = tracing::subscriber::with_default(subscriber, prepared);
+        assert_eq!(logged, quiet);
+        let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            logs.contains("canonical request:\nPOST\n/v5/p/image/synchronize/\n"),
+            "{logs}"
+        );
+        assert!(logs.contains("x-security-token:******"), "{logs}");
+        assert!(!logs.contains("token-value"), "{logs}");
     }
 
     #[test]
