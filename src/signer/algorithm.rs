@@ -23,7 +23,7 @@ pub enum Algorithm {
     /// `SDK-HMAC-SM3`: HMAC and hashes with SM3.
     HmacSm3,
     /// `V11-HMAC-SHA256`: HMAC-SHA256 with a key derived (HKDF) from the AK/SK for a scope of
-    /// date, region and service; needs [`SigningParams::with_scope`].
+    /// date, region and service; needs [`SigningParams::with_scope`](super::SigningParams::with_scope).
     V11HmacSha256,
     /// `SDK-ECDSA-P256-SHA256`: ECDSA on P-256 with a key derived from the AK/SK (crate
     /// feature `ecdsa`).
