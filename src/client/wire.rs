@@ -32,9 +32,7 @@ impl Wire {
         let value = signer::trim_header_value(value);
         self.headers.push((name.to_owned(), value.to_owned()));
     }
-}
 
-impl Wire {
     /// Wipes the secret header values.
     fn wipe(&mut self) {
         for (name, value) in &mut self.headers {

@@ -52,9 +52,10 @@ pub use key::{Captured, SignedHeaders, SigningKey};
 pub use v11::uses_derived_key;
 
 // The canonicalization steps, public for the property tests and the fuzzer, not as API.
-pub(crate) use canonical::is_unreserved;
 #[doc(hidden)]
 pub use canonical::{canonical_query, canonical_uri, encode, trim_header_value};
+// For the client's wire form, which keeps what is already canonical as it is.
+pub(crate) use canonical::is_unreserved;
 pub use redacted::{CanonicalRequest, Header, MASK, is_sensitive_header};
 
 use secrecy::SecretString;
