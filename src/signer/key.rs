@@ -106,8 +106,8 @@ impl fmt::Debug for SignedHeaders {
 
 impl SignedHeaders {
     /// The headers to send, in the order of [`SignedRequest::headers`](super::SignedRequest::headers):
-    /// `headers` (the request's, values trimmed as they were signed) with the additions.
-    /// Borrows; allocates nothing.
+    /// `headers` (the request's, as given to [`SigningKey::sign_headers`]; values trimmed, as
+    /// they were signed) with the additions. Borrows; allocates nothing.
     pub fn merged<'a>(
         &'a self,
         headers: &'a [(String, String)],
