@@ -14,12 +14,7 @@
 //! - `sign`: `signer::sign` (the public one-shot API: AK/SK in, every intermediate string out);
 //! - `key`: `signer::SigningKey::sign_headers` with a key made once (HMAC key state computed
 //!   once per credential, canonical request hashed as it is written, only the added headers
-//!   made): the per-call path of the client, which keeps the key per credential. After the
-//!   first call the key signs from its memo of the request's shape (the canonical request's
-//!   hash state before the date, the lines after it, the body's hash), as the client does
-//!   every call of an operation after its first;
-//! - `key-new-shape`: the same, every call of another shape than the last (two requests that
-//!   differ in one header value, alternately), so that no call finds its shape in the memo;
+//!   made): the per-call path of the client, which keeps the key per credential;
 //! - `floor-sha2`, `floor-ring`: SHA-256 of the body, SHA-256 of the canonical request and
 //!   HMAC-SHA256 of the string to sign with the key's inner/outer state made once (the least
 //!   hashing per request), with that backend;
@@ -200,18 +195,6 @@ impl Inputs {
                     black_box(self.key.sign_headers(black_box(&request), self.time).ok());
                 }
             }
-            "key-new-shape" => {
-                let mut other_headers = self.headers.clone();
-                other_headers[0].1.push('x');
-                let other = SignableRequest {
-                    headers: &other_headers,
-                    ..self.request()
-                };
-                for i in 0..n {
-                    let request = if i % 2 == 0 { &other } else { &request };
-                    black_box(self.key.sign_headers(black_box(request), self.time).ok());
-                }
-            }
             "floor-sha2" => {
                 for _ in 0..n {
                     black_box(Sha256::digest(black_box(BODY)));
@@ -315,10 +298,9 @@ fn sdk_date(time: SystemTime) -> [u8; 16] {
     out
 }
 
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 7] = [
     "sign",
     "key",
-    "key-new-shape",
     "floor-writes",
     "floor-sha2",
     "floor-ring",

@@ -204,6 +204,85 @@ fn every_algorithm_matches_the_sdk() {
 }
 
 #[derive(Deserialize)]
+struct KeyVector {
+    name: String,
+    /// Absent in `sdk-hmac-sha256/` (the default algorithm).
+    algorithm: Option<String>,
+    credentials: Keys,
+    time: String,
+    request: VectorRequest,
+    derived: Option<Scope>,
+    expected: Expected,
+}
+
+/// The client's signing call, `SigningKey::sign_headers`, on every recorded vector of every
+/// algorithm: its additions applied to the request's headers are the headers the SDK sent, and
+/// its `Authorization` the SDK's (up to the signature for ECDSA and SM2, whose `k` is random in
+/// the SDK).
+#[test]
+fn signing_key_matches_every_sdk_vector() {
+    let mut count = 0;
+    for dir in [
+        "sdk-hmac-sha256",
+        "sdk-hmac-sm3",
+        "v11-hmac-sha256",
+        "sdk-ecdsa-p256-sha256",
+        "sdk-sm2-sm3",
+    ] {
+        for path in vector_files(dir) {
+            let v: KeyVector = load(&path);
+            let algorithm: signer::Algorithm = v
+                .algorithm
+                .as_deref()
+                .map_or(Ok(signer::Algorithm::HmacSha256), str::parse)
+                .unwrap();
+            let sk = SecretString::from(v.credentials.sk.clone());
+            let mut key = signer::SigningKey::new(algorithm, &v.credentials.ak, &sk);
+            if let Some(scope) = &v.derived {
+                key = key.with_scope(&scope.region, &scope.service);
+            }
+            let request = SignableRequest {
+                method: &v.request.method,
+                host: &v.request.host,
+                path: &v.request.path,
+                query: &v.request.query,
+                headers: &v.request.headers,
+                body: v.request.body.as_bytes(),
+            };
+            let time = sdk_date::parse(&v.time).expect("vector time");
+            let added = key
+                .sign_headers(&request, time)
+                .unwrap_or_else(|e| panic!("{}: {e}", v.name));
+            let headers: Vec<(String, String)> = added
+                .merged(&v.request.headers, &v.request.host)
+                .map(|(n, value)| (n.to_owned(), value.to_owned()))
+                .collect();
+            let e = &v.expected;
+            let random_k = matches!(
+                algorithm,
+                signer::Algorithm::EcdsaP256Sha256 | signer::Algorithm::Sm2Sm3
+            );
+            if random_k {
+                let prefix = |a: &str| a[..a.find("Signature=").unwrap()].to_owned();
+                assert_eq!(
+                    prefix(&added.authorization),
+                    prefix(&e.authorization),
+                    "{}",
+                    v.name
+                );
+                let last = headers.len() - 1;
+                assert_eq!(headers[..last], e.headers[..last], "{}", v.name);
+            } else {
+                assert_eq!(added.authorization, e.authorization, "{}", v.name);
+                assert_eq!(headers, e.headers, "{}", v.name);
+            }
+            count += 1;
+        }
+    }
+    assert!(count >= 60, "only {count} vectors");
+}
+
+#[derive(Deserialize)]
 struct ClientVector {
     name: String,
     inputs: ClientInputs,

@@ -289,8 +289,6 @@ impl HssClientBuilder {
             auth,
             signing,
             keys: Default::default(),
-            host_value: super::hooks::shared_value(&host),
-            user_agent_value: super::hooks::shared_value(&user_agent),
             host,
             user_agent,
             now: self

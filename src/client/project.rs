@@ -204,7 +204,16 @@ impl HssClient {
             .map_err(|e| fail(e.to_string()))?;
         // As for the API call: secret values marked sensitive, and our copies wiped.
         // A GET: no body.
-        let filled = state.fill_signed(http.headers_mut(), &[], &mut signed);
+        let filled = super::hooks::fill_headers(
+            http.headers_mut(),
+            signed
+                .headers
+                .iter()
+                .map(|h| (h.name.as_str(), h.value.as_str())),
+        );
+        for header in signed.headers.iter_mut().filter(|h| h.sensitive) {
+            zeroize::Zeroize::zeroize(&mut header.value);
+        }
         for (_, value) in &mut headers {
             zeroize::Zeroize::zeroize(value);
         }

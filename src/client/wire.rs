@@ -4,8 +4,7 @@
 //! and the SDK's header set (`Content-Type`, `User-Agent`, `X-Project-Id`, `X-Security-Token` or
 //! `X-Auth-Token`, `Host`, and the operation's own headers; no `Accept`, no `api-version`).
 
-use super::hooks::{Auth, HookState};
-use crate::credentials::Credentials;
+use crate::credentials::{AuthToken, Credentials};
 use crate::signer::{self, SigningError};
 use percent_encoding::percent_decode_str;
 use secrecy::ExposeSecret;
@@ -15,92 +14,54 @@ use zeroize::Zeroize;
 /// Headers progenitor adds that the official SDKs never send.
 const DROPPED_HEADERS: [&str; 2] = ["api-version", "accept"];
 
-/// The wire form's headers, query parameters and body, in buffers kept from one request to the
-/// next on a thread (see `HookState::prepare`): each request fills them again in place, so once
-/// they have grown to fit, a request allocates none of them.
+/// The wire form's headers, query parameters and body. Its copies of secret header values are
+/// wiped when it is dropped.
 #[derive(Default)]
-pub(super) struct Scratch {
-    pub headers: Pairs,
+pub(super) struct Wire {
+    /// In the order sent, values trimmed as the signer trims them (so what is signed is what
+    /// is sent).
+    pub headers: Vec<(String, String)>,
     /// Decoded (the URL's query is their canonical string).
-    pub query: Pairs,
-    /// The body to sign and send (the request's own is replaced with it once signed).
+    pub query: Vec<(String, String)>,
+    /// The body to sign and send.
     pub body: Vec<u8>,
 }
 
-impl Scratch {
-    pub const fn new() -> Self {
-        Scratch {
-            headers: Pairs::new(),
-            query: Pairs::new(),
-            body: Vec::new(),
-        }
-    }
-}
-
-/// Name/value pairs in strings that keep their memory when emptied.
-#[derive(Default)]
-pub(super) struct Pairs {
-    pairs: Vec<(String, String)>,
-    /// How many of `pairs` the current request fills.
-    len: usize,
-}
-
-impl Pairs {
-    const fn new() -> Self {
-        Pairs {
-            pairs: Vec::new(),
-            len: 0,
-        }
-    }
-
-    /// Appends the header `name: value`, the value trimmed as the signer trims it (so what is
-    /// signed is what is sent).
+impl Wire {
     fn push(&mut self, name: &str, value: &str) {
-        self.push_raw(name, signer::trim_header_value(value));
+        let value = signer::trim_header_value(value);
+        self.headers.push((name.to_owned(), value.to_owned()));
     }
 
-    /// Appends `name`, `value` as they are.
-    fn push_raw(&mut self, name: &str, value: &str) {
-        match self.pairs.get_mut(self.len) {
-            Some((kept_name, kept_value)) => {
-                kept_name.clear();
-                kept_name.push_str(name);
-                kept_value.clear();
-                kept_value.push_str(value);
-            }
-            None => self.pairs.push((name.to_owned(), value.to_owned())),
-        }
-        self.len += 1;
-    }
-
-    /// The current request's pairs, in order.
-    pub fn as_slice(&self) -> &[(String, String)] {
-        &self.pairs[..self.len]
-    }
-
-    /// Wipes the secret values and empties the list; the strings keep their memory.
-    pub fn wipe(&mut self) {
-        for (name, value) in &mut self.pairs[..self.len] {
+    /// Wipes the secret header values.
+    fn wipe(&mut self) {
+        for (name, value) in &mut self.headers {
             if signer::is_sensitive_header(name) {
                 value.zeroize();
             }
         }
-        self.len = 0;
     }
 }
 
-/// Rewrites `request`'s URL into the wire form and puts its headers, query and body into
-/// `wire`.
+impl Drop for Wire {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+/// Rewrites `request`'s URL into the wire form and returns its headers, query and body, for a
+/// client that sends `user_agent` to `host`, with `token` (IAM token authentication) or
+/// `creds` (AK/SK).
 pub(super) fn normalize(
-    state: &HookState,
     request: &mut reqwest::Request,
+    token: Option<&AuthToken>,
     creds: Option<&Credentials>,
-    wire: &mut Scratch,
-) -> Result<(), SigningError> {
-    let body = &mut wire.body;
-    body.clear();
+    user_agent: &str,
+    host: &str,
+) -> Result<Wire, SigningError> {
+    let mut wire = Wire::default();
     if let Some(compact) = request.body().and_then(|b| b.as_bytes()) {
-        python_style_json(compact, body);
+        python_style_json(compact, &mut wire.body);
     }
 
     let url = request.url_mut();
@@ -108,20 +69,14 @@ pub(super) fn normalize(
     if let Cow::Owned(path) = sdk_encoded_path(url.path()) {
         url.set_path(&path);
     }
-    let query = &mut wire.query;
-    query.wipe();
-    for (key, value) in url.query_pairs() {
-        query.push_raw(&key, &value);
-    }
+    wire.query = url.query_pairs().into_owned().collect();
     if !url.query().is_none_or(is_canonical_query) {
-        let canonical_query = signer::canonical_query(query.as_slice());
+        let canonical_query = signer::canonical_query(&wire.query);
         url.set_query((!canonical_query.is_empty()).then_some(canonical_query.as_str()));
     }
 
-    let headers = &mut wire.headers;
-    headers.wipe();
-    if let Auth::Token(token) = &state.auth {
-        headers.push("X-Auth-Token", token.expose());
+    if let Some(token) = token {
+        wire.push("X-Auth-Token", token.expose());
     }
     for (name, value) in request.headers() {
         if DROPPED_HEADERS.contains(&name.as_str()) || name == reqwest::header::CONTENT_TYPE {
@@ -129,25 +84,25 @@ pub(super) fn normalize(
         }
         let value = std::str::from_utf8(value.as_bytes())
             .map_err(|_| SigningError::InvalidHeaderValue(name.as_str().to_owned()))?;
-        headers.push(name.as_str(), value);
+        wire.push(name.as_str(), value);
     }
     // The official SDKs send (and sign) it on every request of these APIs, a GET without a
     // body included.
-    headers.push("Content-Type", "application/json");
-    headers.push("User-Agent", &state.user_agent);
+    wire.push("Content-Type", "application/json");
+    wire.push("User-Agent", user_agent);
     if let Some(creds) = creds {
         // The project the call is for, which is the one in the path, not necessarily the
         // credentials' own.
         let project_id = path_project_id(request.url().path());
         if let Some(project_id) = project_id.as_deref().or(creds.project_id()) {
-            headers.push("X-Project-Id", project_id);
+            wire.push("X-Project-Id", project_id);
         }
         if let Some(token) = creds.security_token() {
-            headers.push("X-Security-Token", token.expose_secret());
+            wire.push("X-Security-Token", token.expose_secret());
         }
     }
-    headers.push("Host", &state.host);
-    Ok(())
+    wire.push("Host", host);
+    Ok(wire)
 }
 
 /// Every HSS v5 path is `/v5/{project_id}/...`: the decoded project ID it carries.
@@ -164,7 +119,7 @@ fn path_project_id(path: &str) -> Option<Cow<'_, str>> {
 /// the others before sending, see `validate::path_segment`).
 pub(super) fn sdk_encoded_path(path: &str) -> Cow<'_, str> {
     // Already in that form when it has only unreserved characters (and `/`).
-    if path.bytes().all(|b| unreserved(b) || b == b'/') {
+    if path.bytes().all(|b| signer::is_unreserved(b) || b == b'/') {
         return Cow::Borrowed(path);
     }
     let encoded = path
@@ -182,11 +137,6 @@ pub(super) fn sdk_encoded_path(path: &str) -> Cow<'_, str> {
     }
 }
 
-/// RFC 3986's unreserved characters, which the signer's encoder leaves as they are.
-fn unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
 /// Whether `query` is already its own canonical form, so that decoding and re-encoding it can
 /// be skipped: `key=value` pairs of unreserved characters only (which decode and encode to
 /// themselves), in the canonical order. Anything else goes the long way.
@@ -196,7 +146,7 @@ fn is_canonical_query(query: &str) -> bool {
         let Some((key, value)) = pair.split_once('=') else {
             return false;
         };
-        if key.is_empty() || !key.bytes().chain(value.bytes()).all(unreserved) {
+        if key.is_empty() || !key.bytes().chain(value.bytes()).all(signer::is_unreserved) {
             return false;
         }
         if previous.is_some_and(|p| p > (key, value)) {
@@ -325,30 +275,20 @@ mod tests {
     }
 
     #[test]
-    fn pairs_are_filled_again_in_place_and_secrets_wiped() {
-        let mut pairs = Pairs::new();
-        pairs.push("X-Auth-Token", " secret-token ");
-        pairs.push("Host", "h");
-        pairs.push("region", "r");
+    fn values_are_trimmed_and_secrets_wiped() {
+        let mut wire = Wire::default();
+        wire.push("X-Auth-Token", " secret-token ");
+        wire.push("Host", "h");
         assert_eq!(
-            pairs.as_slice(),
+            wire.headers,
             [
                 ("X-Auth-Token".to_owned(), "secret-token".to_owned()),
                 ("Host".to_owned(), "h".to_owned()),
-                ("region".to_owned(), "r".to_owned()),
             ]
         );
-        let token_buffer = pairs.as_slice()[0].1.as_ptr();
-        pairs.wipe();
-        assert!(pairs.as_slice().is_empty());
-        // The secret is gone from the kept string, which keeps its memory.
-        assert_eq!(pairs.pairs[0].1, "");
-        assert!(pairs.pairs[0].1.capacity() >= "secret-token".len());
-        assert_eq!(pairs.pairs[1].1, "h", "only secret values are wiped");
-        // The next request reuses the strings and sees none of the old pairs.
-        pairs.push("Host", "other");
-        assert_eq!(pairs.as_slice(), [("Host".to_owned(), "other".to_owned())]);
-        assert_eq!(pairs.pairs[0].1.as_ptr(), token_buffer);
+        wire.wipe();
+        assert_eq!(wire.headers[0].1, "", "the secret is wiped");
+        assert_eq!(wire.headers[1].1, "h", "only secret values are wiped");
     }
 
     #[test]

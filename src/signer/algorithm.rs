@@ -1,9 +1,6 @@
 //! The five signing algorithms of Huawei Cloud's API gateway, as the official SDKs implement
-//! them: what each hashes with, its string to sign, its signature and its `Authorization`.
+//! them: their names and what each hashes with (the signing itself is in `key.rs`).
 
-use super::{SigningError, SigningParams, hex};
-use hmac::{Hmac, KeyInit, Mac};
-use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use sm3::Sm3;
 use std::fmt;
@@ -26,7 +23,7 @@ pub enum Algorithm {
     /// `SDK-HMAC-SM3`: HMAC and hashes with SM3.
     HmacSm3,
     /// `V11-HMAC-SHA256`: HMAC-SHA256 with a key derived (HKDF) from the AK/SK for a scope of
-    /// date, region and service; needs [`SigningParams::with_scope`].
+    /// date, region and service; needs [`SigningParams::with_scope`](super::SigningParams::with_scope).
     V11HmacSha256,
     /// `SDK-ECDSA-P256-SHA256`: ECDSA on P-256 with a key derived from the AK/SK (crate
     /// feature `ecdsa`).
@@ -53,7 +50,9 @@ impl HashFn {
         }
     }
 
+    #[cfg(any(feature = "ecdsa", feature = "sm2"))]
     pub(crate) fn hmac(self, key: &[u8], data: &[u8]) -> [u8; 32] {
+        use hmac::{Hmac, KeyInit, Mac};
         // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
         match self {
             HashFn::Sha256 => {
@@ -118,87 +117,6 @@ impl Algorithm {
             _ => HashFn::Sha256,
         }
     }
-
-    /// String to sign, signature and `Authorization` for a canonical request.
-    pub(crate) fn sign(
-        self,
-        params: &SigningParams<'_>,
-        date: &str,
-        canonical_request: &str,
-        signed_headers: &str,
-    ) -> Result<Signature, SigningError> {
-        let name = self.name();
-        let ak = params.access_key_id;
-        let sk = params.secret_key.expose_secret().as_bytes();
-        let hashed = hex(&self.hash().digest(canonical_request.as_bytes()));
-        let (string_to_sign, signature, credential) = match self {
-            Algorithm::HmacSha256 | Algorithm::HmacSm3 => {
-                let sts = format!("{name}\n{date}\n{hashed}");
-                let signature = hex(&self.hash().hmac(sk, sts.as_bytes()));
-                (sts, signature, format!("Access={ak}"))
-            }
-            Algorithm::V11HmacSha256 => {
-                let scope = params.scope.ok_or(SigningError::MissingScope)?;
-                let info = super::v11::info(date, scope.region, scope.service);
-                let sts = format!("{name}\n{date}\n{info}\n{hashed}");
-                let key = super::v11::signing_key(ak, params.secret_key, &info);
-                let signature = hex(&HashFn::Sha256.hmac(key.as_bytes(), sts.as_bytes()));
-                (sts, signature, format!("Credential={ak}/{info}"))
-            }
-            Algorithm::EcdsaP256Sha256 => {
-                let sts = format!("{name}\n{date}\n{hashed}");
-                let signature = ecdsa_signature(ak, params, &sts)?;
-                (sts, signature, format!("Access={ak}"))
-            }
-            Algorithm::Sm2Sm3 => {
-                let sts = format!("{name}\n{date}\n{hashed}");
-                let signature = sm2_signature(ak, params, &sts)?;
-                (sts, signature, format!("Access={ak}"))
-            }
-        };
-        let authorization =
-            format!("{name} {credential}, SignedHeaders={signed_headers}, Signature={signature}");
-        Ok(Signature {
-            string_to_sign,
-            signature,
-            authorization,
-        })
-    }
-}
-
-#[cfg(feature = "ecdsa")]
-fn ecdsa_signature(
-    ak: &str,
-    params: &SigningParams<'_>,
-    string_to_sign: &str,
-) -> Result<String, SigningError> {
-    super::ecdsa::sign(ak, params.secret_key, string_to_sign)
-}
-
-#[cfg(not(feature = "ecdsa"))]
-fn ecdsa_signature(_: &str, _: &SigningParams<'_>, _: &str) -> Result<String, SigningError> {
-    Err(SigningError::Unavailable(Algorithm::EcdsaP256Sha256))
-}
-
-#[cfg(feature = "sm2")]
-fn sm2_signature(
-    ak: &str,
-    params: &SigningParams<'_>,
-    string_to_sign: &str,
-) -> Result<String, SigningError> {
-    super::sm2::sign(ak, params.secret_key, string_to_sign)
-}
-
-#[cfg(not(feature = "sm2"))]
-fn sm2_signature(_: &str, _: &SigningParams<'_>, _: &str) -> Result<String, SigningError> {
-    Err(SigningError::Unavailable(Algorithm::Sm2Sm3))
-}
-
-/// The algorithm-specific part of a signed request.
-pub(crate) struct Signature {
-    pub string_to_sign: String,
-    pub signature: String,
-    pub authorization: String,
 }
 
 impl fmt::Display for Algorithm {
@@ -237,6 +155,7 @@ pub(crate) fn kdf_candidate(
     sk: &secrecy::SecretString,
     counter: u8,
 ) -> [u8; 32] {
+    use secrecy::ExposeSecret;
     let mut data = Vec::with_capacity(16 + label.len() + ak.len());
     data.extend_from_slice(&[0, 0, 0, 1]);
     data.extend_from_slice(label.as_bytes());
@@ -250,6 +169,7 @@ pub(crate) fn kdf_candidate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signer::hex;
 
     #[test]
     fn names_round_trip() {

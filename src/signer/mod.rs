@@ -48,16 +48,17 @@ mod test_vectors;
 pub(crate) mod v11;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
-pub use key::{SignedHeaders, SigningKey};
+pub use key::{Captured, SignedHeaders, SigningKey};
 pub use v11::uses_derived_key;
 
 // The canonicalization steps, public for the property tests and the fuzzer, not as API.
 #[doc(hidden)]
 pub use canonical::{canonical_query, canonical_uri, encode, trim_header_value};
+// For the client's wire form, which keeps what is already canonical as it is.
+pub(crate) use canonical::is_unreserved;
 pub use redacted::{CanonicalRequest, Header, MASK, is_sensitive_header};
 
-use algorithm::HashFn;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use std::fmt;
 use std::time::SystemTime;
 
@@ -289,99 +290,22 @@ pub fn sign(
     )
 }
 
-/// Signs `request` with `params.algorithm`.
+/// Signs `request` with `params.algorithm`: through a [`SigningKey`] made for the call, which
+/// also hands back the intermediate strings.
 pub fn sign_with(
     request: &SignableRequest<'_>,
     params: &SigningParams<'_>,
 ) -> Result<SignedRequest, SigningError> {
-    let SigningParams {
-        algorithm,
-        access_key_id,
-        secret_key,
-        time,
-        ..
-    } = *params;
-    if !algorithm.is_available() {
-        return Err(SigningError::Unavailable(algorithm));
+    let mut key = SigningKey::new(params.algorithm, params.access_key_id, params.secret_key);
+    if let Some(scope) = params.scope {
+        key = key.with_scope(scope.region, scope.service);
     }
-    if algorithm == Algorithm::V11HmacSha256 && params.scope.is_none() {
-        return Err(SigningError::MissingScope);
-    }
-    let hash = algorithm.hash();
-    if access_key_id.is_empty() {
-        return Err(SigningError::EmptyAccessKey);
-    }
-    if secret_key.expose_secret().is_empty() {
-        return Err(SigningError::EmptySecretKey);
-    }
-    if request.path.is_empty() {
-        return Err(SigningError::EmptyPath);
-    }
-
-    // Checked without allocating: this is on every request's path.
-    for (i, (name, _)) in request.headers.iter().enumerate() {
-        if name.eq_ignore_ascii_case("Authorization") {
-            return Err(SigningError::AuthorizationGiven);
-        }
-        if request.headers[..i]
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
-        {
-            return Err(SigningError::DuplicateHeader(name.to_ascii_lowercase()));
-        }
-    }
-    let mut headers = HeaderList(request.headers.to_vec());
-    headers.add_signer_headers(request.host, time, hash.content_header())?;
-    let date = headers
-        .get_ignore_case(DATE_HEADER)
-        .map(str::to_owned)
-        .unwrap_or_default();
-
-    // Names with `_` are sent but never signed (gateways in the nginx family drop them).
-    // Names are distinct (checked above), so each signed line has its one value.
-    let mut signed: Vec<String> = headers
-        .0
-        .iter()
-        .filter(|(name, _)| !name.contains('_'))
-        .map(|(name, _)| name.to_ascii_lowercase())
-        .collect();
-    signed.sort_unstable();
-    let signed_headers = signed.join(";");
-
-    headers.trim_values();
-    let canonical_query = canonical_query(request.query);
-    let payload_hash = payload_hash(&headers, request.body, hash);
-
-    let mut canonical_request = String::with_capacity(512);
-    canonical_request.push_str(&request.method.to_uppercase());
-    canonical_request.push('\n');
-    canonical_request.push_str(&canonical_uri(request.path));
-    canonical_request.push('\n');
-    canonical_request.push_str(&canonical_query);
-    canonical_request.push('\n');
-    for name in &signed {
-        canonical_request.push_str(name);
-        canonical_request.push(':');
-        canonical_request.push_str(headers.get_ignore_case(name).unwrap_or_default());
-        canonical_request.push('\n');
-    }
-    canonical_request.push('\n');
-    canonical_request.push_str(&signed_headers);
-    canonical_request.push('\n');
-    canonical_request.push_str(&payload_hash);
-
-    let algorithm::Signature {
-        string_to_sign,
-        signature,
-        authorization,
-    } = algorithm.sign(params, &date, &canonical_request, &signed_headers)?;
-    headers.set("Authorization", authorization.clone());
-    let headers = headers
-        .0
-        .into_iter()
+    let (added, captured) = key.sign_headers_captured(request, params.time)?;
+    let headers = added
+        .merged(request.headers, request.host)
         .map(|(name, value)| Header::new(name, value))
         .collect();
-
+    let canonical_query = canonical_query(request.query);
     let uri = if canonical_query.is_empty() {
         request.path.to_owned()
     } else {
@@ -391,106 +315,31 @@ pub fn sign_with(
         headers,
         uri,
         canonical_query,
-        canonical_request: CanonicalRequest::new(canonical_request),
-        string_to_sign,
-        signed_headers,
-        signature,
-        authorization,
+        canonical_request: captured.canonical_request,
+        string_to_sign: captured.string_to_sign,
+        signed_headers: captured.signed_headers,
+        signature: captured.signature,
+        authorization: added.authorization,
     })
 }
 
-/// Lowercase hexadecimal: the one hex encoder of the crate (signatures, hashes, request IDs).
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Lowercase hexadecimal of `bytes` into `out` (at least twice as long), returned as text: the
+/// one hex encoder of the crate (signatures, hashes, request IDs).
+pub(crate) fn hex_into<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    let out = &mut out[..2 * bytes.len()];
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
     }
-    out
+    std::str::from_utf8(out).expect("hex digits")
 }
 
-fn payload_hash(headers: &HeaderList, body: &[u8], hash: HashFn) -> String {
-    if body.is_empty() {
-        // Even with an UNSIGNED-PAYLOAD header, as the official Python SDK does.
-        return hex(&hash.digest(b""));
-    }
-    match headers.get_ignore_case(hash.content_header()) {
-        Some(given) if !given.is_empty() => given.to_owned(),
-        _ => hex(&hash.digest(body)),
-    }
-}
-
-/// Headers as an ordered list with the official SDK's dictionary semantics: setting an existing
-/// name (exact match) replaces its value in place, a new name goes last.
-struct HeaderList(Vec<(String, String)>);
-
-impl HeaderList {
-    fn set(&mut self, name: &str, value: String) {
-        match self.0.iter_mut().find(|(n, _)| n == name) {
-            Some(slot) => slot.1 = value,
-            None => self.0.push((name.to_owned(), value)),
-        }
-    }
-
-    fn get_exact(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn get_ignore_case(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Adds, in the official SDK's order, the content-hash, date and host headers.
-    fn add_signer_headers(
-        &mut self,
-        host: &str,
-        time: SystemTime,
-        content_header: &str,
-    ) -> Result<(), SigningError> {
-        let content_type = self.get_exact("Content-Type").unwrap_or_default();
-        // The SDK sets the exact name; a caller's header of another spelling is left alone
-        // (the SDK would add a second one, which no gateway can verify).
-        let other_spelling = self.get_exact(content_header).is_none()
-            && self.get_ignore_case(content_header).is_some();
-        if !content_type.is_empty()
-            && !content_type.starts_with("application/json")
-            && !content_type.starts_with("application/bson")
-            && !other_spelling
-        {
-            self.set(content_header, "UNSIGNED-PAYLOAD".to_owned());
-        }
-        match self.get_ignore_case(DATE_HEADER) {
-            Some(given) => {
-                if sdk_date::parse(given).is_none() {
-                    return Err(SigningError::BadDateHeader(given.to_owned()));
-                }
-            }
-            None => {
-                let date = sdk_date::format(time).ok_or(SigningError::TimeOutOfRange)?;
-                self.set(DATE_HEADER, date);
-            }
-        }
-        if self.get_ignore_case("Host").is_none() {
-            self.set("Host", host.to_owned());
-        }
-        Ok(())
-    }
-
-    fn trim_values(&mut self) {
-        for (_, value) in &mut self.0 {
-            let trimmed = trim_header_value(value);
-            if trimmed.len() != value.len() {
-                *value = trimmed.to_owned();
-            }
-        }
-    }
+/// [`hex_into`] a new string.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    let mut out = vec![0; 2 * bytes.len()];
+    hex_into(bytes, &mut out);
+    String::from_utf8(out).expect("hex digits")
 }
 
 #[cfg(test)]

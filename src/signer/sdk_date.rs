@@ -9,13 +9,6 @@ const SECONDS_PER_DAY: u64 = 86_400;
 
 /// Formats `time` as `YYYYMMDDTHHMMSSZ`. `None` before 1970 or after 9999.
 pub fn format(time: SystemTime) -> Option<String> {
-    let bytes = format_bytes(time)?;
-    // Digits, `T` and `Z`: ASCII.
-    Some(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// [`format`] into a stack buffer (the signer's per-call path).
-pub(crate) fn format_bytes(time: SystemTime) -> Option<[u8; 16]> {
     let secs = time.duration_since(UNIX_EPOCH).ok()?.as_secs();
     let (year, month, day) = civil_from_days(secs / SECONDS_PER_DAY);
     if year > 9999 {
@@ -35,7 +28,8 @@ pub(crate) fn format_bytes(time: SystemTime) -> Option<[u8; 16]> {
     put(9, 2, rem / 3600);
     put(11, 2, rem / 60 % 60);
     put(13, 2, rem % 60);
-    Some(out)
+    // Digits, `T` and `Z`: ASCII.
+    std::str::from_utf8(&out).ok().map(str::to_owned)
 }
 
 /// Parses exactly `YYYYMMDDTHHMMSSZ`; `None` for anything else, including impossible dates.

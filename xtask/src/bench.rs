@@ -520,7 +520,6 @@ fn sign(
     py.number("python 500")?;
     let kinds = [
         "key",
-        "key-new-shape",
         "sign",
         "floor-writes",
         "floor-sha2",
@@ -579,7 +578,7 @@ fn sign(
     );
     // How far from the floor the least a signer must write per request already is (see
     // benches/signing.rs): the part of `sign_vs_floor` that no signer writing and hashing its
-    // whole canonical request at every call can remove (ours signs from a memo instead).
+    // whole canonical request at every call can remove.
     let writes_floor: Vec<f64> = rust["floor-writes"]
         .iter()
         .zip(&floor)
@@ -1308,11 +1307,7 @@ fn write_markdown(comparisons: &[Comparison], summary: &Value) -> Result<(), Str
     for (kind, label) in [
         (
             "key",
-            "ours: `SigningKey::sign_headers`, key made once (as the client does, per credential), from its memo of the request's shape",
-        ),
-        (
-            "key-new-shape",
-            "ours: the same, each call of another shape than the last (no memo to sign from)",
+            "ours: `SigningKey::sign_headers`, key made once (as the client does, per credential)",
         ),
         (
             "sign",
