@@ -6,6 +6,7 @@
 //! with a fresh `X-Sdk-Date`; nothing here touches the request.
 
 use super::HssClient;
+use super::context::{self, CallContext};
 use super::hooks::Auth;
 use super::operation::{Operation, Response, ServiceAnswer};
 use super::retry;
@@ -16,7 +17,6 @@ use backon::Retryable;
 use progenitor_client::{ByteStream, ResponseValue};
 use reqwest::header::HeaderMap;
 use secrecy::ExposeSecret;
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 use tracing::Instrument;
@@ -24,24 +24,6 @@ use tracing::Instrument;
 /// What a generated operation returns: its 200 answer decoded, or an error whose 4xx/5xx body
 /// the spec declares as raw bytes (read here the official SDKs' way).
 pub(crate) type Generated<T> = Result<ResponseValue<T>, progenitor_client::Error<ByteStream>>;
-
-tokio::task_local! {
-    /// The `X-Request-Id` of the latest answer of the call in progress on this task, noted by
-    /// the `post` hook ([`note_answer`]), for an answer the generated code could not decode.
-    static LAST_REQUEST_ID: RefCell<Option<String>>;
-}
-
-/// Notes an answer's request ID for the call in progress (the `post` hook's job).
-pub(super) fn note_answer(headers: &HeaderMap) {
-    let _ = LAST_REQUEST_ID.try_with(|slot| *slot.borrow_mut() = request_id(headers));
-}
-
-fn last_request_id() -> Option<String> {
-    LAST_REQUEST_ID
-        .try_with(|slot| slot.borrow().clone())
-        .ok()
-        .flatten()
-}
 
 /// A failed attempt, with what the retry loop needs to know about it.
 struct Failure {
@@ -134,13 +116,12 @@ impl HssClient {
                 );
             });
         let span = tracing::info_span!("hss_call", operation);
-        let outcome = LAST_REQUEST_ID
-            .scope(
-                RefCell::new(None),
-                tokio::time::timeout_at(deadline, retried),
-            )
-            .instrument(span)
-            .await;
+        let outcome = context::scope(
+            CallContext::default(),
+            tokio::time::timeout_at(deadline, retried),
+        )
+        .instrument(span)
+        .await;
         let made = attempts.load(Ordering::Relaxed);
         match outcome {
             Ok(Ok(answer)) => match answer.value.error_code() {
@@ -245,7 +226,9 @@ impl HssClient {
             // its request ID comes from the `post` hook.
             Err(E::InvalidResponsePayload(_, e)) => Err(Failure::final_(Error::InvalidResponse {
                 status: 200,
-                request_id: last_request_id().map(|id| self.mask(id)),
+                request_id: context::with(|call| call.request_id.take())
+                    .flatten()
+                    .map(|id| self.mask(id)),
                 message: format!("the body is not the documented JSON: {e}"),
             })),
             Err(E::UnexpectedResponse(response)) => {
@@ -254,7 +237,7 @@ impl HssClient {
             Err(E::InvalidRequest(message)) => {
                 Err(Failure::final_(invalid_request(operation, message)))
             }
-            Err(E::Custom(text)) => Err(Failure::final_(self.custom_error(text))),
+            Err(E::Custom(text)) => Err(Failure::final_(hook_failure(text, None))),
         }
     }
 
@@ -364,43 +347,22 @@ impl HssClient {
         }
     }
 
-    /// Why the generated code or a hook refused to build `operation`'s request.
+    /// Why the generated code or a hook refused to build `operation`'s request (`failure`:
+    /// what a hook handed over).
     pub(super) fn refused(
         &self,
         operation: &'static str,
         error: progenitor_client::Error<ByteStream>,
+        failure: Option<Error>,
     ) -> Error {
         match error {
             progenitor_client::Error::InvalidRequest(message) => {
                 invalid_request(operation, message)
             }
-            progenitor_client::Error::Custom(text) => self.custom_error(text),
+            progenitor_client::Error::Custom(text) => hook_failure(text, failure),
             other => Error::InvalidInput {
                 field: "request",
                 rule: other.to_string(),
-            },
-        }
-    }
-
-    /// What a hook reported through progenitor's `Error::Custom`.
-    fn custom_error(&self, text: String) -> Error {
-        if let Some(e) = super::hooks::signing_error(&text) {
-            return Error::Signing(e);
-        }
-        match (
-            text.strip_prefix(super::hooks::CREDENTIALS_PREFIX),
-            &self.hooks().auth,
-        ) {
-            (Some(message), Auth::AkSk(cache)) => {
-                Error::Credentials(crate::credentials::CredentialsError::Fetch {
-                    provider: cache.provider_name(),
-                    message: message.to_owned(),
-                    source: None,
-                })
-            }
-            _ => Error::InvalidInput {
-                field: "request",
-                rule: text,
             },
         }
     }
@@ -466,6 +428,17 @@ fn summary(error: &Error) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// What a hook reported: the error it handed over whole (from `failure`, else the call in
+/// progress), or only its text when there was no call to hand it to.
+fn hook_failure(text: String, failure: Option<Error>) -> Error {
+    failure
+        .or_else(|| context::with(|call| call.failure.take()).flatten())
+        .unwrap_or(Error::InvalidInput {
+            field: "request",
+            rule: text,
+        })
 }
 
 /// A request the generated code refused to build: a setter's value broke the spec's rule

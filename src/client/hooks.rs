@@ -10,6 +10,7 @@
 //! `ClientHooks` impl below: there is no way to get a client that sends unsigned requests.
 //! Retries, deadlines and error mapping are not here but in [`super::call`].
 
+use super::context;
 use super::skew::ClockSkew;
 use super::wire;
 use crate::credentials::{AuthToken, Credentials, CredentialsCache};
@@ -236,48 +237,6 @@ pub(super) fn fill_headers<'a>(
     Ok(())
 }
 
-/// Carries a [`SigningError`] through progenitor's `Error::Custom(String)`, the only error a
-/// `pre` hook can return; [`signing_error`] reads it back.
-fn custom_error<E>(error: SigningError) -> progenitor_client::Error<E> {
-    let (code, detail) = match &error {
-        SigningError::EmptyAccessKey => ("empty-access-key", ""),
-        SigningError::EmptySecretKey => ("empty-secret-key", ""),
-        SigningError::EmptyPath => ("empty-path", ""),
-        SigningError::BadDateHeader(value) => ("bad-date-header", value.as_str()),
-        SigningError::TimeOutOfRange => ("time-out-of-range", ""),
-        SigningError::DuplicateHeader(name) => ("duplicate-header", name.as_str()),
-        SigningError::InvalidHeaderValue(name) => ("invalid-header-value", name.as_str()),
-        SigningError::AuthorizationGiven => ("authorization-given", ""),
-        SigningError::MissingScope => ("missing-scope", ""),
-        SigningError::NoKey => ("no-key", ""),
-        SigningError::Unavailable(algorithm) => ("unavailable", algorithm.name()),
-    };
-    progenitor_client::Error::Custom(format!("{CUSTOM_PREFIX}{code}:{detail}"))
-}
-
-const CUSTOM_PREFIX: &str = "hss-image-sync signing:";
-/// Marks a credentials failure in `pre` (normally caught earlier, by the client).
-pub(crate) const CREDENTIALS_PREFIX: &str = "hss-image-sync credentials:";
-
-/// The [`SigningError`] a `pre` hook reported; `None` for any other `Custom` text.
-pub(crate) fn signing_error(custom: &str) -> Option<SigningError> {
-    let (code, detail) = custom.strip_prefix(CUSTOM_PREFIX)?.split_once(':')?;
-    Some(match code {
-        "empty-access-key" => SigningError::EmptyAccessKey,
-        "empty-secret-key" => SigningError::EmptySecretKey,
-        "empty-path" => SigningError::EmptyPath,
-        "bad-date-header" => SigningError::BadDateHeader(detail.to_owned()),
-        "time-out-of-range" => SigningError::TimeOutOfRange,
-        "duplicate-header" => SigningError::DuplicateHeader(detail.to_owned()),
-        "invalid-header-value" => SigningError::InvalidHeaderValue(detail.to_owned()),
-        "authorization-given" => SigningError::AuthorizationGiven,
-        "missing-scope" => SigningError::MissingScope,
-        "no-key" => SigningError::NoKey,
-        "unavailable" => SigningError::Unavailable(detail.parse().ok()?),
-        _ => return None,
-    })
-}
-
 /// The answer of one attempt, its body capped.
 async fn send_once(
     client: &reqwest::Client,
@@ -319,8 +278,10 @@ impl ClientHooks<HookState> for Client {
         let creds = state
             .credentials()
             .await
-            .map_err(|e| progenitor_client::Error::Custom(format!("{CREDENTIALS_PREFIX}{e}")))?;
-        state.prepare(request, creds.as_ref()).map_err(custom_error)
+            .map_err(|e| context::hook_failure(crate::Error::Credentials(e)))?;
+        state
+            .prepare(request, creds.as_ref())
+            .map_err(|e| context::hook_failure(crate::Error::Signing(e)))
     }
 
     async fn post<E>(
@@ -329,7 +290,8 @@ impl ClientHooks<HookState> for Client {
         _info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
         if let Ok(response) = result {
-            super::call::note_answer(response.headers());
+            let request_id = super::call::request_id(response.headers());
+            context::with(|call| call.request_id = request_id);
         }
         Ok(())
     }
@@ -339,8 +301,12 @@ impl ClientHooks<HookState> for Client {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        if super::prepared::in_dry_run() {
-            return Ok(super::prepared::capture(request));
+        if context::with(|call| call.dry_run) == Some(true) {
+            context::with(|call| call.captured = Some(request));
+            // Whatever the generated code makes of this answer, the dry run ignores it.
+            let mut answer = http::Response::new(reqwest::Body::from(""));
+            *answer.status_mut() = http::StatusCode::IM_A_TEAPOT;
+            return Ok(answer.into());
         }
         let state = self.inner();
         let span = tracing::debug_span!("exec", operation = info.operation_id);
@@ -486,28 +452,5 @@ mod tests {
             refused,
             Err(SigningError::InvalidHeaderValue("x-bad".into()))
         );
-    }
-
-    #[test]
-    fn signing_errors_survive_the_custom_error() {
-        for error in [
-            SigningError::EmptyAccessKey,
-            SigningError::EmptySecretKey,
-            SigningError::EmptyPath,
-            SigningError::BadDateHeader("2024:x".into()),
-            SigningError::TimeOutOfRange,
-            SigningError::DuplicateHeader("x-a".into()),
-            SigningError::InvalidHeaderValue("region".into()),
-            SigningError::AuthorizationGiven,
-            SigningError::MissingScope,
-            SigningError::NoKey,
-            SigningError::Unavailable(crate::signer::Algorithm::Sm2Sm3),
-        ] {
-            let progenitor_client::Error::<()>::Custom(text) = custom_error(error.clone()) else {
-                panic!("not a Custom error");
-            };
-            assert_eq!(signing_error(&text), Some(error));
-        }
-        assert_eq!(signing_error("something else"), None);
     }
 }

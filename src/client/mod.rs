@@ -16,6 +16,7 @@
 pub(crate) mod builder;
 mod call;
 mod checks;
+mod context;
 pub(crate) mod hooks;
 mod identity;
 mod operation;

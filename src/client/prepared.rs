@@ -1,35 +1,14 @@
 //! Dry runs: any operation prepared, signed and shown without being sent.
 //!
 //! The operation runs as for a real call, so the generated code builds the request and the
-//! `pre` hook puts it in wire form and signs it; the `exec` hook then hands it here instead of
-//! sending it. The request reaches this module through a task-local slot, set only for the
-//! length of one [`HssClient::prepare`] call.
+//! `pre` hook puts it in wire form and signs it; the `exec` hook then keeps it in the call's
+//! [`context`](super::context) instead of sending it.
 
 use super::HssClient;
+use super::context::{self, CallContext};
 use super::operation::Operation;
 use crate::error::Error;
-use std::cell::RefCell;
 use std::fmt;
-
-tokio::task_local! {
-    /// Set while a dry run is in progress on this task: where `exec` leaves the request.
-    static DRY_RUN: RefCell<Option<reqwest::Request>>;
-}
-
-/// Whether a dry run is in progress on this task.
-pub(super) fn in_dry_run() -> bool {
-    DRY_RUN.try_with(|_| ()).is_ok()
-}
-
-/// Keeps `request` for the dry run in progress, and gives the answer that ends the operation
-/// unsent.
-pub(super) fn capture(request: reqwest::Request) -> reqwest::Response {
-    let _ = DRY_RUN.try_with(|slot| *slot.borrow_mut() = Some(request));
-    // Whatever the generated code makes of this answer, the dry run ignores it.
-    let mut answer = http::Response::new(reqwest::Body::from(""));
-    *answer.status_mut() = http::StatusCode::IM_A_TEAPOT;
-    answer.into()
-}
 
 impl HssClient {
     /// The request `operation` would send now, signed, without sending it (the CLI's
@@ -63,16 +42,23 @@ impl HssClient {
         if let Some(creds) = &creds {
             super::call::check_credentials(creds)?;
         }
-        let (outcome, captured) = DRY_RUN
-            .scope(RefCell::new(None), async {
-                let outcome = operation.send().await;
-                (outcome, DRY_RUN.with(|slot| slot.borrow_mut().take()))
-            })
-            .await;
-        match (captured, outcome) {
+        let dry_run = CallContext {
+            dry_run: true,
+            ..CallContext::default()
+        };
+        let (outcome, context) = context::scope(dry_run, async {
+            let outcome = operation.send().await;
+            (outcome, context::take())
+        })
+        .await;
+        match (context.captured, outcome) {
             (Some(request), _) => Ok(PreparedRequest::of(request)),
-            (None, Err(e)) => Err(self.refused(O::ID, e)),
-            (None, Ok(_)) => unreachable!("an operation in a dry run is never sent"),
+            (None, Err(e)) => Err(self.refused(O::ID, e, context.failure)),
+            // `exec` keeps every request of a dry run: an answer means none was made.
+            (None, Ok(_)) => Err(Error::InvalidInput {
+                field: "request",
+                rule: "the operation made no request".into(),
+            }),
         }
     }
 }
