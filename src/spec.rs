@@ -49,35 +49,49 @@ pub(crate) struct OperationPath {
 }
 
 /// The operation `method` and the raw (percent-encoded) `path` name, and its path parameters
-/// decoded (an encoded `/` is the parameter's own, as the official SDK sends it). A segment
-/// that decodes to `.`, `..` or nothing matches no parameter.
+/// decoded (an encoded `/` is the parameter's own, as the official SDK sends it).
 pub(crate) fn route(
     method: &str,
     path: &str,
 ) -> Option<(&'static OperationPath, Vec<(&'static str, String)>)> {
     PATHS.iter().filter(|p| p.method == method).find_map(|p| {
         let mut params = Vec::new();
-        let mut template = p.path.split('/');
-        let mut segments = path.split('/');
-        loop {
-            match (template.next(), segments.next()) {
-                (None, None) => return Some((p, params)),
-                (Some(t), Some(s)) => match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
-                    Some(name) => {
-                        let value = percent_encoding::percent_decode_str(s).decode_utf8().ok()?;
-                        if matches!(&*value, "" | "." | "..") {
-                            return None;
-                        }
-                        let name = rules(p.operation).find(|r| r.name == name)?.name;
-                        params.push((name, value.into_owned()));
-                    }
-                    None if t == s => {}
-                    None => return None,
-                },
-                _ => return None,
-            }
-        }
+        matches_path(p.path, path, |name, value| {
+            params.push((name, value.into_owned()))
+        })
+        .then_some((p, params))
     })
+}
+
+/// Whether `method` and the raw `path` name `operation` (without copying anything).
+pub(crate) fn names_operation(operation: &str, method: &str, path: &str) -> bool {
+    PATHS.iter().any(|p| {
+        p.operation == operation && p.method == method && matches_path(p.path, path, |_, _| {})
+    })
+}
+
+/// Whether `path` fits `template`, each `{name}` segment handed to `param` decoded. A segment
+/// that decodes to `.`, `..` or nothing fits no parameter.
+fn matches_path<'p>(
+    template: &'static str,
+    path: &'p str,
+    mut param: impl FnMut(&'static str, std::borrow::Cow<'p, str>),
+) -> bool {
+    let mut segments = path.split('/');
+    for t in template.split('/') {
+        let Some(s) = segments.next() else {
+            return false;
+        };
+        match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            Some(name) => match percent_encoding::percent_decode_str(s).decode_utf8() {
+                Ok(value) if !matches!(&*value, "" | "." | "..") => param(name, value),
+                _ => return false,
+            },
+            None if t == s => {}
+            None => return false,
+        }
+    }
+    segments.next().is_none()
 }
 
 /// The rules of `operation`'s parameters.
@@ -201,6 +215,21 @@ mod tests {
         assert_eq!(params[1], ("task_id", "a/b".to_owned()));
         let (op, _) = route("POST", "/v5/p/image/image-sync/tasks").unwrap();
         assert_eq!(op.operation, "create_image_synchronize_task");
+        assert!(names_operation(
+            "create_image_synchronize_task",
+            "POST",
+            "/v5/p/image/image-sync/tasks"
+        ));
+        assert!(!names_operation(
+            "list_registry",
+            "GET",
+            "/v5/p/image/tasks"
+        ));
+        assert!(!names_operation(
+            "list_registry",
+            "GET",
+            "/v5/./image/registries"
+        ));
         assert_eq!(
             route("GET", "/v5/p/image/image-sync/tasks").map(|r| r.0.operation),
             None

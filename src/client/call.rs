@@ -234,10 +234,9 @@ impl HssClient {
             Err(E::UnexpectedResponse(response)) => {
                 Err(Failure::final_(self.unexpected(&response)))
             }
-            Err(E::InvalidRequest(message)) => {
-                Err(Failure::final_(invalid_request(operation, message)))
+            Err(refused @ (E::InvalidRequest(_) | E::Custom(_))) => {
+                Err(Failure::final_(self.refused(operation, refused, None)))
             }
-            Err(E::Custom(text)) => Err(Failure::final_(hook_failure(text, None))),
         }
     }
 
@@ -446,16 +445,6 @@ fn hook_failure(text: String, failure: Option<Error>) -> Error {
 fn invalid_request(operation: &str, message: String) -> Error {
     if let Some((field, rule)) = crate::spec::refused_setter(operation, &message) {
         return Error::InvalidInput { field, rule };
-    }
-    // A check of the `pre` hook: "{parameter}[, ...]: {rule}".
-    if let Some((names, rule)) = message.split_once(": ")
-        && let Some(name) = names.split(", ").next()
-        && let Some(known) = crate::spec::rules(operation).find(|r| r.name == name)
-    {
-        return Error::InvalidInput {
-            field: known.name,
-            rule: rule.to_owned(),
-        };
     }
     // The generated field of a parameter named like a Rust keyword ends in `_` (`type_`).
     if let Some(name) = message.strip_suffix(" was not initialized")

@@ -2,22 +2,26 @@
 //! on every operation: its URL still names the operation (a path parameter such as `..` would
 //! not), and its integer query parameters are within the spec's ranges.
 
+use crate::error::Error;
 use crate::spec;
 
-/// `Err` is `"{parameter}: {rule}"`, read back by the call path into
-/// [`Error::InvalidInput`](crate::Error::InvalidInput).
-pub(super) fn request(request: &reqwest::Request, operation: &str) -> Result<(), String> {
-    let routed = spec::route(request.method().as_str(), request.url().path());
-    if routed.is_none_or(|(op, _)| op.operation != operation) {
-        let names: Vec<&str> = spec::rules(operation)
+pub(super) fn request(request: &reqwest::Request, operation: &str) -> Result<(), Error> {
+    if !spec::names_operation(operation, request.method().as_str(), request.url().path()) {
+        // Which parameter it was is lost once the URL parser has resolved the dot segment: the
+        // error names the last (the one callers set; the project is usually the client's) and
+        // lists them all.
+        let names: Vec<&'static str> = spec::rules(operation)
             .filter(|r| r.location == spec::Location::Path)
             .map(|r| r.name)
             .collect();
-        return Err(format!(
-            "{}: \".\", \"..\" and \"\" cannot be sent as a URL path segment",
-            names.join(", ")
-        ));
+        return Err(Error::InvalidInput {
+            field: names.last().copied().unwrap_or("path"),
+            rule: format!(
+                "\".\", \"..\" and \"\" cannot be sent as a URL path segment ({})",
+                names.join(", ")
+            ),
+        });
     }
     spec::check_query(operation, request.url().query_pairs())
-        .map_err(|(name, rule)| format!("{name}: {rule}"))
+        .map_err(|(field, rule)| Error::InvalidInput { field, rule })
 }

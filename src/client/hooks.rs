@@ -271,8 +271,7 @@ impl ClientHooks<HookState> for Client {
         request: &mut reqwest::Request,
         info: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
-        super::checks::request(request, info.operation_id)
-            .map_err(progenitor_client::Error::InvalidRequest)?;
+        super::checks::request(request, info.operation_id).map_err(context::hook_failure)?;
         let state = self.inner();
         // The client fetched them for this attempt just before: this is the cache answering.
         let creds = state
