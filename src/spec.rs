@@ -40,6 +40,20 @@ impl Rule {
     }
 }
 
+/// The spec's `iamToken` security scheme: an IAM token (`X-Auth-Token`) is 1..32768
+/// characters. Not in [`RULES`]: it is a security scheme, not a parameter of an operation.
+pub(crate) const AUTH_TOKEN: Rule = Rule {
+    operation: "",
+    name: "X-Auth-Token",
+    location: Location::Header,
+    required: false,
+    min_length: Some(1),
+    max_length: Some(32768),
+    minimum: None,
+    maximum: None,
+    values: &[],
+};
+
 /// An operation's method and path template (`/v5/{project_id}/image/registries`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OperationPath {
@@ -49,7 +63,9 @@ pub(crate) struct OperationPath {
 }
 
 /// The operation `method` and the raw (percent-encoded) `path` name, and its path parameters
-/// decoded (an encoded `/` is the parameter's own, as the official SDK sends it).
+/// decoded (an encoded `/` is the parameter's own, as the official SDK sends it). The
+/// emulator's routing.
+#[cfg(any(feature = "emulator", test))]
 pub(crate) fn route(
     method: &str,
     path: &str,

@@ -138,21 +138,8 @@ fn sdk_against_emulator(security_token: Option<&str>) {
 
     // The emulator logged one line per request it answered (the script counts the responses),
     // with both verdicts, the expected error codes, and never the secret key or the token.
-    let responses: usize = stdout
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("ok   all ")?
-                .strip_suffix(" responses carry X-Request-Id and Date")
-        })
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no response count in the report:\n{report}"));
-    let lines = emulator.wait_for_lines(responses);
+    let (responses, lines) = logged_answers(&emulator, &stdout, &report);
     let log = lines.join("\n");
-    assert_eq!(
-        lines.len(),
-        responses,
-        "log lines for {responses} responses:\n{log}"
-    );
     assert!(responses >= 20, "{log}");
     let verdict = |word: &str| lines.iter().filter(|l| l.contains(word)).count();
     assert!(verdict(" accepted auth=SDK-HMAC-SHA256 ") >= 5, "{log}");
@@ -264,21 +251,8 @@ fn official_sdk_successor_operations_against_emulator() {
     // One log line per answer: the SDK's every request verified (accepted, or refused by the
     // service with HSS.0001 only), each of the four operations served.
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let responses: usize = stdout
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("ok   all ")?
-                .strip_suffix(" responses carry X-Request-Id and Date")
-        })
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no response count in the report:\n{report}"));
-    let lines = emulator.wait_for_lines(responses);
+    let (_, lines) = logged_answers(&emulator, &stdout, &report);
     let log = lines.join("\n");
-    assert_eq!(
-        lines.len(),
-        responses,
-        "log lines for {responses} responses:\n{log}"
-    );
     assert!(
         lines.iter().all(|l| l.contains(" auth=SDK-HMAC-SHA256 ")
             && (l.contains(" -> 200 accepted ")
@@ -306,4 +280,25 @@ fn official_sdk_successor_operations_against_emulator() {
         !log.contains(SK),
         "the secret key appears in the emulator log"
     );
+}
+
+/// How many answers a script's report counted, and the emulator's log line for each (there
+/// must be exactly one per answer).
+fn logged_answers(emulator: &EmulatorProcess, stdout: &str, report: &str) -> (usize, Vec<String>) {
+    let responses: usize = stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("ok   all ")?
+                .strip_suffix(" responses carry X-Request-Id and Date")
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no response count in the report:\n{report}"));
+    let lines = emulator.wait_for_lines(responses);
+    assert_eq!(
+        lines.len(),
+        responses,
+        "log lines for {responses} responses:\n{}",
+        lines.join("\n")
+    );
+    (responses, lines)
 }

@@ -13,9 +13,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-/// The spec's `iamToken` security scheme: an IAM token is 1..32768 characters.
-const MAX_AUTH_TOKEN_CHARS: usize = 32768;
-
 /// Default timeout of a whole call: every attempt and every delay between them.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// The service name in V11 derived-key scopes.
@@ -235,12 +232,12 @@ impl HssClientBuilder {
                 let sent = crate::signer::trim_header_value(token.expose());
                 super::validate::non_empty("X-Auth-Token", sent)?;
                 super::validate::header_value("X-Auth-Token", sent)?;
-                if sent.chars().count() > MAX_AUTH_TOKEN_CHARS {
-                    return Err(Error::InvalidInput {
+                crate::spec::check(&crate::spec::AUTH_TOKEN, sent).map_err(|rule| {
+                    Error::InvalidInput {
                         field: "X-Auth-Token",
-                        rule: format!("must be 1..{MAX_AUTH_TOKEN_CHARS} characters"),
-                    });
-                }
+                        rule,
+                    }
+                })?;
                 Auth::Token(token)
             }
             (None, _, Some(provider)) => Auth::AkSk(CredentialsCache::from_arc(provider)),

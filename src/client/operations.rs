@@ -52,8 +52,8 @@ impl HssClient {
             builder::CreateImageSynchronizeTask<'_>,
         ) -> builder::CreateImageSynchronizeTask<'_>,
     ) -> Result<Response<()>, Error> {
-        let operation = self.in_project(self.inner.create_image_synchronize_task());
-        self.send(request(operation.await?)).await
+        self.send_in_project(self.inner.create_image_synchronize_task(), request)
+            .await
     }
 
     /// `ListImageScanTask`: one page of image scan or synchronization tasks (`type_` is
@@ -62,8 +62,8 @@ impl HssClient {
         &self,
         request: impl FnOnce(builder::ListImageScanTask<'_>) -> builder::ListImageScanTask<'_>,
     ) -> Result<Response<types::ListImageScanTaskResponse>, Error> {
-        let operation = self.in_project(self.inner.list_image_scan_task());
-        self.send(request(operation.await?)).await
+        self.send_in_project(self.inner.list_image_scan_task(), request)
+            .await
     }
 
     /// `ListAssociateRegistries`: one page of a synchronization task's registries and how
@@ -74,8 +74,8 @@ impl HssClient {
             builder::ListAssociateRegistries<'_>,
         ) -> builder::ListAssociateRegistries<'_>,
     ) -> Result<Response<types::ListAssociateRegistriesResponse>, Error> {
-        let operation = self.in_project(self.inner.list_associate_registries());
-        self.send(request(operation.await?)).await
+        self.send_in_project(self.inner.list_associate_registries(), request)
+            .await
     }
 
     /// `ListRegistry`: one page of the registries connected to HSS, where the IDs and types
@@ -84,8 +84,8 @@ impl HssClient {
         &self,
         request: impl FnOnce(builder::ListRegistry<'_>) -> builder::ListRegistry<'_>,
     ) -> Result<Response<types::ListRegistryResponse>, Error> {
-        let operation = self.in_project(self.inner.list_registry());
-        self.send(request(operation.await?)).await
+        self.send_in_project(self.inner.list_registry(), request)
+            .await
     }
 
     /// `RunImageSynchronize` (deprecated by Huawei: use
@@ -97,8 +97,17 @@ impl HssClient {
         image_type: types::ImageType,
         request: impl FnOnce(builder::RunImageSynchronize<'_>) -> builder::RunImageSynchronize<'_>,
     ) -> Result<Response<types::RunImageSynchronizeResponse>, Error> {
-        let operation = self.in_project(self.inner.run_image_synchronize());
         let body = types::RunImageSynchronizeRequestInfo { image_type };
-        self.send(request(operation.await?.body(body))).await
+        let operation = self.inner.run_image_synchronize().body(body);
+        self.send_in_project(operation, request).await
+    }
+
+    /// `operation` in the client's project, set further by `request`, then sent.
+    async fn send_in_project<O: Operation>(
+        &self,
+        operation: O,
+        request: impl FnOnce(O) -> O,
+    ) -> Result<Response<O::Answer>, Error> {
+        self.send(request(self.in_project(operation).await?)).await
     }
 }

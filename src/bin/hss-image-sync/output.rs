@@ -42,13 +42,32 @@ where
     if dry_run {
         return show(client, operation.page(0, hss_image_sync::PAGE_LIMIT)).await;
     }
-    match client.pages(operation).try_collect::<Vec<_>>().await {
-        Ok(pages) => {
-            let items: Vec<O::Item> = pages.into_iter().flat_map(|page| page.value).collect();
-            print_json(&items, None)
-        }
-        Err(e) => report_for(&e, Some(client.credential_source())),
+    match all_items(client, operation).await {
+        Ok(items) => print_json(&items, None),
+        Err(code) => code,
     }
+}
+
+/// Every item of every page of `operation`, or exit with the error.
+pub async fn all_items<'a, O>(client: &'a HssClient, operation: O) -> Result<Vec<O::Item>, ExitCode>
+where
+    O: Paged + 'a,
+    O::Item: serde::Serialize,
+{
+    let pages: Vec<_> = client
+        .pages(operation)
+        .try_collect()
+        .await
+        .map_err(|e| report_for(&e, Some(client.credential_source())))?;
+    Ok(pages.into_iter().flat_map(|page| page.value).collect())
+}
+
+/// `operation` in the client's project, or exit with the error.
+pub async fn in_project<O: Operation>(client: &HssClient, operation: O) -> Result<O, ExitCode> {
+    client
+        .in_project(operation)
+        .await
+        .map_err(|e| report_for(&e, Some(client.credential_source())))
 }
 
 /// The fully signed request, its signature masked, and exit 0 without sending it.

@@ -3,7 +3,7 @@
 
 use crate::connection::ConnectionArgs;
 use crate::output;
-use crate::sync::in_project;
+use crate::output::in_project;
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
 

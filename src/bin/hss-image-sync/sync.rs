@@ -64,7 +64,8 @@ async fn sync(client: &HssClient, args: &SyncArgs) -> Result<ExitCode, ExitCode>
         );
         let image_type: types::ImageType = output::parse("image_type", image_type)?;
         let body = types::RunImageSynchronizeRequestInfo { image_type };
-        let mut op = in_project(client, client.operations().run_image_synchronize()).await?;
+        let mut op =
+            output::in_project(client, client.operations().run_image_synchronize()).await?;
         op = op.body(body);
         if let Some(eps) = eps {
             op = op.enterprise_project_id(eps);
@@ -75,7 +76,8 @@ async fn sync(client: &HssClient, args: &SyncArgs) -> Result<ExitCode, ExitCode>
         return Ok(output::send(client, op, args.dry_run).await);
     }
     let body = registries(args.registries.as_deref().unwrap_or("all"))?;
-    let mut op = in_project(client, client.operations().create_image_synchronize_task()).await?;
+    let mut op =
+        output::in_project(client, client.operations().create_image_synchronize_task()).await?;
     op = op.body(body);
     if let Some(eps) = eps {
         op = op.enterprise_project_id(eps);
@@ -88,14 +90,6 @@ async fn sync(client: &HssClient, args: &SyncArgs) -> Result<ExitCode, ExitCode>
         eprintln!("task created: `hss-image-sync tasks list --task-type manualSync` follows it");
     }
     Ok(code)
-}
-
-/// `operation` in the client's project, or exit with the error.
-pub async fn in_project<O: hss_image_sync::Operation>(
-    client: &HssClient,
-    operation: O,
-) -> Result<O, ExitCode> {
-    client.in_project(operation).await.map_err(|e| report(&e))
 }
 
 /// `all`, or `ID:TYPE[,ID:TYPE...]`, as the create request's body.

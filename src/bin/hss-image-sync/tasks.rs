@@ -1,9 +1,9 @@
 //! `hss-image-sync tasks list|show`: image synchronization tasks (`ListImageScanTask` with
 //! type `image_sync`) and a task's registries (`ListAssociateRegistries`).
 
-use crate::connection::ConnectionArgs;
+use crate::connection::{ConnectionArgs, report_for};
 use crate::output;
-use crate::sync::in_project;
+use crate::output::in_project;
 use clap::{Args, Subcommand};
 use hss_image_sync::types::TaskKind;
 use std::process::ExitCode;
@@ -98,12 +98,8 @@ async fn show(mut args: ShowArgs) -> Result<ExitCode, ExitCode> {
     let task = client
         .send(task)
         .await
-        .map_err(|e| crate::connection::report(&e))?;
-    let registries = client.pages(registries);
-    let registries: Vec<_> = futures_util::TryStreamExt::try_collect::<Vec<_>>(registries)
-        .await
-        .map_err(|e| crate::connection::report(&e))?;
-    let registries: Vec<_> = registries.into_iter().flat_map(|page| page.value).collect();
+        .map_err(|e| report_for(&e, Some(client.credential_source())))?;
+    let registries = output::all_items(&client, registries).await?;
     let shown = serde_json::json!({
         "task": task.value.data_list.first(),
         "registries": registries,
