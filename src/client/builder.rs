@@ -42,6 +42,7 @@ pub struct HssClientBuilder {
     max_response_bytes: Option<usize>,
     time_source: Option<TimeSource>,
     extra_roots: Vec<ExtraRoots>,
+    rate_limiter: Option<super::RateLimiter>,
 }
 
 impl std::fmt::Debug for HssClientBuilder {
@@ -65,6 +66,7 @@ impl std::fmt::Debug for HssClientBuilder {
             .field("retry", &self.retry)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("extra_roots", &self.extra_roots)
+            .field("rate_limiter", &self.rate_limiter)
             .finish_non_exhaustive()
     }
 }
@@ -210,6 +212,15 @@ impl HssClientBuilder {
         self
     }
 
+    /// Paces every attempt of every call with `limiter` (see [`RateLimiter`](super::RateLimiter)):
+    /// hand clones of one limiter to every client that uses the same credentials, so that
+    /// together they keep to the budget. A throttled answer (429) slows every holder down.
+    /// By default calls are not paced.
+    pub fn rate_limiter(mut self, limiter: super::RateLimiter) -> Self {
+        self.rate_limiter = Some(limiter);
+        self
+    }
+
     /// The clock used for `X-Sdk-Date` (default: the system clock). For tests and replays.
     pub fn time_source(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.time_source = Some(Arc::new(now));
@@ -306,6 +317,7 @@ impl HssClientBuilder {
             region: self.region,
             iam_endpoint: self.iam_endpoint,
             projects: Default::default(),
+            rate_limiter: self.rate_limiter,
         })
     }
 

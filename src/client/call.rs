@@ -169,6 +169,9 @@ impl HssClient {
             if let Some(creds) = &creds {
                 check_credentials(creds).map_err(Failure::final_)?;
             }
+            if let Some(limiter) = &self.rate_limiter {
+                limiter.acquire(operation).await;
+            }
             let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             let span = tracing::info_span!("attempt", attempt);
             let outcome = async { self.settle(operation, send().await).await }
@@ -219,7 +222,14 @@ impl HssClient {
         use progenitor_client::Error as E;
         match result {
             Ok(answer) => Ok(self.success(answer)),
-            Err(E::ErrorResponse(answer)) => Err(self.service_failure(answer).await),
+            Err(E::ErrorResponse(answer)) => {
+                if answer.status() == reqwest::StatusCode::TOO_MANY_REQUESTS
+                    && let Some(limiter) = &self.rate_limiter
+                {
+                    limiter.throttled(operation);
+                }
+                Err(self.service_failure(answer).await)
+            }
             Err(E::CommunicationError(e) | E::InvalidUpgrade(e)) => Err(Failure::transport(e)),
             Err(E::ResponseBodyError(e)) => Err(self.body_failure(e)),
             // Only a 200 is decoded, and the generated code drops its headers on the way:
@@ -247,6 +257,8 @@ impl HssClient {
         answer: ResponseValue<T>,
     ) -> Response<T> {
         let request_id = request_id(answer.headers()).map(|id| self.mask(id));
+        let server_date = header(answer.headers(), reqwest::header::DATE)
+            .and_then(|date| httpdate::parse_http_date(date.trim()).ok());
         tracing::info!(status = answer.status().as_u16(), request_id, "answer");
         let value = answer.into_inner();
         let value = match serde_json::to_string(&value) {
@@ -264,6 +276,7 @@ impl HssClient {
             value,
             request_id,
             attempts: 0,
+            server_date,
         }
     }
 
@@ -502,7 +515,7 @@ async fn read_all(stream: ByteStream) -> reqwest::Result<Vec<u8>> {
 }
 
 /// A deadline for a total timeout too large to add to the clock: never, in practice.
-fn far_future() -> tokio::time::Instant {
+pub(super) fn far_future() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400)
 }
 

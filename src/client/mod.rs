@@ -24,9 +24,11 @@ mod operations;
 mod pages;
 mod prepared;
 mod project;
+mod rate;
 mod retry;
 mod skew;
 mod validate;
+mod waiter;
 mod wire;
 
 pub use builder::{DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClientBuilder};
@@ -35,7 +37,9 @@ pub use operation::{Operation, Paged, Response, ServiceAnswer};
 pub use pages::{MAX_OFFSET, PAGE_LIMIT};
 pub use prepared::PreparedRequest;
 pub use project::ProjectSource;
+pub use rate::RateLimiter;
 pub use retry::RetryPolicy;
+pub use waiter::{SyncFailure, SyncProgress, SyncReport, SyncStarted, SyncWaiter, WaitError};
 
 use crate::generated;
 use std::time::Duration;
@@ -71,6 +75,8 @@ pub struct HssClient {
     region: Option<String>,
     iam_endpoint: Option<String>,
     projects: project::ProjectCache,
+    /// Paces every attempt, when set (shared with other clients of the same credentials).
+    rate_limiter: Option<RateLimiter>,
 }
 
 impl HssClient {

@@ -58,6 +58,8 @@ pub struct Response<T> {
     pub request_id: Option<String>,
     /// Attempts made, retries included.
     pub attempts: u32,
+    /// The answer's `Date`: the server's clock when it answered (whole seconds).
+    pub server_date: Option<std::time::SystemTime>,
 }
 
 impl<T> Response<T> {
@@ -67,7 +69,14 @@ impl<T> Response<T> {
             value,
             request_id,
             attempts,
+            server_date: None,
         }
+    }
+
+    /// The same response with the answer's `Date`.
+    pub fn with_server_date(mut self, date: std::time::SystemTime) -> Self {
+        self.server_date = Some(date);
+        self
     }
 
     /// The model, without what it took.

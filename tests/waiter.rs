@@ -1,0 +1,273 @@
+//! The sync waiter against the emulator (127.0.0.1): waits that end done, failed and given up,
+//! the task found by its start, progress as it goes, and the documented budget kept.
+#![cfg(feature = "emulator")]
+
+use hss_image_sync::emulator::{Emulator, RunningEmulator, default_registries};
+use hss_image_sync::types::CreateImageSynchronizeTaskRequestInfo;
+use hss_image_sync::{HssClient, RateLimiter, SyncProgress, SyncStarted, WaitError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+fn every_registry() -> CreateImageSynchronizeTaskRequestInfo {
+    CreateImageSynchronizeTaskRequestInfo {
+        sync_all_registries: true,
+        registry_info: vec![],
+    }
+}
+
+/// A client that keeps to no budget (the emulator has none), so tests poll fast.
+fn unpaced(emulator: &RunningEmulator) -> HssClient {
+    emulator
+        .client_builder()
+        .rate_limiter(RateLimiter::unlimited())
+        .build()
+        .unwrap()
+}
+
+const FAST: Duration = Duration::from_millis(20);
+
+#[tokio::test]
+async fn a_wait_follows_the_task_to_done_reporting_progress() {
+    let emulator = Emulator::new()
+        .task_duration(Duration::from_millis(600))
+        .start()
+        .await
+        .unwrap();
+    let client = unpaced(&emulator);
+    let started = client.start_sync(every_registry()).await.unwrap();
+    assert_eq!(started.project_id, emulator.project_id());
+    let seen = Arc::new(Mutex::new(Vec::<SyncProgress>::new()));
+    let log = seen.clone();
+    let report = client
+        .wait_for_sync(&started)
+        .min_delay(FAST)
+        .max_delay(FAST * 4)
+        .on_progress(move |p| log.lock().unwrap().push(p.clone()))
+        .wait(Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(report.succeeded());
+    assert_eq!(report.task.task_status, Some(100));
+    assert_eq!(report.registries.len(), default_registries().len());
+    assert!(report.failures().is_empty());
+
+    let seen = seen.lock().unwrap();
+    assert!(seen.len() >= 2, "at least one poll while it ran: {seen:?}");
+    let percents: Vec<u8> = seen.iter().map(|p| p.percent).collect();
+    assert!(percents.windows(2).all(|w| w[0] <= w[1]), "{percents:?}");
+    assert!(percents[0] < 100, "{percents:?}");
+    let last = seen.last().unwrap();
+    assert_eq!(last.percent, 100);
+    assert_eq!(last.registries_done, 3);
+    assert_eq!(last.registries_total, 3);
+    assert_eq!(last.polls as usize, seen.len());
+    assert_eq!(last.task_id, report.task.task_id);
+}
+
+#[tokio::test]
+async fn a_failed_registry_ends_the_wait_failed_naming_it_with_its_reason() {
+    let failing = default_registries()[2].clone();
+    let emulator = Emulator::new()
+        .task_seconds(0)
+        .fail_registry(failing.id.clone().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let client = unpaced(&emulator);
+    let started = client.start_sync(every_registry()).await.unwrap();
+    let err = client
+        .wait_for_sync(&started)
+        .min_delay(FAST)
+        .wait(Duration::from_secs(20))
+        .await
+        .unwrap_err();
+    let WaitError::Failed(report) = &err else {
+        panic!("{err:?}");
+    };
+    let failures = report.failures();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].registry_id, failing.id);
+    assert_eq!(Some(&failures[0].name), failing.registry_name.as_ref());
+    let reason = failures[0].reason.clone().unwrap();
+    assert!(!reason.is_empty());
+    let text = err.to_string();
+    assert!(
+        text.contains(&failures[0].name) && text.contains(&reason),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_task_whose_every_registry_failed_ends_in_error() {
+    let only = default_registries()[0].clone();
+    let emulator = Emulator::new()
+        .task_seconds(0)
+        .fail_registry(only.id.clone().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let client = unpaced(&emulator);
+    let one = CreateImageSynchronizeTaskRequestInfo {
+        sync_all_registries: false,
+        registry_info: vec![hss_image_sync::types::RegistryRef {
+            registry_id: only.id.clone().unwrap().parse().unwrap(),
+            registry_type: only.registry_type.clone().unwrap().parse().unwrap(),
+        }],
+    };
+    let started = client.start_sync(one).await.unwrap();
+    let err = client
+        .wait_for_sync(&started)
+        .min_delay(FAST)
+        .wait(Duration::from_secs(20))
+        .await
+        .unwrap_err();
+    let WaitError::Failed(report) = err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(report.task.task_status, Some(-3));
+    let failures = report.failures();
+    assert_eq!(
+        failures[0].registry_id, None,
+        "the task first: {failures:?}"
+    );
+    assert_eq!(failures[0].name, "task error");
+    assert_eq!(failures[1].registry_id, only.id);
+    assert!(!report.succeeded());
+}
+
+#[tokio::test]
+async fn a_wait_gives_up_while_the_task_runs() {
+    let emulator = Emulator::new().task_seconds(3600).start().await.unwrap();
+    let client = unpaced(&emulator);
+    let started = client.start_sync(every_registry()).await.unwrap();
+    let err = client
+        .wait_for_sync(&started)
+        .min_delay(FAST)
+        .wait(Duration::from_millis(400))
+        .await
+        .unwrap_err();
+    let WaitError::GaveUp { waited, last } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(*waited >= Duration::from_millis(400), "{waited:?}");
+    let last = last.as_ref().unwrap();
+    assert!(last.task_id.is_some());
+    assert!(last.percent < 100);
+    assert_eq!(last.registries_total, 3);
+    assert!(err.to_string().contains("still runs"), "{err}");
+}
+
+#[tokio::test]
+async fn a_task_that_began_before_the_call_is_not_taken_for_it() {
+    let emulator = Emulator::new().task_seconds(0).start().await.unwrap();
+    let client = unpaced(&emulator);
+    client
+        .create_image_synchronize_task(|op| op.body(every_registry()))
+        .await
+        .unwrap();
+    // A start noted after that task began: it must not be mistaken for this one.
+    let later = SyncStarted::new(
+        emulator.project_id(),
+        SystemTime::now() + Duration::from_secs(600),
+    );
+    let err = client
+        .wait_for_sync(&later)
+        .min_delay(FAST)
+        .wait(Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    let WaitError::GaveUp { last, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(last.as_ref().unwrap().task_id, None);
+    assert!(err.to_string().contains("has not appeared"), "{err}");
+}
+
+#[tokio::test]
+async fn the_newest_task_since_the_start_is_the_one_waited_for() {
+    let emulator = Emulator::new().task_seconds(3600).start().await.unwrap();
+    let client = unpaced(&emulator);
+    let started = client.start_sync(every_registry()).await.unwrap();
+    // Another sync of the same project, a moment later: the newest is followed.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    client
+        .create_image_synchronize_task(|op| op.body(every_registry()))
+        .await
+        .unwrap();
+    let tasks = emulator.state().tasks(emulator.project_id()).count();
+    assert_eq!(tasks, 2);
+    let err = client
+        .wait_for_sync(&started)
+        .min_delay(FAST)
+        .wait(Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    let WaitError::GaveUp {
+        last: Some(last), ..
+    } = err
+    else {
+        panic!("{err:?}");
+    };
+    let listed = client
+        .list_image_scan_task(|op| op.type_(hss_image_sync::types::TaskKind::ImageSync))
+        .await
+        .unwrap()
+        .value
+        .data_list;
+    let newest = listed
+        .iter()
+        .max_by_key(|t| t.begin_time)
+        .and_then(|t| t.task_id.clone());
+    assert_eq!(last.task_id, newest);
+}
+
+#[tokio::test]
+async fn without_a_shared_limiter_a_wait_keeps_to_five_calls_a_minute_per_api() {
+    let emulator = Emulator::new().task_seconds(3600).start().await.unwrap();
+    // No limiter on the client: the waiter paces itself at the documented budget.
+    let client = emulator.client_builder().build().unwrap();
+    let started = client.start_sync(every_registry()).await.unwrap();
+    let before = emulator.exchanges().len();
+    let err = client
+        .wait_for_sync(&started)
+        .min_delay(FAST)
+        .wait(Duration::from_millis(1500))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WaitError::GaveUp { .. }), "{err:?}");
+    let exchanges = emulator.exchanges();
+    let calls = |path_end: &str| {
+        exchanges[before..]
+            .iter()
+            .filter(|e| {
+                e.request
+                    .target
+                    .split('?')
+                    .next()
+                    .unwrap()
+                    .ends_with(path_end)
+            })
+            .count()
+    };
+    // Polls every 20 ms would have made ~75 calls of each; the budget allows one turn per
+    // 12 s and API.
+    assert_eq!(calls("/image/tasks"), 1);
+    assert_eq!(calls("/registries"), 1);
+}
+
+#[tokio::test]
+async fn a_refused_poll_ends_the_wait_with_the_error() {
+    let emulator = Emulator::new().task_seconds(3600).start().await.unwrap();
+    let client = unpaced(&emulator);
+    let started = SyncStarted::new("0000000000000000000000000000dead", SystemTime::UNIX_EPOCH);
+    let err = client
+        .wait_for_sync(&started)
+        .min_delay(FAST)
+        .wait(Duration::from_secs(3))
+        .await
+        .unwrap_err();
+    let WaitError::Call(error) = &err else {
+        panic!("{err:?}");
+    };
+    assert!(!error.is_retryable(), "{error:?}");
+}
