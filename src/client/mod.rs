@@ -85,6 +85,15 @@ impl HssClient {
         HssClientBuilder::default()
     }
 
+    /// The same client (connections, credentials, limiter and clock correction shared) with
+    /// `project_id` as its project: for calls to many projects of one region.
+    pub fn for_project(&self, project_id: impl Into<String>) -> HssClient {
+        HssClient {
+            project_id: Some(project_id.into()),
+            ..self.clone()
+        }
+    }
+
     /// Where the client's credentials come from: the provider that found the current keys
     /// (`environment`, `profile`, `ecs-metadata`, ...), else the configured provider (`static`,
     /// `default-chain`, ...); `iam-token` for token authentication.
