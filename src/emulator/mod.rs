@@ -82,6 +82,7 @@
 //! # }
 //! ```
 
+mod account;
 mod algorithms;
 mod conn;
 mod gateway;
@@ -90,11 +91,13 @@ mod script;
 mod server;
 mod service;
 mod state;
+mod throttle;
 mod tls;
 mod validate;
 #[doc(hidden)]
 pub mod verify;
 
+pub use account::{AccountProject, MAX_ACCOUNT_PROJECTS, MOS_PROJECT_ID};
 pub use gateway::{
     DEFAULT_LOGGED_EXCHANGES, Exchange, LOG_BUDGET_BYTES, LOGGED_BODY_BYTES, Verdict,
 };
@@ -104,8 +107,13 @@ pub use identity::{
 };
 pub use script::{Action, ScriptedReply};
 pub use server::ExchangeHook;
-pub use service::{DEFAULT_TASK_SECONDS, default_registries};
-pub use state::{MAX_PROJECTS, MAX_TASKS_PER_PROJECT, State, SyncRecord, SyncTask, TaskRegistry};
+pub use service::{
+    DEFAULT_TASK_SECONDS, FAILED_PROJECT_ERROR_CODE, UNKNOWN_PROJECT_ERROR_CODE, default_registries,
+};
+pub use state::{
+    MAX_PROJECTS, MAX_TASKS_PER_PROJECT, ProjectCalls, State, SyncRecord, SyncTask, TaskRegistry,
+};
+pub use throttle::MAX_RATE_LIMIT;
 pub use verify::{DEFAULT_REGION, DEFAULT_SERVICE, RawRequest};
 
 use crate::HssClientBuilder;
@@ -150,6 +158,8 @@ pub struct Emulator {
     tls_names: Option<Vec<String>>,
     identity: identity::Settings,
     hss: service::Settings,
+    account_projects: Option<usize>,
+    rate_limit: Option<u32>,
 }
 
 impl Default for Emulator {
@@ -175,6 +185,8 @@ impl std::fmt::Debug for Emulator {
             .field("tls_names", &self.tls_names)
             .field("identity", &self.identity)
             .field("hss", &self.hss)
+            .field("account_projects", &self.account_projects)
+            .field("rate_limit", &self.rate_limit)
             .finish_non_exhaustive()
     }
 }
@@ -203,6 +215,8 @@ impl Emulator {
             tls_names: None,
             identity: identity::Settings::default(),
             hss: service::Settings::default(),
+            account_projects: None,
+            rate_limit: None,
         }
     }
 
@@ -436,6 +450,34 @@ impl Emulator {
         self
     }
 
+    /// Models an account of `n` projects (1..=[`MAX_ACCOUNT_PROJECTS`], clamped) spread over
+    /// the regions HSS serves, with sub-projects: IAM lists them (`GET /v3/auth/projects`, and
+    /// `GET /v3/projects?name=`), and HSS serves only them, each with its own tasks (any other
+    /// project: 403 [`UNKNOWN_PROJECT_ERROR_CODE`]). The layout and IDs are fixed by `n`
+    /// ([`RunningEmulator::account_projects`]); the region project of the emulator's
+    /// [`region`](Self::region) is its [`project_id`](Self::project_id). Without it, IAM lists
+    /// the emulator's project alone and HSS serves any project.
+    pub fn projects(mut self, n: usize) -> Self {
+        self.account_projects = Some(n);
+        self
+    }
+
+    /// Models a project where HSS is not enabled: its HSS calls fail with 403
+    /// [`FAILED_PROJECT_ERROR_CODE`] (not retryable); IAM still lists it.
+    pub fn fail_project(mut self, project_id: impl Into<String>) -> Self {
+        self.hss.failing_projects.insert(project_id.into());
+        self
+    }
+
+    /// Models the gateway's throttling: past `calls_per_minute` calls of one HSS operation by
+    /// one access key (or the IAM token) within any 60 s of the emulator's clock, it answers
+    /// 429 `APIG.0308` without `Retry-After` (IAM calls are not counted). 0 turns it off; at
+    /// most [`MAX_RATE_LIMIT`].
+    pub fn rate_limit(mut self, calls_per_minute: u32) -> Self {
+        self.rate_limit = (calls_per_minute > 0).then(|| calls_per_minute.min(MAX_RATE_LIMIT));
+        self
+    }
+
     /// Starts on a random port of 127.0.0.1.
     pub async fn start(self) -> std::io::Result<RunningEmulator> {
         self.start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
@@ -462,6 +504,28 @@ impl Emulator {
             Some(tls) => (Some(tls.acceptor), Some(tls.ca_pem)),
             None => (None, None),
         };
+        let account = self
+            .account_projects
+            .map(|n| account::Account::new(n, &self.region, &self.project_id, identity::DOMAIN_ID));
+        let mut identity = self.identity.clone();
+        let mut hss = self.hss.clone();
+        if let Some(account) = &account {
+            // IAM lists each region's project for `?name=`, unless the builder set that region.
+            for region in crate::region::REGIONS {
+                if let Some(id) = account.region_project(region) {
+                    identity
+                        .projects
+                        .entry((*region).to_owned())
+                        .or_insert_with(|| vec![id]);
+                }
+            }
+            hss.max_projects = hss.max_projects.max(account.len());
+        }
+        let identity = if account.is_some() {
+            identity
+        } else {
+            identity.resolved(&self.project_id, &self.region)
+        };
         let shared = Arc::new(Shared::new(
             Config {
                 access_key: self.access_key.clone(),
@@ -473,9 +537,11 @@ impl Emulator {
                 on_exchange: self.on_exchange.clone(),
                 limits: self.limits,
                 logged_exchanges: self.logged_exchanges,
-                identity: self.identity.resolved(&self.project_id, &self.region),
-                hss: self.hss.clone(),
+                identity,
+                hss,
+                account,
             },
+            self.rate_limit.map(throttle::Throttle::new),
             acceptor,
         ));
         let task = tokio::spawn(conn::accept_loop(listener, shared.clone()));
@@ -607,6 +673,34 @@ impl RunningEmulator {
             .lock()
             .map(|s| s.clone())
             .unwrap_or_default()
+    }
+
+    /// The accepted synchronization calls of every project called so far
+    /// ([`ProjectCalls`]): e.g. to check that no project was synchronized twice.
+    pub fn project_calls(&self) -> std::collections::BTreeMap<String, ProjectCalls> {
+        self.shared
+            .state
+            .lock()
+            .map(|s| s.calls.clone())
+            .unwrap_or_default()
+    }
+
+    /// The projects of the account ([`Emulator::projects`]) HSS serves, as IAM lists them
+    /// (without `MOS`); empty without an account.
+    pub fn account_projects(&self) -> Vec<AccountProject> {
+        self.shared
+            .config
+            .account
+            .as_ref()
+            .map(|a| a.projects().collect())
+            .unwrap_or_default()
+    }
+
+    /// Moves the emulator's clock forward by `by`, as if that time had passed: tasks progress,
+    /// throttling windows slide, temporary keys age. (Signatures stay accepted while the
+    /// clocks differ by less than 15 minutes.)
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.advance_clock(by);
     }
 
     /// How many requests each identity endpoint (IAM, STS, ECS metadata, pod identity)
