@@ -196,10 +196,7 @@ async fn iam_lists_every_project_of_the_account_with_sub_projects_and_mos() {
     assert_eq!(found["projects"].as_array().unwrap().len(), 1, "{found}");
     assert_eq!(found["projects"][0]["id"], subs[0]["id"]);
     // A region outside the account: nothing.
-    let outside = REGIONS
-        .iter()
-        .find(|r| !region_names.contains(*r))
-        .unwrap();
+    let outside = REGIONS.iter().find(|r| !region_names.contains(*r)).unwrap();
     let (_, found) = iam_get(&addr, "/v3/projects", &[("name", outside)]).await;
     assert_eq!(found["projects"].as_array().unwrap().len(), 0, "{found}");
 
@@ -239,7 +236,10 @@ async fn each_project_has_its_own_tasks_timing_and_failures() {
     let region = &projects[1];
     let sub = projects.iter().find(|p| p.name.contains('_')).unwrap();
     assert_eq!(sub.parent_id, projects[0].id);
-    let (a, b) = (client_for(&emulator, &region.id), client_for(&emulator, &sub.id));
+    let (a, b) = (
+        client_for(&emulator, &region.id),
+        client_for(&emulator, &sub.id),
+    );
 
     // Every project has the default registries.
     for client in [&a, &b] {
@@ -318,7 +318,11 @@ async fn each_project_has_its_own_tasks_timing_and_failures() {
     {
         let project = exchange.project_id.as_deref().unwrap();
         assert!(project == region.id || project == sub.id);
-        assert!(exchange.log_line().contains(&format!(" project={project} ")));
+        assert!(
+            exchange
+                .log_line()
+                .contains(&format!(" project={project} "))
+        );
     }
 }
 
@@ -619,7 +623,11 @@ mod cli {
             (vec!["--rate-limit", "0"], "--rate-limit", "N/min"),
             (vec!["--rate-limit", "5/s"], "--rate-limit", "N/min"),
             (vec!["--rate-limit", "five"], "--rate-limit", "1..=10000"),
-            (vec!["--rate-limit", "10001/min"], "--rate-limit", "1..=10000"),
+            (
+                vec!["--rate-limit", "10001/min"],
+                "--rate-limit",
+                "1..=10000",
+            ),
             (vec!["--fail-project"], "--fail-project", "value"),
         ] {
             let out = emulator_command(&args)
