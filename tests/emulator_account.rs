@@ -748,8 +748,16 @@ mod cli {
             assert_eq!(service_error(err).error_code, "APIG.0308");
             let err = client(failing).list_registry(|op| op).await.unwrap_err();
             assert_eq!(service_error(err).error_code, FAILED_PROJECT_ERROR_CODE);
+            // The synchronizations per project, for a test that drives the process.
+            let (status, calls) = send_raw(&process.addr, "/_emulator/calls", &[]).await;
+            assert_eq!(status, 200);
+            assert_eq!(
+                calls,
+                serde_json::json!({DEMO_PROJECT_ID: {"create": 2, "run": 0}})
+            );
         });
-        // One line per request: IAM's without a project, then each HSS call with its own.
+        // One line per request: IAM's without a project, then each HSS call with its own (the
+        // admin request is not logged).
         let lines = process.log_lines(5);
         assert!(lines[0].contains(" project=- "), "{lines:#?}");
         let own = format!(" project={DEMO_PROJECT_ID} ");

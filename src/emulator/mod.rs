@@ -17,20 +17,30 @@
 //! `ListImageScanTask` shows as `manualSync` with its `task_status` going from 0 to 100 over
 //! [`Emulator::task_seconds`] of the emulator's clock, and `ListAssociateRegistries` with each
 //! registry `running`, then `finished` or `failed` ([`Emulator::fail_registry`]). The
-//! deprecated `RunImageSynchronize` counts its calls per image type ([`SyncRecord`]).
+//! deprecated `RunImageSynchronize` counts its calls per image type ([`SyncRecord`]), and every
+//! project its accepted synchronizations ([`RunningEmulator::project_calls`]).
+//!
+//! It can model an account ([`Emulator::projects`]): IAM lists its projects, region projects
+//! and sub-projects over the regions HSS serves (`GET /v3/auth/projects`), and HSS serves
+//! those only; a project's calls can fail ([`Emulator::fail_project`]); the gateway can throttle
+//! each access key per operation ([`Emulator::rate_limit`], 429 `APIG.0308`). Its clock can be
+//! moved forward ([`RunningEmulator::advance_clock`]) so that tests need not wait for tasks
+//! or throttling windows.
 //!
 //! On the same listener it also serves what the credential providers and project discovery talk
-//! to: IAM (`GET /v3/projects`, the federated login), STS (`assume-with-oidc`), the ECS metadata
-//! service and CCE pod identity ([`IdentityEndpoint`]; configured with
-//! [`Emulator::oidc_agency`], [`Emulator::federated_login`], [`Emulator::ecs_agency`],
-//! [`Emulator::pod_identity_token`], [`Emulator::iam_projects`]). The temporary keys they hand
+//! to: IAM (`GET /v3/projects`, `GET /v3/auth/projects`, the federated login), STS
+//! (`assume-with-oidc`), the ECS metadata service and CCE pod identity ([`IdentityEndpoint`];
+//! configured with [`Emulator::oidc_agency`], [`Emulator::federated_login`],
+//! [`Emulator::ecs_agency`], [`Emulator::pod_identity_token`], [`Emulator::iam_projects`]). The temporary keys they hand
 //! out are accepted for API calls until they expire
 //! ([`Emulator::temporary_credentials_lifetime`]); [`RunningEmulator::identity_calls`] counts
 //! the calls.
 //!
 //! It stays bounded whatever it is sent: the exchange log keeps the latest exchanges with their
 //! bodies cut ([`RunningEmulator::exchanges`]); the state keeps at most [`MAX_PROJECTS`]
-//! projects of at most [`MAX_TASKS_PER_PROJECT`] tasks; slow request heads and bodies and idle
+//! projects (or the account's, at most [`MAX_ACCOUNT_PROJECTS`], created as they are first
+//! called) of at most [`MAX_TASKS_PER_PROJECT`] tasks; the throttling windows are bounded in
+//! number and length ([`MAX_RATE_LIMIT`]); slow request heads and bodies and idle
 //! connections time out; connections are capped ([`Emulator::max_connections`]); and a refusal
 //! never grows with a repeated signed header.
 //!
@@ -676,7 +686,8 @@ impl RunningEmulator {
     }
 
     /// The accepted synchronization calls of every project called so far
-    /// ([`ProjectCalls`]): e.g. to check that no project was synchronized twice.
+    /// ([`ProjectCalls`]): e.g. to check that no project was synchronized twice. Also served as
+    /// JSON at `GET /_emulator/calls`.
     pub fn project_calls(&self) -> std::collections::BTreeMap<String, ProjectCalls> {
         self.shared
             .state

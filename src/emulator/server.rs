@@ -411,12 +411,22 @@ pub(super) fn judged_response(
     json_response(judgement.status, body, request_id, shared)
 }
 
-/// `GET /_emulator/state`: the per-project state as JSON; `GET /_emulator/identity`: the
-/// identity endpoints' call counts.
+/// `GET /_emulator/state`: the per-project state as JSON; `GET /_emulator/calls`: each
+/// project's accepted synchronizations (`{"ID": {"create": N, "run": N}}`);
+/// `GET /_emulator/identity`: the identity endpoints' call counts.
 fn admin(raw: &RawRequest, shared: &Shared, request_id: &str) -> Response<ResponseBody> {
     if raw.method == "GET" && raw.raw_path() == "/_emulator/state" {
         let state = shared.state.lock().map(|s| s.clone()).unwrap_or_default();
         let body = serde_json::to_value(&state).unwrap_or_default();
+        return json_response(200, body, request_id, shared);
+    }
+    if raw.method == "GET" && raw.raw_path() == "/_emulator/calls" {
+        let calls = shared
+            .state
+            .lock()
+            .map(|s| s.calls.clone())
+            .unwrap_or_default();
+        let body = serde_json::to_value(&calls).unwrap_or_default();
         return json_response(200, body, request_id, shared);
     }
     if raw.method == "GET" && raw.raw_path() == "/_emulator/identity" {

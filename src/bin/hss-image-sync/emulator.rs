@@ -208,6 +208,13 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
         "state: GET {}/_emulator/state; stop with Ctrl-C",
         running.endpoint()
     );
+    if let Some(n) = args.projects {
+        eprintln!(
+            "account: {n} projects (GET {0}/v3/auth/projects); synchronizations per project: \
+             GET {0}/_emulator/calls",
+            running.endpoint()
+        );
+    }
     if args.tls && args.ca_out.is_none() {
         eprintln!("the CA certificate to trust (or use --ca-out FILE):");
         eprint!("{}", running.ca_certificate_pem().unwrap_or_default());
