@@ -545,6 +545,26 @@ async fn throttling_past_n_calls_a_minute_per_access_key_and_operation() {
 }
 
 #[tokio::test]
+async fn throttling_over_a_shorter_window() {
+    let emulator = Emulator::new()
+        .rate_limit_per(1, Duration::from_secs(30))
+        .start()
+        .await
+        .unwrap();
+    let client = client_for(&emulator, DEMO_PROJECT_ID);
+    client.list_registry(|op| op).await.unwrap();
+    let throttled = service_error(client.list_registry(|op| op).await.unwrap_err());
+    assert_eq!(throttled.status, 429);
+    assert!(
+        throttled.error_msg.contains("limit:1, time:30 seconds"),
+        "{}",
+        throttled.error_msg
+    );
+    emulator.advance_clock(Duration::from_secs(30));
+    client.list_registry(|op| op).await.unwrap();
+}
+
+#[tokio::test]
 async fn the_account_stays_within_its_bounds() {
     // Clamped to 1..=MAX_ACCOUNT_PROJECTS.
     let none = Emulator::new().projects(0).start().await.unwrap();
@@ -621,7 +641,8 @@ mod cli {
             (vec!["--projects", "10001"], "--projects", "1..=10000"),
             (vec!["--projects", "many"], "--projects", "whole number"),
             (vec!["--rate-limit", "0"], "--rate-limit", "N/min"),
-            (vec!["--rate-limit", "5/s"], "--rate-limit", "N/min"),
+            (vec!["--rate-limit", "5/h"], "--rate-limit", "N/min"),
+            (vec!["--rate-limit", "/min"], "--rate-limit", "N/min"),
             (vec!["--rate-limit", "five"], "--rate-limit", "1..=10000"),
             (
                 vec!["--rate-limit", "10001/min"],
@@ -640,6 +661,15 @@ mod cli {
                 stderr.contains(flag) && stderr.contains(rule),
                 "{args:?}: {stderr}"
             );
+        }
+        // The forms accepted: the process starts (Process::start reads its listening line).
+        for limit in ["7", "7/min", "7/s", "10000/min"] {
+            drop(Process::start(&[
+                "--projects",
+                "10000",
+                "--rate-limit",
+                limit,
+            ]));
         }
     }
 

@@ -95,9 +95,8 @@ fn judge_route(
             429,
             THROTTLED,
             format!(
-                "The throttling threshold has been reached: policy user over ratelimit, \
-                 limit:{}, time:1 minute",
-                throttle.limit()
+                "The throttling threshold has been reached: policy user over ratelimit, {}",
+                throttle.describe()
             ),
         ));
     }

@@ -169,7 +169,7 @@ pub struct Emulator {
     identity: identity::Settings,
     hss: service::Settings,
     account_projects: Option<usize>,
-    rate_limit: Option<u32>,
+    rate_limit: Option<(u32, Duration)>,
 }
 
 impl Default for Emulator {
@@ -483,8 +483,14 @@ impl Emulator {
     /// one access key (or the IAM token) within any 60 s of the emulator's clock, it answers
     /// 429 `APIG.0308` without `Retry-After` (IAM calls are not counted). 0 turns it off; at
     /// most [`MAX_RATE_LIMIT`].
-    pub fn rate_limit(mut self, calls_per_minute: u32) -> Self {
-        self.rate_limit = (calls_per_minute > 0).then(|| calls_per_minute.min(MAX_RATE_LIMIT));
+    pub fn rate_limit(self, calls_per_minute: u32) -> Self {
+        self.rate_limit_per(calls_per_minute, Duration::from_secs(60))
+    }
+
+    /// Like [`rate_limit`](Self::rate_limit), `calls` per `window` (1 ms to an hour): e.g. a
+    /// window of a second, for a test that lets throttled callers through again quickly.
+    pub fn rate_limit_per(mut self, calls: u32, window: Duration) -> Self {
+        self.rate_limit = (calls > 0).then_some((calls.min(MAX_RATE_LIMIT), window));
         self
     }
 
@@ -551,7 +557,8 @@ impl Emulator {
                 hss,
                 account,
             },
-            self.rate_limit.map(throttle::Throttle::new),
+            self.rate_limit
+                .map(|(calls, window)| throttle::Throttle::new(calls, window)),
             acceptor,
         ));
         let task = tokio::spawn(conn::accept_loop(listener, shared.clone()));

@@ -1,17 +1,19 @@
 //! The gateway's throttling ([`Emulator::rate_limit`](super::Emulator::rate_limit)): at most
 //! `limit` calls of one operation by one caller (access key, or IAM token) in any 60 s of the
-//! emulator's clock, a sliding window. A call past it is refused (429 `APIG.0308`) and not
-//! counted, so a caller that waits gets through again.
+//! emulator's clock (or another window: [`Emulator::rate_limit_per`](super::Emulator::rate_limit_per)),
+//! a sliding window. A call past it is refused (429 `APIG.0308`) and not counted, so a caller
+//! that waits gets through again.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// The highest [`Emulator::rate_limit`](super::Emulator::rate_limit) (and CLI
 /// `emulator --rate-limit`): calls a minute per caller and operation.
 pub const MAX_RATE_LIMIT: u32 = 10_000;
 
-/// The window, in milliseconds.
-const WINDOW_MS: i64 = 60_000;
+/// The longest window of [`Emulator::rate_limit_per`](super::Emulator::rate_limit_per).
+pub(crate) const MAX_WINDOW: Duration = Duration::from_secs(3600);
 
 /// The most (caller, operation) windows kept: beyond them, idle windows go first, then the one
 /// whose latest call is the oldest. With [`MAX_RATE_LIMIT`], a bound on memory too.
@@ -19,19 +21,31 @@ const MAX_WINDOWS: usize = 4096;
 
 pub(crate) struct Throttle {
     limit: usize,
+    /// The window, in milliseconds (1..=`MAX_WINDOW`).
+    window_ms: i64,
     windows: Mutex<HashMap<(String, &'static str), VecDeque<i64>>>,
 }
 
 impl Throttle {
-    pub fn new(limit: u32) -> Self {
+    /// `limit` calls (1..=[`MAX_RATE_LIMIT`]) per `window` (1 ms..=[`MAX_WINDOW`]).
+    pub fn new(limit: u32, window: Duration) -> Self {
+        let window = window.clamp(Duration::from_millis(1), MAX_WINDOW);
         Throttle {
             limit: limit.clamp(1, MAX_RATE_LIMIT) as usize,
+            window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
             windows: Mutex::default(),
         }
     }
 
-    pub fn limit(&self) -> usize {
-        self.limit
+    /// The gateway's words for the limit: `limit:5, time:1 minute`.
+    pub fn describe(&self) -> String {
+        let time = match self.window_ms {
+            60_000 => "1 minute".to_owned(),
+            1000 => "1 second".to_owned(),
+            ms if ms % 1000 == 0 => format!("{} seconds", ms / 1000),
+            ms => format!("{ms} milliseconds"),
+        };
+        format!("limit:{}, time:{time}", self.limit)
     }
 
     /// Whether `caller` may call `operation` at `now_ms` (milliseconds since the epoch, the
@@ -42,11 +56,15 @@ impl Throttle {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let key = (caller.to_owned(), operation);
+        let window = self.window_ms;
         if !windows.contains_key(&key) && windows.len() >= MAX_WINDOWS {
-            make_room(&mut windows, now_ms);
+            make_room(&mut windows, now_ms, window);
         }
         let calls = windows.entry(key).or_default();
-        while calls.front().is_some_and(|at| *at <= now_ms - WINDOW_MS) {
+        while calls
+            .front()
+            .is_some_and(|at| *at <= now_ms.saturating_sub(window))
+        {
             calls.pop_front();
         }
         if calls.len() >= self.limit {
@@ -57,9 +75,17 @@ impl Throttle {
     }
 }
 
-/// Drops the windows with no call in the last minute; if none, the one called least recently.
-fn make_room(windows: &mut HashMap<(String, &'static str), VecDeque<i64>>, now_ms: i64) {
-    windows.retain(|_, calls| calls.back().is_some_and(|at| *at > now_ms - WINDOW_MS));
+/// Drops the windows with no call within the window; if none, the one called least recently.
+fn make_room(
+    windows: &mut HashMap<(String, &'static str), VecDeque<i64>>,
+    now_ms: i64,
+    window_ms: i64,
+) {
+    windows.retain(|_, calls| {
+        calls
+            .back()
+            .is_some_and(|at| *at > now_ms.saturating_sub(window_ms))
+    });
     if windows.len() < MAX_WINDOWS {
         return;
     }
@@ -78,7 +104,8 @@ mod tests {
 
     #[test]
     fn the_window_slides_per_caller_and_operation() {
-        let throttle = Throttle::new(2);
+        let throttle = Throttle::new(2, Duration::from_secs(60));
+        assert_eq!(throttle.describe(), "limit:2, time:1 minute");
         assert!(throttle.admit("AK1", "list_registry", 0));
         assert!(throttle.admit("AK1", "list_registry", 30_000));
         assert!(!throttle.admit("AK1", "list_registry", 59_999));
@@ -90,12 +117,20 @@ mod tests {
         assert!(throttle.admit("AK1", "list_registry", 60_000));
         assert!(!throttle.admit("AK1", "list_registry", 60_001));
         assert!(throttle.admit("AK1", "list_registry", 90_000));
+
+        // A window of a second.
+        let throttle = Throttle::new(1, Duration::from_secs(1));
+        assert_eq!(throttle.describe(), "limit:1, time:1 second");
+        assert!(throttle.admit("AK1", "list_registry", 0));
+        assert!(!throttle.admit("AK1", "list_registry", 999));
+        assert!(throttle.admit("AK1", "list_registry", 1000));
     }
 
     #[test]
     fn windows_stay_bounded() {
-        let throttle = Throttle::new(MAX_RATE_LIMIT + 1);
-        assert_eq!(throttle.limit(), MAX_RATE_LIMIT as usize);
+        let throttle = Throttle::new(MAX_RATE_LIMIT + 1, Duration::ZERO);
+        assert_eq!(throttle.limit, MAX_RATE_LIMIT as usize);
+        assert_eq!(throttle.window_ms, 1);
         for i in 0..(MAX_WINDOWS + 10) {
             assert!(throttle.admit(&format!("AK{i}"), "list_registry", i as i64));
         }

@@ -81,9 +81,9 @@ pub struct EmulatorArgs {
 
     /// Throttle like the API gateway: past N calls a minute of one HSS operation by one access
     /// key, answer 429 APIG.0308 (a sliding 60 s window; IAM is not counted). N/min or N, with
-    /// N in 1..=10000.
+    /// N in 1..=10000; or N/s, a window of a second (for quick tests).
     #[arg(long, value_name = "N/min", value_parser = parse_rate_limit)]
-    rate_limit: Option<u32>,
+    rate_limit: Option<RateLimit>,
 }
 
 /// `--projects`: a whole number in 1..=MAX_ACCOUNT_PROJECTS.
@@ -97,20 +97,35 @@ fn parse_projects(value: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("must be a whole number of projects in 1..={max}"))
 }
 
-/// `--rate-limit`: `N/min` or `N`, N a whole number in 1..=MAX_RATE_LIMIT.
-fn parse_rate_limit(value: &str) -> Result<u32, String> {
+/// `--rate-limit`: calls per window.
+#[derive(Debug, Clone, Copy)]
+struct RateLimit {
+    calls: u32,
+    window: Duration,
+}
+
+/// `--rate-limit`: `N/min` or `N` (a minute), or `N/s` (a second); N a whole number in
+/// 1..=MAX_RATE_LIMIT.
+fn parse_rate_limit(value: &str) -> Result<RateLimit, String> {
     let max = hss_image_sync::emulator::MAX_RATE_LIMIT;
     let trimmed = value.trim();
-    let number = trimmed.strip_suffix("/min").unwrap_or(trimmed);
-    number
-        .parse::<u32>()
-        .ok()
-        .filter(|n| (1..=max).contains(n))
-        .ok_or_else(|| {
-            format!(
-                "must be N/min or N, calls a minute per access key and operation, N in 1..={max}"
-            )
-        })
+    let (number, window) = match trimmed.split_once('/') {
+        None => (trimmed, Some(60)),
+        Some((number, "min")) => (number, Some(60)),
+        Some((number, "s")) => (number, Some(1)),
+        Some((number, _)) => (number, None),
+    };
+    let calls = number.parse::<u32>().ok().filter(|n| (1..=max).contains(n));
+    match (calls, window) {
+        (Some(calls), Some(secs)) => Ok(RateLimit {
+            calls,
+            window: Duration::from_secs(secs),
+        }),
+        _ => Err(format!(
+            "must be N/min or N (calls a minute per access key and operation), or N/s, with N \
+             in 1..={max}"
+        )),
+    }
 }
 
 pub async fn run(mut args: EmulatorArgs) -> ExitCode {
@@ -134,8 +149,8 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
     if let Some(n) = args.projects {
         emulator = emulator.projects(n);
     }
-    if let Some(n) = args.rate_limit {
-        emulator = emulator.rate_limit(n);
+    if let Some(limit) = args.rate_limit {
+        emulator = emulator.rate_limit_per(limit.calls, limit.window);
     }
     if let Some(path) = args.sk_file.take() {
         match crate::connection::read_secret_file(&path, "--sk-file") {
