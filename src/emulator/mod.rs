@@ -254,7 +254,8 @@ impl Emulator {
         self
     }
 
-    /// The project ID handed out by [`RunningEmulator::credentials`]; any project is served.
+    /// The project ID handed out by [`RunningEmulator::credentials`]; any project is served
+    /// (with [`projects`](Self::projects), the account's only).
     pub fn project_id(mut self, project_id: impl Into<String>) -> Self {
         self.project_id = project_id.into();
         self
