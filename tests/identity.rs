@@ -1034,7 +1034,11 @@ async fn official_sdk_providers_against_the_emulator() {
     // What the SDK sent was judged by the emulator: its IAM listings were signed (never with
     // X-Project-Id), and every synchronization it made was accepted.
     let calls = emulator.identity_calls();
-    for endpoint in IdentityEndpoint::ALL {
+    // (The providers never list every project of the account: `GET /v3/auth/projects`.)
+    for endpoint in IdentityEndpoint::ALL
+        .into_iter()
+        .filter(|e| *e != IdentityEndpoint::IamAuthProjects)
+    {
         assert!(
             calls.get(endpoint) >= 1,
             "{endpoint:?} never called: {calls:?}"

@@ -23,6 +23,8 @@ pub(super) struct Judgement {
     pub(super) call: Option<ValidCall>,
     /// The answer of an accepted identity request (else the gateway's JSON).
     pub(super) reply: Option<identity::Reply>,
+    /// The `project_id` of an HSS call's path, once routed.
+    pub(super) project_id: Option<String>,
 }
 
 impl Judgement {
@@ -36,6 +38,7 @@ impl Judgement {
             canonical_request: None,
             call: None,
             reply: None,
+            project_id: None,
         }
     }
 
@@ -48,7 +51,8 @@ impl Judgement {
     }
 }
 
-/// The gateway's checks (route, authentication), then the service's (validation).
+/// The gateway's checks (route, authentication, throttling), then the service's (the project,
+/// validation).
 pub(super) fn judge(raw: &RawRequest, shared: &Shared) -> Judgement {
     let Some((route, path_params)) = crate::spec::route(&raw.method, raw.raw_path())
         .filter(|(route, _)| service::serves(route.operation))
@@ -59,10 +63,46 @@ pub(super) fn judge(raw: &RawRequest, shared: &Shared) -> Judgement {
             "The API does not exist or has not been published in the environment",
         );
     };
+    let project_id = path_params
+        .iter()
+        .find(|(name, _)| *name == "project_id")
+        .map(|(_, value)| value.clone());
+    let mut judgement = judge_route(raw, shared, route, path_params, project_id.as_deref());
+    judgement.project_id = project_id;
+    judgement
+}
+
+fn judge_route(
+    raw: &RawRequest,
+    shared: &Shared,
+    route: &'static crate::spec::OperationPath,
+    path_params: Vec<(&'static str, String)>,
+    project_id: Option<&str>,
+) -> Judgement {
     let (auth, canonical_request) = match authenticate(raw, shared) {
         Ok(ok) => ok,
         Err(rejected) => return *rejected,
     };
+    let refused = |(status, code, message): (u16, &str, String)| Judgement {
+        auth,
+        canonical_request: canonical_request.clone(),
+        ..Judgement::reject(status, code, message)
+    };
+    if let Some(throttle) = &shared.throttle
+        && !throttle.admit(&caller(raw), route.operation, shared.now_ms())
+    {
+        return refused((
+            429,
+            THROTTLED,
+            format!(
+                "The throttling threshold has been reached: policy user over ratelimit, {}",
+                throttle.describe()
+            ),
+        ));
+    }
+    if let Some(refusal) = project_id.and_then(|p| service::refuse_project(p, shared)) {
+        return refused(refusal);
+    }
     match validate::validate(raw, route, path_params) {
         Ok(call) => Judgement {
             status: 200,
@@ -73,6 +113,7 @@ pub(super) fn judge(raw: &RawRequest, shared: &Shared) -> Judgement {
             canonical_request,
             call: Some(call),
             reply: None,
+            project_id: None,
         },
         Err(invalid) => Judgement {
             auth,
@@ -80,6 +121,17 @@ pub(super) fn judge(raw: &RawRequest, shared: &Shared) -> Judgement {
             ..Judgement::reject(400, invalid.error_code, invalid.message)
         },
     }
+}
+
+/// The gateway's throttling `error_code` (with 429).
+pub(super) const THROTTLED: &str = "APIG.0308";
+
+/// Who a throttled call is counted for: its access key, or all IAM-token calls together (the
+/// emulator accepts one token).
+fn caller(raw: &RawRequest) -> String {
+    raw.header("authorization")
+        .and_then(verify::parse_authorization)
+        .map_or_else(|| "X-Auth-Token".to_owned(), |auth| auth.access_key)
 }
 
 /// The service's answer to a valid call, into `judgement`.
@@ -119,6 +171,7 @@ pub(super) fn serve(
             *judgement = Judgement {
                 auth: judgement.auth,
                 canonical_request: judgement.canonical_request.take(),
+                project_id: judgement.project_id.take(),
                 ..Judgement::reject(status, invalid.error_code, invalid.message)
             };
         }
@@ -204,7 +257,7 @@ pub(super) fn authenticate(
 pub enum Verdict {
     /// Authenticated and valid; answered 200.
     Accepted,
-    /// Refused (401, 400, 404, 408, 413).
+    /// Refused (400, 401, 403, 404, 408, 413, 429).
     Rejected,
     /// Answered from the script (faults, queued responses).
     Scripted,
@@ -243,10 +296,14 @@ pub struct Exchange {
     pub canonical_request: Option<CanonicalRequest>,
     /// The `X-Request-Id` answered.
     pub request_id: String,
+    /// The project of an HSS call (its path's `project_id`, decoded), once routed; `None` for
+    /// identity requests and unknown paths.
+    pub project_id: Option<String>,
 }
 
 impl Exchange {
-    /// One log line: `POST /v5/... -> 200 accepted auth=SDK-HMAC-SHA256 code=- request_id=...: ok`.
+    /// One log line: `POST /v5/... -> 200 accepted auth=SDK-HMAC-SHA256 code=- project=... request_id=...: ok`
+    /// (`project=-` when no project was routed).
     pub fn log_line(&self) -> String {
         let verdict = match self.verdict {
             Verdict::Accepted => "accepted",
@@ -255,6 +312,7 @@ impl Exchange {
         };
         let auth = if self.auth.is_empty() { "-" } else { self.auth };
         let code = self.error_code.as_deref().unwrap_or("-");
+        let project = self.project_id.as_deref().unwrap_or("-");
         // Pieces pushed in turn: one allocation, none of `format!`'s machinery, for a line
         // written at every request.
         let status = self.status.to_string();
@@ -270,6 +328,8 @@ impl Exchange {
             auth,
             " code=",
             code,
+            " project=",
+            project,
             " request_id=",
             self.request_id.as_str(),
             ": ",
@@ -355,6 +415,7 @@ fn estimated_size(exchange: &Exchange) -> usize {
             .as_ref()
             .map_or(0, |c| c.as_str().len())
         + exchange.request_id.len()
+        + exchange.project_id.as_ref().map_or(0, String::len)
 }
 
 #[cfg(test)]
@@ -374,20 +435,23 @@ mod tests {
             auth: "SDK-HMAC-SM3",
             canonical_request: None,
             request_id: "0123abcd".into(),
+            project_id: None,
         };
         assert_eq!(
             exchange.log_line(),
             "POST /v5/p/image/synchronize?a=1 -> 401 rejected auth=SDK-HMAC-SM3 code=APIG.0301 \
-             request_id=0123abcd: Incorrect IAM authentication information: x"
+             project=- request_id=0123abcd: Incorrect IAM authentication information: x"
         );
         exchange.verdict = Verdict::Accepted;
         exchange.status = 200;
         exchange.error_code = None;
         exchange.auth = "";
         exchange.reason = "ok".into();
+        exchange.project_id = Some("p".into());
         assert_eq!(
             exchange.log_line(),
-            "POST /v5/p/image/synchronize?a=1 -> 200 accepted auth=- code=- request_id=0123abcd: ok"
+            "POST /v5/p/image/synchronize?a=1 -> 200 accepted auth=- code=- project=p \
+             request_id=0123abcd: ok"
         );
     }
 }

@@ -17,20 +17,30 @@
 //! `ListImageScanTask` shows as `manualSync` with its `task_status` going from 0 to 100 over
 //! [`Emulator::task_seconds`] of the emulator's clock, and `ListAssociateRegistries` with each
 //! registry `running`, then `finished` or `failed` ([`Emulator::fail_registry`]). The
-//! deprecated `RunImageSynchronize` counts its calls per image type ([`SyncRecord`]).
+//! deprecated `RunImageSynchronize` counts its calls per image type ([`SyncRecord`]), and every
+//! project its accepted synchronizations ([`RunningEmulator::project_calls`]).
+//!
+//! It can model an account ([`Emulator::projects`]): IAM lists its projects, region projects
+//! and sub-projects over the regions HSS serves (`GET /v3/auth/projects`), and HSS serves
+//! those only; a project's calls can fail ([`Emulator::fail_project`]); the gateway can throttle
+//! each access key per operation ([`Emulator::rate_limit`], 429 `APIG.0308`). Its clock can be
+//! moved forward ([`RunningEmulator::advance_clock`]) so that tests need not wait for tasks
+//! or throttling windows.
 //!
 //! On the same listener it also serves what the credential providers and project discovery talk
-//! to: IAM (`GET /v3/projects`, the federated login), STS (`assume-with-oidc`), the ECS metadata
-//! service and CCE pod identity ([`IdentityEndpoint`]; configured with
-//! [`Emulator::oidc_agency`], [`Emulator::federated_login`], [`Emulator::ecs_agency`],
-//! [`Emulator::pod_identity_token`], [`Emulator::iam_projects`]). The temporary keys they hand
+//! to: IAM (`GET /v3/projects`, `GET /v3/auth/projects`, the federated login), STS
+//! (`assume-with-oidc`), the ECS metadata service and CCE pod identity ([`IdentityEndpoint`];
+//! configured with [`Emulator::oidc_agency`], [`Emulator::federated_login`],
+//! [`Emulator::ecs_agency`], [`Emulator::pod_identity_token`], [`Emulator::iam_projects`]). The temporary keys they hand
 //! out are accepted for API calls until they expire
 //! ([`Emulator::temporary_credentials_lifetime`]); [`RunningEmulator::identity_calls`] counts
 //! the calls.
 //!
 //! It stays bounded whatever it is sent: the exchange log keeps the latest exchanges with their
 //! bodies cut ([`RunningEmulator::exchanges`]); the state keeps at most [`MAX_PROJECTS`]
-//! projects of at most [`MAX_TASKS_PER_PROJECT`] tasks; slow request heads and bodies and idle
+//! projects (or the account's, at most [`MAX_ACCOUNT_PROJECTS`], created as they are first
+//! called) of at most [`MAX_TASKS_PER_PROJECT`] tasks; the throttling windows are bounded in
+//! number and length ([`MAX_RATE_LIMIT`]); slow request heads and bodies and idle
 //! connections time out; connections are capped ([`Emulator::max_connections`]); and a refusal
 //! never grows with a repeated signed header.
 //!
@@ -82,6 +92,7 @@
 //! # }
 //! ```
 
+mod account;
 mod algorithms;
 mod conn;
 mod gateway;
@@ -90,11 +101,13 @@ mod script;
 mod server;
 mod service;
 mod state;
+mod throttle;
 mod tls;
 mod validate;
 #[doc(hidden)]
 pub mod verify;
 
+pub use account::{AccountProject, MAX_ACCOUNT_PROJECTS, MOS_PROJECT_ID};
 pub use gateway::{
     DEFAULT_LOGGED_EXCHANGES, Exchange, LOG_BUDGET_BYTES, LOGGED_BODY_BYTES, Verdict,
 };
@@ -104,8 +117,13 @@ pub use identity::{
 };
 pub use script::{Action, ScriptedReply};
 pub use server::ExchangeHook;
-pub use service::{DEFAULT_TASK_SECONDS, default_registries};
-pub use state::{MAX_PROJECTS, MAX_TASKS_PER_PROJECT, State, SyncRecord, SyncTask, TaskRegistry};
+pub use service::{
+    DEFAULT_TASK_SECONDS, FAILED_PROJECT_ERROR_CODE, UNKNOWN_PROJECT_ERROR_CODE, default_registries,
+};
+pub use state::{
+    MAX_PROJECTS, MAX_TASKS_PER_PROJECT, ProjectCalls, State, SyncRecord, SyncTask, TaskRegistry,
+};
+pub use throttle::MAX_RATE_LIMIT;
 pub use verify::{DEFAULT_REGION, DEFAULT_SERVICE, RawRequest};
 
 use crate::HssClientBuilder;
@@ -150,6 +168,8 @@ pub struct Emulator {
     tls_names: Option<Vec<String>>,
     identity: identity::Settings,
     hss: service::Settings,
+    account_projects: Option<usize>,
+    rate_limit: Option<(u32, Duration)>,
 }
 
 impl Default for Emulator {
@@ -175,6 +195,8 @@ impl std::fmt::Debug for Emulator {
             .field("tls_names", &self.tls_names)
             .field("identity", &self.identity)
             .field("hss", &self.hss)
+            .field("account_projects", &self.account_projects)
+            .field("rate_limit", &self.rate_limit)
             .finish_non_exhaustive()
     }
 }
@@ -203,6 +225,8 @@ impl Emulator {
             tls_names: None,
             identity: identity::Settings::default(),
             hss: service::Settings::default(),
+            account_projects: None,
+            rate_limit: None,
         }
     }
 
@@ -230,7 +254,8 @@ impl Emulator {
         self
     }
 
-    /// The project ID handed out by [`RunningEmulator::credentials`]; any project is served.
+    /// The project ID handed out by [`RunningEmulator::credentials`]; any project is served
+    /// (with [`projects`](Self::projects), the account's only).
     pub fn project_id(mut self, project_id: impl Into<String>) -> Self {
         self.project_id = project_id.into();
         self
@@ -436,6 +461,40 @@ impl Emulator {
         self
     }
 
+    /// Models an account of `n` projects (1..=[`MAX_ACCOUNT_PROJECTS`], clamped) spread over
+    /// the regions HSS serves, with sub-projects: IAM lists them (`GET /v3/auth/projects`, and
+    /// `GET /v3/projects?name=`), and HSS serves only them, each with its own tasks (any other
+    /// project: 403 [`UNKNOWN_PROJECT_ERROR_CODE`]). The layout and IDs are fixed by `n`
+    /// ([`RunningEmulator::account_projects`]); the region project of the emulator's
+    /// [`region`](Self::region) is its [`project_id`](Self::project_id). Without it, IAM lists
+    /// the emulator's project alone and HSS serves any project.
+    pub fn projects(mut self, n: usize) -> Self {
+        self.account_projects = Some(n);
+        self
+    }
+
+    /// Models a project where HSS is not enabled: its HSS calls fail with 403
+    /// [`FAILED_PROJECT_ERROR_CODE`] (not retryable); IAM still lists it.
+    pub fn fail_project(mut self, project_id: impl Into<String>) -> Self {
+        self.hss.failing_projects.insert(project_id.into());
+        self
+    }
+
+    /// Models the gateway's throttling: past `calls_per_minute` calls of one HSS operation by
+    /// one access key (or the IAM token) within any 60 s of the emulator's clock, it answers
+    /// 429 `APIG.0308` without `Retry-After` (IAM calls are not counted). 0 turns it off; at
+    /// most [`MAX_RATE_LIMIT`].
+    pub fn rate_limit(self, calls_per_minute: u32) -> Self {
+        self.rate_limit_per(calls_per_minute, Duration::from_secs(60))
+    }
+
+    /// Like [`rate_limit`](Self::rate_limit), `calls` per `window` (1 ms to an hour): e.g. a
+    /// window of a second, for a test that lets throttled callers through again quickly.
+    pub fn rate_limit_per(mut self, calls: u32, window: Duration) -> Self {
+        self.rate_limit = (calls > 0).then_some((calls.min(MAX_RATE_LIMIT), window));
+        self
+    }
+
     /// Starts on a random port of 127.0.0.1.
     pub async fn start(self) -> std::io::Result<RunningEmulator> {
         self.start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
@@ -462,6 +521,28 @@ impl Emulator {
             Some(tls) => (Some(tls.acceptor), Some(tls.ca_pem)),
             None => (None, None),
         };
+        let account = self
+            .account_projects
+            .map(|n| account::Account::new(n, &self.region, &self.project_id, identity::DOMAIN_ID));
+        let mut identity = self.identity.clone();
+        let mut hss = self.hss.clone();
+        if let Some(account) = &account {
+            // IAM lists each region's project for `?name=`, unless the builder set that region.
+            for region in crate::region::REGIONS {
+                if let Some(id) = account.region_project(region) {
+                    identity
+                        .projects
+                        .entry((*region).to_owned())
+                        .or_insert_with(|| vec![id]);
+                }
+            }
+            hss.max_projects = hss.max_projects.max(account.len());
+        }
+        let identity = if account.is_some() {
+            identity
+        } else {
+            identity.resolved(&self.project_id, &self.region)
+        };
         let shared = Arc::new(Shared::new(
             Config {
                 access_key: self.access_key.clone(),
@@ -473,9 +554,12 @@ impl Emulator {
                 on_exchange: self.on_exchange.clone(),
                 limits: self.limits,
                 logged_exchanges: self.logged_exchanges,
-                identity: self.identity.resolved(&self.project_id, &self.region),
-                hss: self.hss.clone(),
+                identity,
+                hss,
+                account,
             },
+            self.rate_limit
+                .map(|(calls, window)| throttle::Throttle::new(calls, window)),
             acceptor,
         ));
         let task = tokio::spawn(conn::accept_loop(listener, shared.clone()));
@@ -607,6 +691,35 @@ impl RunningEmulator {
             .lock()
             .map(|s| s.clone())
             .unwrap_or_default()
+    }
+
+    /// The accepted synchronization calls of every project called so far
+    /// ([`ProjectCalls`]): e.g. to check that no project was synchronized twice. Also served as
+    /// JSON at `GET /_emulator/calls`.
+    pub fn project_calls(&self) -> std::collections::BTreeMap<String, ProjectCalls> {
+        self.shared
+            .state
+            .lock()
+            .map(|s| s.calls.clone())
+            .unwrap_or_default()
+    }
+
+    /// The projects of the account ([`Emulator::projects`]) HSS serves, as IAM lists them
+    /// (without `MOS`); empty without an account.
+    pub fn account_projects(&self) -> Vec<AccountProject> {
+        self.shared
+            .config
+            .account
+            .as_ref()
+            .map(|a| a.projects().collect())
+            .unwrap_or_default()
+    }
+
+    /// Moves the emulator's clock forward by `by`, as if that time had passed: tasks progress,
+    /// throttling windows slide, temporary keys age. (Signatures stay accepted while the
+    /// clocks differ by less than 15 minutes.)
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.advance_clock(by);
     }
 
     /// How many requests each identity endpoint (IAM, STS, ECS metadata, pod identity)

@@ -44,6 +44,9 @@ pub(crate) struct Config {
     pub identity: identity::Settings,
     /// The HSS service's registries and tasks: see `service`.
     pub hss: super::service::Settings,
+    /// The account's projects, when [`Emulator::projects`](super::Emulator::projects) made one:
+    /// then HSS serves those only.
+    pub account: Option<super::account::Account>,
 }
 
 pub(crate) struct Shared {
@@ -55,6 +58,12 @@ pub(crate) struct Shared {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// The identity services' keys, tokens, projects, counters and scripts.
     pub identity: identity::Identity,
+    /// The gateway's throttling, when [`Emulator::rate_limit`](super::Emulator::rate_limit) set
+    /// one.
+    pub throttle: Option<super::throttle::Throttle>,
+    /// How far [`RunningEmulator::advance_clock`](super::RunningEmulator::advance_clock) moved
+    /// the clock, in milliseconds.
+    clock_advance_ms: AtomicU64,
     next_request: AtomicU64,
     seed: u128,
 }
@@ -64,7 +73,11 @@ pub(crate) struct Shared {
 pub(crate) const LAST_WRITABLE_SECS: u64 = 253_402_300_799;
 
 impl Shared {
-    pub fn new(config: Config, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
+    pub fn new(
+        config: Config,
+        throttle: Option<super::throttle::Throttle>,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Self {
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -75,6 +88,8 @@ impl Shared {
             state: Mutex::default(),
             script: Mutex::default(),
             tls,
+            throttle,
+            clock_advance_ms: AtomicU64::new(0),
             next_request: AtomicU64::new(0),
             seed,
         }
@@ -86,8 +101,27 @@ impl Shared {
     pub fn now(&self) -> SystemTime {
         // `shift` saturates: past `SystemTime`'s range it leaves the clock unshifted.
         let shifted = crate::clock::shift(SystemTime::now(), self.config.clock_offset_secs);
+        let advance = Duration::from_millis(self.clock_advance_ms.load(Ordering::Relaxed));
+        let shifted = shifted.checked_add(advance).unwrap_or(shifted);
         let last = SystemTime::UNIX_EPOCH + Duration::from_secs(LAST_WRITABLE_SECS);
         shifted.clamp(SystemTime::UNIX_EPOCH, last)
+    }
+
+    /// Moves the clock forward by `by` (saturating).
+    pub fn advance_clock(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        let _ = self
+            .clock_advance_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+                Some(now.saturating_add(ms))
+            });
+    }
+
+    /// The clock in milliseconds since the epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     }
 
     /// 32 hex digits that look random and never repeat within a run: the request counter
@@ -249,6 +283,7 @@ pub(crate) async fn handle_request(
         // Only the log needs it.
         canonical_request: judgement.canonical_request.take(),
         request_id: request_id.clone(),
+        project_id: judgement.project_id.take(),
     };
     let response = match action {
         None => Ok(judged_response(&judgement, &request_id, shared)),
@@ -376,12 +411,22 @@ pub(super) fn judged_response(
     json_response(judgement.status, body, request_id, shared)
 }
 
-/// `GET /_emulator/state`: the per-project state as JSON; `GET /_emulator/identity`: the
-/// identity endpoints' call counts.
+/// `GET /_emulator/state`: the per-project state as JSON; `GET /_emulator/calls`: each
+/// project's accepted synchronizations (`{"ID": {"create": N, "run": N}}`);
+/// `GET /_emulator/identity`: the identity endpoints' call counts.
 fn admin(raw: &RawRequest, shared: &Shared, request_id: &str) -> Response<ResponseBody> {
     if raw.method == "GET" && raw.raw_path() == "/_emulator/state" {
         let state = shared.state.lock().map(|s| s.clone()).unwrap_or_default();
         let body = serde_json::to_value(&state).unwrap_or_default();
+        return json_response(200, body, request_id, shared);
+    }
+    if raw.method == "GET" && raw.raw_path() == "/_emulator/calls" {
+        let calls = shared
+            .state
+            .lock()
+            .map(|s| s.calls.clone())
+            .unwrap_or_default();
+        let body = serde_json::to_value(&calls).unwrap_or_default();
         return json_response(200, body, request_id, shared);
     }
     if raw.method == "GET" && raw.raw_path() == "/_emulator/identity" {

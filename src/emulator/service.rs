@@ -3,7 +3,7 @@
 //! parameters and body against the spec, so a handler deals with what the service decides
 //! (which registries, which tasks, which page).
 
-use super::state::{State, SyncTask, TaskRegistry};
+use super::state::{MAX_PROJECTS, State, SyncTask, TaskRegistry};
 use super::validate::{CallBody, Invalid, ValidCall, invalid};
 use crate::generated::types;
 use std::collections::BTreeSet;
@@ -25,6 +25,10 @@ pub(crate) struct Settings {
     pub failing: BTreeSet<String>,
     /// How long a synchronization task runs.
     pub task_duration: Duration,
+    /// Project IDs whose calls fail ([`FAILED_PROJECT_ERROR_CODE`]).
+    pub failing_projects: BTreeSet<String>,
+    /// The most projects the state keeps: [`MAX_PROJECTS`], or the account's size if larger.
+    pub max_projects: usize,
 }
 
 impl Default for Settings {
@@ -33,8 +37,51 @@ impl Default for Settings {
             registries: default_registries(),
             failing: BTreeSet::new(),
             task_duration: Duration::from_secs(DEFAULT_TASK_SECONDS),
+            failing_projects: BTreeSet::new(),
+            max_projects: MAX_PROJECTS,
         }
     }
+}
+
+/// The `error_code` (with 403) of an HSS call for a project the account does not have (with
+/// [`Emulator::projects`](super::Emulator::projects)): IAM does not list it, or it is IAM's
+/// `MOS`. Final: retrying does not help.
+pub const UNKNOWN_PROJECT_ERROR_CODE: &str = "HSS.1007";
+
+/// The `error_code` (with 403) of every HSS call for a project of
+/// [`Emulator::fail_project`](super::Emulator::fail_project): HSS is not enabled for it. Final:
+/// retrying does not help.
+pub const FAILED_PROJECT_ERROR_CODE: &str = "HSS.1008";
+
+/// Why the service refuses every call for `project_id`, if it does: 403 for a project the
+/// account does not have, or one whose calls fail.
+pub(crate) fn refuse_project(
+    project_id: &str,
+    shared: &super::server::Shared,
+) -> Option<(u16, &'static str, String)> {
+    if let Some(account) = &shared.config.account
+        && account.index_of(project_id).is_none()
+    {
+        return Some((
+            403,
+            UNKNOWN_PROJECT_ERROR_CODE,
+            format!(
+                "project_id: the project {project_id} does not exist in this account, or HSS \
+                 does not serve it"
+            ),
+        ));
+    }
+    if shared.config.hss.failing_projects.contains(project_id) {
+        return Some((
+            403,
+            FAILED_PROJECT_ERROR_CODE,
+            format!(
+                "project_id: HSS is not enabled for the project {project_id}: enable a \
+                 container security edition for it first"
+            ),
+        ));
+    }
+    None
 }
 
 /// The registries of every project unless configured: an SWR private, an SWR shared and a
@@ -152,12 +199,15 @@ fn run_image_synchronize(
         return Err(invalid("body", "missing"));
     };
     let at = crate::signer::sdk_date::format(context.now).unwrap_or_default();
+    let cap = context.settings.max_projects;
     state.record_sync(
         call.project_id(),
         &info.image_type.to_string(),
         at,
         call.param("enterprise_project_id").map(str::to_owned),
+        cap,
     );
+    state.count_call(call.project_id(), cap, |calls| calls.run += 1);
     Ok(Answer::Success)
 }
 
@@ -237,7 +287,11 @@ fn create_image_synchronize_task(
             is_all: info.sync_all_registries,
             registries: task_registries,
         },
+        settings.max_projects,
     );
+    state.count_call(call.project_id(), settings.max_projects, |calls| {
+        calls.create += 1;
+    });
     Ok(Answer::Empty)
 }
 

@@ -16,8 +16,10 @@ pub struct SyncRecord {
     pub last_enterprise_project_id: Option<String>,
 }
 
-/// The most projects the state keeps (each of [`State::projects`] and [`State::tasks`]): any
-/// project ID a client signs for makes one, so a new project beyond them replaces another.
+/// The most projects the state keeps (each of [`State::projects`], [`State::tasks`] and
+/// [`State::calls`]): any project ID a client signs for makes one, so a new project beyond them
+/// replaces another. With [`Emulator::projects`](super::Emulator::projects), only the account's
+/// projects are served, and the state keeps as many as the account has when that is more.
 pub const MAX_PROJECTS: usize = 1000;
 /// The most synchronization tasks kept per project; a new one beyond them drops the oldest.
 pub const MAX_TASKS_PER_PROJECT: usize = 1000;
@@ -32,6 +34,19 @@ pub struct State {
     /// Project ID -> its synchronization tasks, oldest first (at most
     /// [`MAX_TASKS_PER_PROJECT`]).
     pub tasks: BTreeMap<String, VecDeque<SyncTask>>,
+    /// Project ID -> the synchronization calls it accepted.
+    pub calls: BTreeMap<String, ProjectCalls>,
+}
+
+/// The synchronization calls one project accepted (answered 200: each one synchronized). Calls
+/// refused (throttled, invalid, a failing project) or answered from the script are not counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ProjectCalls {
+    /// `CreateImageSynchronizeTask` calls.
+    pub create: u64,
+    /// `RunImageSynchronize` calls (the deprecated one).
+    pub run: u64,
 }
 
 /// A task of `CreateImageSynchronizeTask`. Its progress follows from the emulator's clock:
@@ -108,8 +123,9 @@ impl State {
         image_type: &str,
         at: String,
         enterprise_project_id: Option<String>,
+        max_projects: usize,
     ) {
-        let record = bounded_entry(&mut self.projects, project_id)
+        let record = bounded_entry(&mut self.projects, project_id, max_projects)
             .entry(image_type.to_owned())
             .or_default();
         record.count += 1;
@@ -119,19 +135,33 @@ impl State {
 
     /// Adds `task` to `project_id`'s tasks, dropping its oldest beyond
     /// [`MAX_TASKS_PER_PROJECT`].
-    pub(crate) fn add_task(&mut self, project_id: &str, task: SyncTask) {
-        let tasks = bounded_entry(&mut self.tasks, project_id);
+    pub(crate) fn add_task(&mut self, project_id: &str, task: SyncTask, max_projects: usize) {
+        let tasks = bounded_entry(&mut self.tasks, project_id, max_projects);
         if tasks.len() >= MAX_TASKS_PER_PROJECT {
             tasks.pop_front();
         }
         tasks.push_back(task);
     }
+
+    /// Counts an accepted call of `project_id`.
+    pub(crate) fn count_call(
+        &mut self,
+        project_id: &str,
+        max_projects: usize,
+        count: impl FnOnce(&mut ProjectCalls),
+    ) {
+        count(bounded_entry(&mut self.calls, project_id, max_projects));
+    }
 }
 
-/// `map`'s entry for `project_id`; a new project beyond [`MAX_PROJECTS`] first removes the
-/// first one in order (which one goes matters less than that the map stays bounded).
-fn bounded_entry<'a, V: Default>(map: &'a mut BTreeMap<String, V>, project_id: &str) -> &'a mut V {
-    if !map.contains_key(project_id) && map.len() >= MAX_PROJECTS {
+/// `map`'s entry for `project_id`; a new project beyond `max_projects` first removes the first
+/// one in order (which one goes matters less than that the map stays bounded).
+fn bounded_entry<'a, V: Default>(
+    map: &'a mut BTreeMap<String, V>,
+    project_id: &str,
+    max_projects: usize,
+) -> &'a mut V {
+    if !map.contains_key(project_id) && map.len() >= max_projects {
         map.pop_first();
     }
     map.entry(project_id.to_owned()).or_default()

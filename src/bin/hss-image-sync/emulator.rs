@@ -67,6 +67,65 @@ pub struct EmulatorArgs {
     /// the IDs.
     #[arg(long, value_name = "ID")]
     fail_registry: Vec<String>,
+
+    /// Model an account of N projects (1..=10000) spread over the regions HSS serves, with
+    /// sub-projects: IAM lists them (GET /v3/auth/projects, plus its MOS project), and HSS
+    /// serves those only (any other project: 403). The region project of cn-north-4 is the
+    /// demo project; the others are acc0 followed by their index in 28 hex digits.
+    #[arg(long, value_name = "N", value_parser = parse_projects)]
+    projects: Option<usize>,
+
+    /// That project's HSS calls fail with 403 (HSS not enabled for it); repeat for several.
+    #[arg(long, value_name = "ID")]
+    fail_project: Vec<String>,
+
+    /// Throttle like the API gateway: past N calls a minute of one HSS operation by one access
+    /// key, answer 429 APIG.0308 (a sliding 60 s window; IAM is not counted). N/min or N, with
+    /// N in 1..=10000; or N/s, a window of a second (for quick tests).
+    #[arg(long, value_name = "N/min", value_parser = parse_rate_limit)]
+    rate_limit: Option<RateLimit>,
+}
+
+/// `--projects`: a whole number in 1..=MAX_ACCOUNT_PROJECTS.
+fn parse_projects(value: &str) -> Result<usize, String> {
+    let max = hss_image_sync::emulator::MAX_ACCOUNT_PROJECTS;
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| format!("must be a whole number of projects in 1..={max}"))
+}
+
+/// `--rate-limit`: calls per window.
+#[derive(Debug, Clone, Copy)]
+struct RateLimit {
+    calls: u32,
+    window: Duration,
+}
+
+/// `--rate-limit`: `N/min` or `N` (a minute), or `N/s` (a second); N a whole number in
+/// 1..=MAX_RATE_LIMIT.
+fn parse_rate_limit(value: &str) -> Result<RateLimit, String> {
+    let max = hss_image_sync::emulator::MAX_RATE_LIMIT;
+    let trimmed = value.trim();
+    let (number, window) = match trimmed.split_once('/') {
+        None => (trimmed, Some(60)),
+        Some((number, "min")) => (number, Some(60)),
+        Some((number, "s")) => (number, Some(1)),
+        Some((number, _)) => (number, None),
+    };
+    let calls = number.parse::<u32>().ok().filter(|n| (1..=max).contains(n));
+    match (calls, window) {
+        (Some(calls), Some(secs)) => Ok(RateLimit {
+            calls,
+            window: Duration::from_secs(secs),
+        }),
+        _ => Err(format!(
+            "must be N/min or N (calls a minute per access key and operation), or N/s, with N \
+             in 1..={max}"
+        )),
+    }
 }
 
 pub async fn run(mut args: EmulatorArgs) -> ExitCode {
@@ -83,6 +142,15 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
         .task_seconds(args.task_seconds);
     for id in &args.fail_registry {
         emulator = emulator.fail_registry(id);
+    }
+    for id in &args.fail_project {
+        emulator = emulator.fail_project(id);
+    }
+    if let Some(n) = args.projects {
+        emulator = emulator.projects(n);
+    }
+    if let Some(limit) = args.rate_limit {
+        emulator = emulator.rate_limit_per(limit.calls, limit.window);
     }
     if let Some(path) = args.sk_file.take() {
         match crate::connection::read_secret_file(&path, "--sk-file") {
@@ -155,6 +223,13 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
         "state: GET {}/_emulator/state; stop with Ctrl-C",
         running.endpoint()
     );
+    if let Some(n) = args.projects {
+        eprintln!(
+            "account: {n} projects (GET {0}/v3/auth/projects); synchronizations per project: \
+             GET {0}/_emulator/calls",
+            running.endpoint()
+        );
+    }
     if args.tls && args.ca_out.is_none() {
         eprintln!("the CA certificate to trust (or use --ca-out FILE):");
         eprint!("{}", running.ca_certificate_pem().unwrap_or_default());

@@ -4,6 +4,7 @@
 //! | endpoint | request | answer |
 //! |---|---|---|
 //! | IAM projects | `GET /v3/projects?name={region}`, signed (never V11, no `X-Project-Id`) | `{"projects": [...]}`, `X-IAM-Trace-Id` |
+//! | IAM projects of the caller | `GET /v3/auth/projects`, signed as above | `{"links", "projects": [...]}`, no paging |
 //! | IAM federated login | `POST /v3.0/OS-AUTH/id-token/tokens`, `X-Idp-Id` | 201, `X-Subject-Token` |
 //! | IAM temporary keys | `POST /v3.0/OS-CREDENTIAL/securitytokens` | 201, `{"credential": {...}}` |
 //! | STS | `POST /v5/agencies/assume-with-oidc`, unsigned | `{"credential": {...}}` |
@@ -19,6 +20,7 @@
 //! Refusals have the gateway's body shape (`error_code`, `error_msg`, `request_id`); their codes
 //! are the emulator's own, not the real services'.
 
+use super::account::MOS_PROJECT_ID;
 use super::gateway::{Judgement, Verdict, authenticate};
 use super::server::Shared;
 use super::verify::RawRequest;
@@ -62,6 +64,7 @@ fn accepted(
             headers,
             body,
         }),
+        project_id: None,
     }
 }
 
@@ -109,6 +112,7 @@ pub(crate) fn judge(
     let now = shared.now();
     match endpoint {
         IdentityEndpoint::IamProjects => list_projects(raw, shared, request_id),
+        IdentityEndpoint::IamAuthProjects => list_auth_projects(raw, shared, request_id),
         IdentityEndpoint::IamIdTokenLogin => id_token_login(identity, raw, now),
         IdentityEndpoint::IamSecurityTokens => security_tokens(identity, raw, now),
         IdentityEndpoint::StsAssumeWithOidc => assume_with_oidc(identity, raw, now),
@@ -118,34 +122,113 @@ pub(crate) fn judge(
     }
 }
 
-/// IAM `GET /v3/projects?name={region}`: signed like an API call, but never with V11 and never
-/// with `X-Project-Id` (IAM is not a project's service).
-fn list_projects(raw: &RawRequest, shared: &Shared, request_id: &str) -> Judgement {
+/// An IAM call's authentication: signed like an API call, but never with V11 and never with
+/// `X-Project-Id` (IAM is not a project's service).
+fn iam_authenticate(
+    raw: &RawRequest,
+    shared: &Shared,
+) -> Result<(&'static str, Option<crate::signer::CanonicalRequest>), Box<Judgement>> {
     if raw
         .header("authorization")
         .is_some_and(|a| a.trim_start().starts_with("V11-HMAC-SHA256"))
     {
-        return Judgement::unauthorized(
+        return Err(Box::new(Judgement::unauthorized(
             "IAM does not accept V11-HMAC-SHA256 (derived keys): sign IAM calls with the \
              access key itself",
-        );
+        )));
     }
-    let (auth, canonical_request) = match authenticate(raw, shared) {
+    let (auth, canonical_request) = authenticate(raw, shared)?;
+    if raw.header_values("x-project-id").next().is_some() {
+        return Err(Box::new(Judgement {
+            auth,
+            canonical_request,
+            ..Judgement::reject(
+                400,
+                "IAM.0007",
+                "X-Project-Id is not accepted by IAM: the project listing is not a project's call",
+            )
+        }));
+    }
+    Ok((auth, canonical_request))
+}
+
+/// IAM's answer to a project listing: 200 with `body`, and `X-IAM-Trace-Id`.
+fn iam_listing(
+    auth: &'static str,
+    canonical_request: Option<crate::signer::CanonicalRequest>,
+    request_id: &str,
+    body: &Value,
+) -> Judgement {
+    Judgement {
+        auth,
+        canonical_request,
+        ..accepted(
+            200,
+            "application/json;charset=utf8",
+            vec![("X-IAM-Trace-Id".into(), format!("{request_id}-iam"))],
+            body.to_string().into_bytes(),
+        )
+    }
+}
+
+/// One project as IAM lists it.
+fn project_json(id: &str, name: &str, parent_id: &str) -> Value {
+    json!({
+        "id": id,
+        "name": name,
+        "domain_id": DOMAIN_ID,
+        "parent_id": parent_id,
+        "is_domain": false,
+        "enabled": true,
+        "description": "",
+        "links": {"self": format!("{}/{id}", IdentityEndpoint::IamProjects.path())},
+    })
+}
+
+/// IAM `GET /v3/auth/projects`: every project the caller can use, no query, no paging. With an
+/// account ([`Emulator::projects`](crate::emulator::Emulator::projects)): `MOS`, then its
+/// region projects and sub-projects; else the region projects of
+/// [`Emulator::iam_projects`](crate::emulator::Emulator::iam_projects) (by default the
+/// emulator's own project for its region).
+fn list_auth_projects(raw: &RawRequest, shared: &Shared, request_id: &str) -> Judgement {
+    let (auth, canonical_request) = match iam_authenticate(raw, shared) {
         Ok(ok) => ok,
         Err(rejected) => return *rejected,
     };
-    let with_auth = |judgement: Judgement| Judgement {
-        auth,
-        canonical_request: canonical_request.clone(),
-        ..judgement
+    let listed: Vec<Value> = match &shared.config.account {
+        Some(account) => std::iter::once(project_json(MOS_PROJECT_ID, "MOS", DOMAIN_ID))
+            .chain(
+                account
+                    .projects()
+                    .map(|p| project_json(&p.id, &p.name, &p.parent_id)),
+            )
+            .collect(),
+        None => lock(&shared.identity.projects)
+            .iter()
+            .flat_map(|(region, ids)| ids.iter().map(|id| project_json(id, region, DOMAIN_ID)))
+            .collect(),
     };
-    if raw.header_values("x-project-id").next().is_some() {
-        return with_auth(Judgement::reject(
-            400,
-            "IAM.0007",
-            "X-Project-Id is not accepted by IAM: the project listing is not a project's call",
-        ));
-    }
+    let body = json!({
+        "links": {
+            "self": IdentityEndpoint::IamAuthProjects.path(),
+            "previous": null,
+            "next": null,
+        },
+        "projects": listed,
+    });
+    iam_listing(auth, canonical_request, request_id, &body)
+}
+
+/// IAM `GET /v3/projects?name={region}`: the projects [`Emulator::iam_projects`] set for the
+/// region (with an account, its region project unless set), or every region's without `name`;
+/// with an account, also its sub-projects named `name` (every one without `name`).
+///
+/// [`Emulator::iam_projects`]: crate::emulator::Emulator::iam_projects
+fn list_projects(raw: &RawRequest, shared: &Shared, request_id: &str) -> Judgement {
+    let (auth, canonical_request) = match iam_authenticate(raw, shared) {
+        Ok(ok) => ok,
+        Err(rejected) => return *rejected,
+    };
     let mut name = None;
     for pair in raw.raw_query().split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -158,24 +241,22 @@ fn list_projects(raw: &RawRequest, shared: &Shared, request_id: &str) -> Judgeme
         }
     }
     let projects = lock(&shared.identity.projects);
-    let listed: Vec<Value> = projects
+    let mut listed: Vec<Value> = projects
         .iter()
         .filter(|(region, _)| name.as_ref().is_none_or(|n| n == *region))
-        .flat_map(|(region, ids)| {
-            ids.iter().map(move |id| {
-                json!({
-                    "id": id,
-                    "name": region,
-                    "domain_id": DOMAIN_ID,
-                    "parent_id": DOMAIN_ID,
-                    "is_domain": false,
-                    "enabled": true,
-                    "description": "",
-                })
-            })
-        })
+        .flat_map(|(region, ids)| ids.iter().map(|id| project_json(id, region, DOMAIN_ID)))
         .collect();
     drop(projects);
+    // An account's sub-projects, by their own names.
+    if let Some(account) = &shared.config.account {
+        listed.extend(
+            account
+                .projects()
+                .filter(|p| p.parent_id != DOMAIN_ID)
+                .filter(|p| name.as_ref().is_none_or(|n| *n == p.name))
+                .map(|p| project_json(&p.id, &p.name, &p.parent_id)),
+        );
+    }
     let body = json!({
         "links": {"self": format!("{}{}", IdentityEndpoint::IamProjects.path(), match raw.raw_query() {
             "" => String::new(),
@@ -183,16 +264,7 @@ fn list_projects(raw: &RawRequest, shared: &Shared, request_id: &str) -> Judgeme
         }), "previous": null, "next": null},
         "projects": listed,
     });
-    Judgement {
-        auth,
-        canonical_request,
-        ..accepted(
-            200,
-            "application/json;charset=utf8",
-            vec![("X-IAM-Trace-Id".into(), format!("{request_id}-iam"))],
-            body.to_string().into_bytes(),
-        )
-    }
+    iam_listing(auth, canonical_request, request_id, &body)
 }
 
 /// The JSON object of a body, or a 400.
@@ -482,7 +554,10 @@ fn pod_identity(identity: &Identity, raw: &RawRequest, now: SystemTime) -> Judge
 /// Masks the secrets of an identity request before it is logged: the metadata session token,
 /// the pod's `Authorization`, and the tokens in login bodies.
 pub(crate) fn redact(endpoint: IdentityEndpoint, raw: &mut RawRequest) {
-    if endpoint == IdentityEndpoint::IamProjects {
+    if matches!(
+        endpoint,
+        IdentityEndpoint::IamProjects | IdentityEndpoint::IamAuthProjects
+    ) {
         return; // signed like an API call, logged like one
     }
     for (name, value) in &mut raw.headers {

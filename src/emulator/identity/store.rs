@@ -34,7 +34,7 @@ pub(super) const MAX_DURATION_SECS: u64 = 86_400;
 /// The metadata service's answer for an instance without an agency; final for the clients.
 pub const NO_AGENCY: &str = "Please configure Cloud Service Agency first";
 /// The account (domain) the emulator's projects belong to.
-pub(super) const DOMAIN_ID: &str = "d0e1f2a3b4c54d6e8f9a0b1c2d3e4f5a";
+pub(crate) const DOMAIN_ID: &str = "d0e1f2a3b4c54d6e8f9a0b1c2d3e4f5a";
 
 /// An identity endpoint of the emulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,6 +42,8 @@ pub(super) const DOMAIN_ID: &str = "d0e1f2a3b4c54d6e8f9a0b1c2d3e4f5a";
 pub enum IdentityEndpoint {
     /// IAM `GET /v3/projects?name={region}` (project discovery), signed.
     IamProjects,
+    /// IAM `GET /v3/auth/projects` (every project of the account), signed.
+    IamAuthProjects,
     /// IAM `POST /v3.0/OS-AUTH/id-token/tokens` (federated login, step 1).
     IamIdTokenLogin,
     /// IAM `POST /v3.0/OS-CREDENTIAL/securitytokens` (federated login, step 2).
@@ -58,8 +60,9 @@ pub enum IdentityEndpoint {
 
 impl IdentityEndpoint {
     /// Every identity endpoint.
-    pub const ALL: [IdentityEndpoint; 7] = [
+    pub const ALL: [IdentityEndpoint; 8] = [
         IdentityEndpoint::IamProjects,
+        IdentityEndpoint::IamAuthProjects,
         IdentityEndpoint::IamIdTokenLogin,
         IdentityEndpoint::IamSecurityTokens,
         IdentityEndpoint::StsAssumeWithOidc,
@@ -72,6 +75,7 @@ impl IdentityEndpoint {
     pub fn path(self) -> &'static str {
         match self {
             IdentityEndpoint::IamProjects => "/v3/projects",
+            IdentityEndpoint::IamAuthProjects => "/v3/auth/projects",
             IdentityEndpoint::IamIdTokenLogin => "/v3.0/OS-AUTH/id-token/tokens",
             IdentityEndpoint::IamSecurityTokens => "/v3.0/OS-CREDENTIAL/securitytokens",
             IdentityEndpoint::StsAssumeWithOidc => "/v5/agencies/assume-with-oidc",
@@ -84,7 +88,9 @@ impl IdentityEndpoint {
     /// Its method.
     pub fn method(self) -> &'static str {
         match self {
-            IdentityEndpoint::IamProjects | IdentityEndpoint::MetadataSecurityKey => "GET",
+            IdentityEndpoint::IamProjects
+            | IdentityEndpoint::IamAuthProjects
+            | IdentityEndpoint::MetadataSecurityKey => "GET",
             IdentityEndpoint::MetadataToken => "PUT",
             _ => "POST",
         }
@@ -107,6 +113,8 @@ impl IdentityEndpoint {
 pub struct IdentityCalls {
     /// IAM `GET /v3/projects`.
     pub iam_projects: u64,
+    /// IAM `GET /v3/auth/projects`.
+    pub iam_auth_projects: u64,
     /// IAM `POST /v3.0/OS-AUTH/id-token/tokens`.
     pub iam_id_token_login: u64,
     /// IAM `POST /v3.0/OS-CREDENTIAL/securitytokens`.
@@ -128,6 +136,7 @@ impl IdentityCalls {
     pub fn get(&self, endpoint: IdentityEndpoint) -> u64 {
         match endpoint {
             IdentityEndpoint::IamProjects => self.iam_projects,
+            IdentityEndpoint::IamAuthProjects => self.iam_auth_projects,
             IdentityEndpoint::IamIdTokenLogin => self.iam_id_token_login,
             IdentityEndpoint::IamSecurityTokens => self.iam_security_tokens,
             IdentityEndpoint::StsAssumeWithOidc => self.sts_assume_with_oidc,
@@ -261,7 +270,7 @@ pub(crate) struct Identity {
     pub(super) keys: Mutex<Bounded<TemporaryKey>>,
     pub(super) unscoped_tokens: Mutex<Bounded<()>>,
     pub(super) session_tokens: Mutex<Bounded<()>>,
-    pub(super) calls: [AtomicU64; 7],
+    pub(super) calls: [AtomicU64; 8],
     pub(super) issued: AtomicU64,
     pub(super) scripts: Mutex<BTreeMap<IdentityEndpoint, VecDeque<Action>>>,
 }
@@ -320,6 +329,7 @@ impl Identity {
         let get = |e: IdentityEndpoint| self.calls[e.index()].load(Ordering::Relaxed);
         IdentityCalls {
             iam_projects: get(IdentityEndpoint::IamProjects),
+            iam_auth_projects: get(IdentityEndpoint::IamAuthProjects),
             iam_id_token_login: get(IdentityEndpoint::IamIdTokenLogin),
             iam_security_tokens: get(IdentityEndpoint::IamSecurityTokens),
             sts_assume_with_oidc: get(IdentityEndpoint::StsAssumeWithOidc),
