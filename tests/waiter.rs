@@ -257,7 +257,13 @@ async fn without_a_shared_limiter_a_wait_keeps_to_five_calls_a_minute_per_api() 
 
 #[tokio::test]
 async fn a_refused_poll_ends_the_wait_with_the_error() {
-    let emulator = Emulator::new().task_seconds(3600).start().await.unwrap();
+    // An account of two projects: any other project is refused (403), for good.
+    let emulator = Emulator::new()
+        .projects(2)
+        .task_seconds(3600)
+        .start()
+        .await
+        .unwrap();
     let client = unpaced(&emulator);
     let started = SyncStarted::new("0000000000000000000000000000dead", SystemTime::UNIX_EPOCH);
     let err = client
@@ -270,4 +276,49 @@ async fn a_refused_poll_ends_the_wait_with_the_error() {
         panic!("{err:?}");
     };
     assert!(!error.is_retryable(), "{error:?}");
+    assert_eq!(error.status(), Some(403));
+}
+
+#[tokio::test]
+async fn a_throttled_poll_slows_every_holder_of_the_limiter_and_the_wait_goes_on() {
+    // Two calls of an operation per 300 ms: polling every 20 ms is throttled at once.
+    let emulator = Emulator::new()
+        .task_duration(Duration::from_millis(800))
+        .rate_limit_per(2, Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let limiter = RateLimiter::unlimited();
+    let client = emulator
+        .client_builder()
+        .rate_limiter(limiter.clone())
+        .retry(
+            hss_image_sync::RetryPolicy::default()
+                .with_base_delay(Duration::from_millis(50))
+                .with_max_attempts(5),
+        )
+        .build()
+        .unwrap();
+    let started = client.start_sync(every_registry()).await.unwrap();
+    let report = client
+        .wait_for_sync(&started)
+        .min_delay(FAST)
+        .max_delay(FAST)
+        .wait(Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(report.succeeded());
+    let throttled = emulator
+        .exchanges()
+        .iter()
+        .filter(|e| e.status == 429 && e.error_code.as_deref() == Some("APIG.0308"))
+        .count();
+    assert!(throttled >= 1, "the emulator throttled some poll");
+    // Every holder of the limiter now spaces those calls apart.
+    let worker = limiter.clone();
+    assert!(
+        worker.spacing("list_image_scan_task") >= Duration::from_millis(500),
+        "{:?}",
+        worker.spacing("list_image_scan_task")
+    );
 }
