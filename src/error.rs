@@ -26,7 +26,8 @@ pub enum Error {
     /// The client could not be configured.
     #[error("configuration: {setting}: {problem}")]
     Config {
-        /// What is misconfigured: `endpoint`, `region`, `credentials`, `tls` or `http`.
+        /// What is misconfigured: `endpoint`, `region`, `credentials`, `tls`, `http`, or
+        /// `runtime` (a call made outside a Tokio runtime).
         setting: &'static str,
         /// What is wrong with it, and what to do.
         problem: String,

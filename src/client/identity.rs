@@ -35,6 +35,7 @@ impl HssClient {
     /// looked up in IAM if need be). Sends nothing to HSS.
     pub async fn identity(&self) -> Result<Identity, Error> {
         use progenitor_client::ClientInfo;
+        super::call::require_runtime()?;
         let state = self.hooks();
         let creds = state.credentials().await.map_err(Error::Credentials)?;
         let (project_id, project_source) = self.project_id(None).await?;
