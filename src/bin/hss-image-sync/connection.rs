@@ -111,19 +111,51 @@ impl ConnectionArgs {
             if self.region.take().is_some() {
                 eprintln!("note: --emulator ignores the region");
             }
-        } else if let Some(path) = self.auth_token_file.take() {
-            self.auth_token = Some(read_secret_file(&path, "--auth-token-file")?);
-        } else if self.auth_token.is_some() && std::env::var_os("HUAWEICLOUD_SDK_AK").is_some() {
-            eprintln!(
-                "note: both an IAM token and HUAWEICLOUD_SDK_AK are set: using the IAM token \
-                 (X-Auth-Token); the AK/SK are not used"
-            );
+        } else {
+            if let Some(path) = self.auth_token_file.take() {
+                self.auth_token = Some(read_secret_file(&path, "--auth-token-file")?);
+            }
+            if self.auth_token.is_some()
+                && let Some(keys) = configured_keys()
+            {
+                eprintln!(
+                    "note: both an IAM token and an AK/SK ({keys}) are configured: using the \
+                     IAM token (X-Auth-Token); the AK/SK are not used"
+                );
+            }
+            self.note_project_of_region();
         }
         let built = self.build(emulator);
         if let Some(token) = self.auth_token.as_mut() {
             zeroize::Zeroize::zeroize(token);
         }
         built
+    }
+
+    /// Project IDs are per region: one from HUAWEICLOUD_SDK_PROJECT_ID, used with --region,
+    /// may be another region's. Says which is used and where it came from.
+    fn note_project_of_region(&self) {
+        let (Some(region), None) = (&self.region, &self.project_id) else {
+            return;
+        };
+        let Some(project) = std::env::var("HUAWEICLOUD_SDK_PROJECT_ID")
+            .ok()
+            .filter(|p| !p.is_empty())
+        else {
+            return;
+        };
+        // Used by a token, and by the environment's keys (not by the profile's).
+        let used = self.auth_token.is_some()
+            || std::env::var_os("HUAWEICLOUD_SDK_AK").is_some_and(|v| !v.is_empty());
+        if used {
+            eprintln!(
+                "note: project ID {} (from HUAWEICLOUD_SDK_PROJECT_ID) is used for region {}; \
+                 project IDs are per region: if it is another region's, pass --project-id, or \
+                 unset the variable to look the region's project up in IAM",
+                printable(&project),
+                printable(region)
+            );
+        }
     }
 
     fn build(&self, emulator: Option<&RunningEmulator>) -> Result<HssClient, Error> {
@@ -220,6 +252,28 @@ pub fn read_secret_file(path: &std::path::Path, field: &'static str) -> Result<S
     Ok(token)
 }
 
+/// Where AK/SK are configured besides an IAM token, if they are: the environment, or the
+/// profile file's `ak`.
+fn configured_keys() -> Option<String> {
+    if std::env::var_os("HUAWEICLOUD_SDK_AK").is_some_and(|v| !v.is_empty()) {
+        return Some("HUAWEICLOUD_SDK_AK".into());
+    }
+    let path = credentials::profile_path()?;
+    credentials::from_profile_file(&path)
+        .ok()
+        .map(|_| format!("the profile file {}", path.display()))
+}
+
+/// Half an AK/SK pair in the environment, said briefly: the usual reason for "no credentials".
+fn half_key_pair() -> Option<&'static str> {
+    let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    match (set("HUAWEICLOUD_SDK_AK"), set("HUAWEICLOUD_SDK_SK")) {
+        (true, false) => Some("HUAWEICLOUD_SDK_SK is missing (HUAWEICLOUD_SDK_AK is set)"),
+        (false, true) => Some("HUAWEICLOUD_SDK_AK is missing (HUAWEICLOUD_SDK_SK is set)"),
+        _ => None,
+    }
+}
+
 /// Exit status: the service answered with an error (or a 200 with a non-zero `error_code`).
 pub const EXIT_SERVICE: u8 = 1;
 /// Exit status: no answer (connection, TLS or timeout failures, after the retries).
@@ -232,6 +286,12 @@ pub fn report(error: &Error) -> ExitCode {
 
 /// [`report`], with the credential source of the client for the hint on a refused signature.
 pub fn report_for(error: &Error, credential_source: Option<&str>) -> ExitCode {
+    if let Error::Credentials(credentials::CredentialsError::Chain(_)) = error
+        && let Some(missing) = half_key_pair()
+    {
+        eprintln!("error: no credentials: {missing}");
+        return ExitCode::from(EXIT_INVALID);
+    }
     match error {
         Error::Service(e) => {
             eprintln!(
@@ -253,7 +313,13 @@ pub fn report_for(error: &Error, credential_source: Option<&str>) -> ExitCode {
                 eprintln!("encoded authorization message: {}", printable(encoded));
             }
             eprintln!("attempts: {}", e.attempts);
-            if e.status == 401 && e.error_code.ends_with(".0301") {
+            if e.status == 401 && credential_source == Some("iam-token") {
+                eprintln!(
+                    "hint: the gateway refused the IAM token: it is invalid or has expired \
+                     (tokens last 24 hours). Get a new one (IAM POST /v3/auth/tokens) and pass \
+                     it with HUAWEICLOUD_SDK_AUTH_TOKEN or --auth-token-file."
+                );
+            } else if e.status == 401 && e.error_code.ends_with(".0301") {
                 eprintln!(
                     "hint: the gateway refused the signature. The keys came from: {}. Check \
                      that the SK belongs to the AK, and that this machine's clock is right \
