@@ -691,6 +691,118 @@ mod tests {
         assert!(took.iter().any(|t| *t > Duration::from_secs(3)), "{took:?}");
     }
 
+    /// The HTTP client every request goes through (the API's and the credential providers'):
+    /// a redirect comes back as the answer, whatever the method and status, and its target is
+    /// never contacted (it would receive the request's tokens).
+    #[tokio::test]
+    async fn the_http_client_never_follows_a_redirect() {
+        use std::sync::atomic::AtomicUsize;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        async fn serve(answer: String, hits: std::sync::Arc<AtomicUsize>) -> String {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                while let Ok((mut stream, _)) = listener.accept().await {
+                    hits.fetch_add(1, Ordering::Relaxed);
+                    let answer = answer.clone();
+                    tokio::spawn(async move {
+                        let mut head = Vec::new();
+                        let mut byte = [0u8; 1];
+                        while !head.ends_with(b"\r\n\r\n") {
+                            match stream.read(&mut byte).await {
+                                Ok(1) => head.push(byte[0]),
+                                _ => return,
+                            }
+                        }
+                        let _ = stream.write_all(answer.as_bytes()).await;
+                    });
+                }
+            });
+            format!("http://{address}")
+        }
+
+        let elsewhere_hits = std::sync::Arc::new(AtomicUsize::new(0));
+        let elsewhere = serve(
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".into(),
+            elsewhere_hits.clone(),
+        )
+        .await;
+        let http =
+            crate::http::http_client(Duration::from_secs(5), Vec::new()).expect("an HTTP client");
+        for (status, method) in [
+            ("301 Moved Permanently", reqwest::Method::GET),
+            ("302 Found", reqwest::Method::POST),
+            ("303 See Other", reqwest::Method::POST),
+            ("307 Temporary Redirect", reqwest::Method::POST),
+            ("308 Permanent Redirect", reqwest::Method::GET),
+        ] {
+            let hits = std::sync::Arc::new(AtomicUsize::new(0));
+            let origin = serve(
+                format!(
+                    "HTTP/1.1 {status}\r\nLocation: {elsewhere}/stolen\r\n\
+                     Content-Length: 0\r\nConnection: close\r\n\r\n"
+                ),
+                hits.clone(),
+            )
+            .await;
+            let answer = http
+                .request(method.clone(), format!("{origin}/v3/projects"))
+                .header("X-Auth-Token", "IAM-TOKEN-THAT-MUST-STAY-HOME")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status().as_str(), &status[..3], "{method}");
+            assert_eq!(
+                answer.headers()["location"].to_str().unwrap(),
+                format!("{elsewhere}/stolen")
+            );
+            assert_eq!(
+                hits.load(Ordering::Relaxed),
+                1,
+                "{status}: one request only"
+            );
+        }
+        assert_eq!(
+            elsewhere_hits.load(Ordering::Relaxed),
+            0,
+            "a redirect was followed"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_redirect_is_refused_once_naming_its_location() {
+        let client = client(RetryPolicy::default(), Duration::from_secs(60));
+        let mut response = http::Response::new(String::new());
+        *response.status_mut() = reqwest::StatusCode::TEMPORARY_REDIRECT;
+        let headers = response.headers_mut();
+        headers.insert(
+            "location",
+            "https://elsewhere.example/SECRET-KEY-123".parse().unwrap(),
+        );
+        headers.insert("x-request-id", "r-307".parse().unwrap());
+        let redirect: Generated<()> = Err(progenitor_client::Error::UnexpectedResponse(
+            reqwest::Response::from(response),
+        ));
+        let (outcome, took) = run(&client, vec![redirect, answer(200, &[], "")]).await;
+        let Err(Error::InvalidResponse {
+            status,
+            request_id,
+            message,
+        }) = outcome
+        else {
+            panic!("{:?}", outcome.err())
+        };
+        assert_eq!((status, request_id.as_deref()), (307, Some("r-307")));
+        assert_eq!(
+            message,
+            "redirect to https://elsewhere.example/****** refused: requests go only to the \
+             configured endpoint"
+        );
+        assert_eq!(took, Duration::ZERO, "not retried");
+    }
+
     /// Polls `future` to its end on this thread, with no Tokio runtime: what a std-only
     /// executor (`futures::executor::block_on`, `pollster`) does.
     fn block_on_without_tokio<F: Future>(future: F) -> F::Output {
