@@ -340,8 +340,8 @@ fn test_offline(python: &str) -> Result<(), String> {
         .env("HSS_REQUIRE_ORACLE", "1"))
 }
 
-/// Re-records the deterministic SDK vectors (the signers' and the successor operations' wire
-/// captures) and fails if any committed file changes, appears or goes.
+/// Re-records the deterministic SDK vectors (the signers', and the client's and the successor
+/// operations' wire captures) and fails if any committed file changes, appears or goes.
 fn vectors_reproducible(python: &str) -> Result<(), String> {
     for script in [
         "tests/oracle/record_vectors.py",
