@@ -1,6 +1,7 @@
 //! What every command that talks to HSS shares: where to connect, how to authenticate, time
 //! limits; building the client from them; and reporting errors with an exit status.
 
+use crate::notes;
 use crate::terminal::printable;
 use clap::Args;
 use hss_image_sync::emulator::RunningEmulator;
@@ -115,47 +116,18 @@ impl ConnectionArgs {
             if let Some(path) = self.auth_token_file.take() {
                 self.auth_token = Some(read_secret_file(&path, "--auth-token-file")?);
             }
-            if self.auth_token.is_some()
-                && let Some(keys) = configured_keys()
-            {
-                eprintln!(
-                    "note: both an IAM token and an AK/SK ({keys}) are configured: using the \
-                     IAM token (X-Auth-Token); the AK/SK are not used"
-                );
+            if self.auth_token.is_some() {
+                notes::token_beside_keys();
             }
-            self.note_project_of_region();
+            if let (Some(region), None) = (&self.region, &self.project_id) {
+                notes::project_of_region(region, self.auth_token.is_some());
+            }
         }
         let built = self.build(emulator);
         if let Some(token) = self.auth_token.as_mut() {
             zeroize::Zeroize::zeroize(token);
         }
         built
-    }
-
-    /// Project IDs are per region: one from HUAWEICLOUD_SDK_PROJECT_ID, used with --region,
-    /// may be another region's. Says which is used and where it came from.
-    fn note_project_of_region(&self) {
-        let (Some(region), None) = (&self.region, &self.project_id) else {
-            return;
-        };
-        let Some(project) = std::env::var("HUAWEICLOUD_SDK_PROJECT_ID")
-            .ok()
-            .filter(|p| !p.is_empty())
-        else {
-            return;
-        };
-        // Used by a token, and by the environment's keys (not by the profile's).
-        let used = self.auth_token.is_some()
-            || std::env::var_os("HUAWEICLOUD_SDK_AK").is_some_and(|v| !v.is_empty());
-        if used {
-            eprintln!(
-                "note: project ID {} (from HUAWEICLOUD_SDK_PROJECT_ID) is used for region {}; \
-                 project IDs are per region: if it is another region's, pass --project-id, or \
-                 unset the variable to look the region's project up in IAM",
-                printable(&project),
-                printable(region)
-            );
-        }
     }
 
     fn build(&self, emulator: Option<&RunningEmulator>) -> Result<HssClient, Error> {
@@ -252,28 +224,6 @@ pub fn read_secret_file(path: &std::path::Path, field: &'static str) -> Result<S
     Ok(token)
 }
 
-/// Where AK/SK are configured besides an IAM token, if they are: the environment, or the
-/// profile file's `ak`.
-fn configured_keys() -> Option<String> {
-    if std::env::var_os("HUAWEICLOUD_SDK_AK").is_some_and(|v| !v.is_empty()) {
-        return Some("HUAWEICLOUD_SDK_AK".into());
-    }
-    let path = credentials::profile_path()?;
-    credentials::from_profile_file(&path)
-        .ok()
-        .map(|_| format!("the profile file {}", path.display()))
-}
-
-/// Half an AK/SK pair in the environment, said briefly: the usual reason for "no credentials".
-fn half_key_pair() -> Option<&'static str> {
-    let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    match (set("HUAWEICLOUD_SDK_AK"), set("HUAWEICLOUD_SDK_SK")) {
-        (true, false) => Some("HUAWEICLOUD_SDK_SK is missing (HUAWEICLOUD_SDK_AK is set)"),
-        (false, true) => Some("HUAWEICLOUD_SDK_AK is missing (HUAWEICLOUD_SDK_SK is set)"),
-        _ => None,
-    }
-}
-
 /// Exit status: the service answered with an error (or a 200 with a non-zero `error_code`).
 pub const EXIT_SERVICE: u8 = 1;
 /// Exit status: no answer (connection, TLS or timeout failures, after the retries).
@@ -287,7 +237,7 @@ pub fn report(error: &Error) -> ExitCode {
 /// [`report`], with the credential source of the client for the hint on a refused signature.
 pub fn report_for(error: &Error, credential_source: Option<&str>) -> ExitCode {
     if let Error::Credentials(credentials::CredentialsError::Chain(_)) = error
-        && let Some(missing) = half_key_pair()
+        && let Some(missing) = notes::half_key_pair()
     {
         eprintln!("error: no credentials: {missing}");
         return ExitCode::from(EXIT_INVALID);
@@ -314,11 +264,7 @@ pub fn report_for(error: &Error, credential_source: Option<&str>) -> ExitCode {
             }
             eprintln!("attempts: {}", e.attempts);
             if e.status == 401 && credential_source == Some("iam-token") {
-                eprintln!(
-                    "hint: the gateway refused the IAM token: it is invalid or has expired \
-                     (tokens last 24 hours). Get a new one (IAM POST /v3/auth/tokens) and pass \
-                     it with HUAWEICLOUD_SDK_AUTH_TOKEN or --auth-token-file."
-                );
+                eprintln!("hint: {}", notes::REFUSED_TOKEN);
             } else if e.status == 401 && e.error_code.ends_with(".0301") {
                 eprintln!(
                     "hint: the gateway refused the signature. The keys came from: {}. Check \

@@ -2,6 +2,7 @@
 
 mod connection;
 mod emulator;
+mod notes;
 mod output;
 mod registries;
 mod sync;
