@@ -108,7 +108,8 @@
 //! ```
 //!
 //! Code that takes answers or errors can be tested without any server: the answer and error
-//! types are `#[non_exhaustive]`, and built with [`Response::new`] and [`ServiceError::new`]:
+//! types are `#[non_exhaustive]`, and built with [`Response::new`], [`ServiceError::new`],
+//! [`Identity::new`] and [`error_body::ErrorFields::new`]:
 //!
 //! ```
 //! use hss_image_sync::types::ListRegistryResponse;
