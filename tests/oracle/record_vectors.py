@@ -3,7 +3,7 @@
 
 Run with the oracle venv's python (see setup_venv.sh), from anywhere:
 
-    <venv>/bin/python tests/oracle/record_vectors.py [--refresh-client-cases]
+    <venv>/bin/python tests/oracle/record_vectors.py
 
 Writes, relative to the repository root:
 
