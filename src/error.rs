@@ -26,7 +26,8 @@ pub enum Error {
     /// The client could not be configured.
     #[error("configuration: {setting}: {problem}")]
     Config {
-        /// What is misconfigured: `endpoint`, `region`, `credentials`, `tls` or `http`.
+        /// What is misconfigured: `endpoint`, `region`, `credentials`, `tls`, `http`, or
+        /// `runtime` (a call made outside a Tokio runtime).
         setting: &'static str,
         /// What is wrong with it, and what to do.
         problem: String,
@@ -323,6 +324,41 @@ impl fmt::Display for ServiceError {
 }
 
 impl ServiceError {
+    /// An error answer with `status`, `error_code` and `error_msg`, made in one attempt, with no
+    /// request ID or `Retry-After`: for tests of code that handles [`Error::Service`] (the type
+    /// is `#[non_exhaustive]`, so it cannot be written as a struct literal outside this crate).
+    /// The other fields are public to set.
+    ///
+    /// ```
+    /// use hss_image_sync::{Error, ServiceError};
+    /// use std::time::Duration;
+    ///
+    /// let mut busy = ServiceError::new(429, "APIG.0308", "too many requests")
+    ///     .with_request_id("6b3c5e0f");
+    /// busy.retry_after = Some(Duration::from_secs(2));
+    /// let error = Error::Service(busy);
+    /// assert!(error.is_retryable());
+    /// assert_eq!(error.request_id(), Some("6b3c5e0f"));
+    /// assert_eq!(error.to_string(), "HTTP 429 (request id 6b3c5e0f): APIG.0308: too many requests");
+    /// ```
+    pub fn new(status: u16, error_code: impl Into<String>, error_msg: impl Into<String>) -> Self {
+        ServiceError {
+            status,
+            request_id: None,
+            error_code: error_code.into(),
+            error_msg: error_msg.into(),
+            encoded_authorization_message: None,
+            retry_after: None,
+            attempts: 1,
+        }
+    }
+
+    /// The same error with the answer's `X-Request-Id`.
+    pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
+    }
+
     /// True for 4xx answers (the SDKs' `ClientRequestException`).
     pub fn is_client_error(&self) -> bool {
         (400..500).contains(&self.status)
@@ -332,6 +368,23 @@ impl ServiceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_built_service_error_reads_as_a_received_one() {
+        let error = ServiceError::new(503, "APIG.1000", "unavailable").with_request_id("r-1");
+        assert_eq!(
+            (error.status, error.attempts, error.retry_after),
+            (503, 1, None)
+        );
+        assert!(!error.is_client_error());
+        let error = Error::Service(error);
+        assert_eq!(
+            (error.status(), error.request_id()),
+            (Some(503), Some("r-1"))
+        );
+        assert!(error.is_retryable());
+        assert!(!Error::Service(ServiceError::new(401, "APIG.0301", "x")).is_retryable());
+    }
 
     #[test]
     fn retryable_statuses() {

@@ -23,6 +23,25 @@ pub struct ErrorFields {
     pub encoded_authorization_message: Option<String>,
 }
 
+impl ErrorFields {
+    /// Fields with `error_code` and `error_msg` and no encoded authorization message, for
+    /// tests (the type is `#[non_exhaustive]`).
+    ///
+    /// ```
+    /// use hss_image_sync::error_body::{parse, ErrorFields};
+    ///
+    /// let body = br#"{"error_code":"HSS.0001","error_msg":"bad limit"}"#;
+    /// assert_eq!(parse(400, body), ErrorFields::new("HSS.0001", "bad limit"));
+    /// ```
+    pub fn new(error_code: impl Into<String>, error_msg: impl Into<String>) -> Self {
+        ErrorFields {
+            error_code: error_code.into(),
+            error_msg: error_msg.into(),
+            encoded_authorization_message: None,
+        }
+    }
+}
+
 /// Parses an error response body; never fails, and takes time linear in the body's size.
 pub fn parse(status: u16, body: &[u8]) -> ErrorFields {
     let text = String::from_utf8_lossy(body);

@@ -40,8 +40,8 @@ pub(crate) enum ExtraRoots {
 /// A CA bundle is a few certificates; anything larger is not one.
 const MAX_CA_BUNDLE_BYTES: u64 = 4 << 20;
 
-/// Our own reqwest client: rustls with the ring provider (no C build, no process-wide default
-/// provider needed) and the platform's certificate verifier, made at the first handshake;
+/// Our own reqwest client: rustls with [`crypto_provider`] (*ring* unless the application
+/// installed another) and the platform's certificate verifier, made at the first handshake;
 /// nothing here can panic. Only connecting has a timeout here: the rest is set per request (the
 /// HSS client's attempts and deadline, each provider's fetch).
 pub(crate) fn http_client(
@@ -52,7 +52,7 @@ pub(crate) fn http_client(
         setting: "tls",
         problem: e.to_string(),
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crypto_provider();
     let verifier = LazyVerifier {
         extra_roots,
         provider: provider.clone(),
@@ -80,6 +80,25 @@ pub(crate) fn http_client(
             setting: "http",
             problem: e.to_string(),
         })
+}
+
+/// The TLS provider of the HTTP client (and of the emulator's server): the process-wide default
+/// when the application installed one (`CryptoProvider::install_default`, as rustls asks
+/// libraries to respect), else *ring*, this crate's own, named explicitly so that nothing
+/// depends on which rustls features other crates of the build turn on (with two providers
+/// enabled, rustls's implicit default would panic).
+///
+/// rustls 0.23.48 deprecates `crypto::ring::default_provider` for lacking post-quantum key
+/// exchange, and 0.23 has no other constructor of a *ring* provider (0.24 moves it to the
+/// `rustls-ring` crate); an application that wants X25519MLKEM768 installs the aws-lc-rs
+/// provider, which is then used here.
+pub(crate) fn crypto_provider() -> Arc<CryptoProvider> {
+    if let Some(installed) = CryptoProvider::get_default() {
+        return installed.clone();
+    }
+    #[allow(deprecated)] // see above: the only way to name ring's provider in rustls 0.23
+    let ring = rustls::crypto::ring::default_provider();
+    Arc::new(ring)
 }
 
 /// The platform verifier (system roots and `SSL_CERT_FILE`/`SSL_CERT_DIR`, plus the extra

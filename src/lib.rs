@@ -4,7 +4,14 @@
 //! synchronize the image lists of your registries (SWR, Harbor, ...) so those images get
 //! scanned (`CreateImageSynchronizeTask`), list the registries (`ListRegistry`) and follow the
 //! task (`ListImageScanTask`, `ListAssociateRegistries`). The deprecated `RunImageSynchronize`
-//! is there too. A Tokio runtime is required.
+//! is there too.
+//!
+//! **A Tokio runtime is required** (1.x, with its time and I/O drivers: `#[tokio::main]`,
+//! `#[tokio::test]`, or `Runtime::block_on` of a runtime built with `enable_all`): the client's
+//! timers and sockets are Tokio's. A call made on another executor (`futures::executor::block_on`,
+//! `pollster`) fails with [`Error::Config`] (`runtime: no Tokio runtime is running ...`) instead of
+//! panicking; a Tokio runtime built without its time driver cannot be told apart, and panics in
+//! Tokio.
 //!
 //! ```no_run
 //! use hss_image_sync::types::{CreateImageSynchronizeTaskRequestInfo, TaskKind};
@@ -50,11 +57,80 @@
 //!   correction only within a day.
 //! - **Reports** one [`Error`] whose variants keep their cause, and never show a secret.
 //!
+//! ## Credentials
+//! The one default chain is [`credentials::DefaultChain`], as above: OIDC, the environment, the
+//! profile file, ECS metadata and CCE pod identity, in the official SDKs' order, asked again
+//! before temporary keys expire. Fixed keys: [`HssClientBuilder::credentials`] with
+//! [`Credentials::new`]; an IAM token: [`HssClientBuilder::auth_token`].
+//!
 //! ## Testing your code without a cloud account
-//! With the `emulator` feature (`features = ["emulator"]`, under `[dev-dependencies]`), the
-//! emulator runs HSS behind an API-gateway emulator
+//! Enable the emulator for your tests:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! hss-image-sync = { version = "0.2", features = ["emulator"] }
+//! ```
+//!
+//! The emulator (module `emulator`, with that feature) runs HSS behind an API-gateway emulator
 //! on 127.0.0.1 (optionally over https): it verifies signatures, validates requests against the
-//! spec, keeps per-project state, and can be scripted with errors, delays and faults.
+//! spec, keeps per-project state, and can be scripted with errors, delays and faults. Give the
+//! client under test a fast [`RetryPolicy`] (a base delay of a millisecond), so that scripted
+//! failures are retried at once. (Tokio's paused clock, `#[tokio::test(start_paused = true)]`,
+//! suits tests that open no real connection: while one waits, it jumps to the next timer.)
+//!
+//! ```
+//! # #[cfg(feature = "emulator")] mod example {
+//! use hss_image_sync::emulator::{Action, Emulator};
+//! use hss_image_sync::RetryPolicy;
+//! use std::time::Duration;
+//!
+//! #[tokio::test]
+//! # async fn _marker() {}
+//! async fn retries_what_heals() {
+//!     let emulator = Emulator::new().start().await.unwrap(); // 127.0.0.1:<random>, demo keys
+//!     let client = emulator
+//!         .client_builder()
+//!         // 1 ms before the first retry instead of 1 s: the test takes no time.
+//!         .retry(RetryPolicy::default().with_base_delay(Duration::from_millis(1)))
+//!         .build()
+//!         .unwrap();
+//!     emulator.push(Action::error(503, "APIG.1000", "unavailable"));
+//!     emulator.push(Action::error(502, "APIG.1000", "bad gateway"));
+//!     let answer = client.list_registry(|op| op.limit(10)).await.unwrap();
+//!     assert_eq!(answer.attempts, 3);
+//! }
+//! # pub fn run() { tokio::runtime::Runtime::new().unwrap().block_on(retries_what_heals()) }
+//! # }
+//! # fn main() {
+//! #     #[cfg(feature = "emulator")]
+//! #     example::run();
+//! # }
+//! ```
+//!
+//! Code that takes answers or errors can be tested without any server: the answer and error
+//! types are `#[non_exhaustive]`, and built with [`Response::new`], [`ServiceError::new`],
+//! [`Identity::new`] and [`error_body::ErrorFields::new`]:
+//!
+//! ```
+//! use hss_image_sync::types::ListRegistryResponse;
+//! use hss_image_sync::{Error, Response, ServiceError};
+//!
+//! /// The code under test: what to tell the user.
+//! fn describe(outcome: Result<Response<ListRegistryResponse>, Error>) -> String {
+//!     match outcome {
+//!         Ok(answer) => format!("{} registries", answer.value.data_list.len()),
+//!         Err(e) if e.is_retryable() => format!("try again later ({})", e.status().unwrap_or(0)),
+//!         Err(e) => format!("failed: {e}"),
+//!     }
+//! }
+//!
+//! let empty = Response::new(ListRegistryResponse::default(), Some("r-1".into()), 1);
+//! assert_eq!(describe(Ok(empty)), "0 registries");
+//! let busy = Error::Service(ServiceError::new(503, "APIG.1000", "unavailable"));
+//! assert_eq!(describe(Err(busy)), "try again later (503)");
+//! let refused = Error::Service(ServiceError::new(403, "HSS.1005", "no permission"));
+//! assert!(describe(Err(refused)).starts_with("failed: HTTP 403"));
+//! ```
 //!
 //! ## Layers
 //! From the bottom up; a module uses only the ones above it here, so that nothing below the

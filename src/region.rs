@@ -46,13 +46,58 @@ pub fn override_variable(region: &str) -> String {
     )
 }
 
+/// Whether `name` is written like a region name (`cn-north-4`, in any case): ASCII letters,
+/// digits and hyphens (no white space), beginning with a letter and ending with a letter or
+/// digit, at most 64 characters. Only such a name has an override variable; a URL, a list or an empty string is
+/// not a region.
+pub fn is_well_formed(name: &str) -> bool {
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// What is wrong with `name` as a region that has no endpoint, and what to do: the near
+/// miss, or for a well-formed name the override variable, or else what a region looks like.
+/// A malformed name is not echoed (it may be a URL with a password in it).
+pub(crate) fn unknown_region_problem(name: &str) -> String {
+    if let Some(near) = suggestion(name) {
+        return format!("unknown HSS region {name:?}: did you mean {near}?");
+    }
+    if is_well_formed(name) {
+        return format!(
+            "unknown HSS region {name:?} (`hss-image-sync regions` lists the known ones): pass \
+             the endpoint explicitly (builder .endpoint(\"https://...\"), CLI --endpoint) or set {}",
+            override_variable(name)
+        );
+    }
+    let what = if name.trim().is_empty() {
+        "is empty"
+    } else if name.contains("://") {
+        "is a URL, not a region name (give an endpoint URL with the builder's .endpoint(..) or \
+         the CLI's --endpoint)"
+    } else if name.contains(',') {
+        "is a list: give one region"
+    } else {
+        "is not a region name"
+    };
+    format!(
+        "the region {what}; a region is a name such as cn-north-4 (letters, digits and hyphens; \
+         `hss-image-sync regions` lists the known ones)"
+    )
+}
+
 /// The endpoint for `region`: the environment override if set, else the built-in one.
-/// `None` for a region HSS does not list.
+/// `None` for a region HSS does not list, and for a name that is not written like a region
+/// (see [`is_well_formed`]; no variable is read for it).
 pub fn endpoint(region: &str) -> Option<String> {
     endpoint_with(region, |name| std::env::var(name).ok())
 }
 
 pub(crate) fn endpoint_with(region: &str, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    if !is_well_formed(region) {
+        return None;
+    }
     if let Some(value) = env(&override_variable(region))
         && let Some(first) = value.split(',').map(str::trim).find(|e| !e.is_empty())
     {
@@ -124,6 +169,56 @@ mod tests {
         assert_eq!(suggestion("cn-north4"), Some("cn-north-4"));
         assert_eq!(suggestion("eu-west-10"), Some("eu-west-101"));
         assert_eq!(suggestion("mars-central-1"), None);
+    }
+
+    #[test]
+    fn only_names_written_like_regions_have_an_override_variable() {
+        for good in ["cn-north-4", "CN-North-4", "xx-test-1", "eu-west-101"] {
+            assert!(is_well_formed(good), "{good}");
+        }
+        let asked = std::cell::RefCell::new(Vec::new());
+        let env = |name: &str| {
+            asked.borrow_mut().push(name.to_owned());
+            Some("http://127.0.0.1:9".to_owned())
+        };
+        for bad in [
+            "",
+            "  ",
+            "https://hss.cn-north-4.myhuaweicloud.com",
+            "cn-north-4,cn-east-3",
+            "cn-north-4 cn-east-3",
+            "-cn-north-4",
+            "cn-north-4-",
+            "4-north",
+            "cn_north_4",
+            " cn-north-4",
+            "cn-north-4\n",
+        ] {
+            assert!(!is_well_formed(bad), "{bad:?}");
+            assert_eq!(endpoint_with(bad, env), None, "{bad:?}");
+            let problem = unknown_region_problem(bad);
+            assert!(
+                !problem.contains("HUAWEICLOUD_SDK_REGION_HSS_"),
+                "{problem}"
+            );
+            if suggestion(bad).is_some() {
+                assert!(problem.contains("did you mean cn-north-4?"), "{problem}");
+                continue;
+            }
+            assert!(problem.contains("such as cn-north-4"), "{problem}");
+            assert!(problem.contains("hss-image-sync regions"), "{problem}");
+        }
+        assert!(asked.borrow().is_empty(), "{:?}", asked.borrow());
+        assert!(unknown_region_problem("https://user:pw@x.example").contains("is a URL"));
+        assert!(!unknown_region_problem("https://user:pw@x.example").contains("pw"));
+        assert!(unknown_region_problem("a-b-1,c-d-2").contains("is a list"));
+        assert!(unknown_region_problem("").contains("is empty"));
+        // A well-formed unknown name keeps the override hint, a near miss the suggestion.
+        assert!(
+            unknown_region_problem("xx-nowhere-1")
+                .contains("HUAWEICLOUD_SDK_REGION_HSS_XX_NOWHERE_1")
+        );
+        assert!(unknown_region_problem("cn-nrth-4").contains("did you mean cn-north-4?"));
     }
 
     #[test]

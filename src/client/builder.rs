@@ -376,15 +376,7 @@ impl HssClientBuilder {
         let name = region.as_str();
         region::endpoint(name).ok_or_else(|| Error::Config {
             setting: "region",
-            problem: match region::suggestion(name) {
-                Some(near) => format!("unknown HSS region {region:?}: did you mean {near}?"),
-                None => format!(
-                    "unknown HSS region {region:?} (`hss-image-sync regions` lists the known \
-                     ones): pass the endpoint explicitly (builder .endpoint(\"https://...\"), CLI \
-                     --endpoint) or set {}",
-                    region::override_variable(name)
-                ),
-            },
+            problem: region::unknown_region_problem(name),
         })
     }
 }

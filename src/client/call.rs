@@ -88,6 +88,7 @@ impl HssClient {
         F: Fn() -> Fut,
         Fut: Future<Output = Generated<T>>,
     {
+        require_runtime()?;
         let attempts = AtomicU32::new(0);
         let total = self.total_timeout;
         let deadline = tokio::time::Instant::now()
@@ -475,6 +476,22 @@ fn invalid_request(operation: &str, message: String) -> Error {
     }
 }
 
+/// Calls need a Tokio runtime (timers, and the HTTP client's sockets), which would panic deep
+/// inside without one: a call made from another executor fails here instead, before anything
+/// is fetched or sent.
+pub(crate) fn require_runtime() -> Result<(), Error> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(Error::Config {
+            setting: "runtime",
+            problem: "no Tokio runtime is running on this thread: calls must run inside one \
+                      (`#[tokio::main]`, `#[tokio::test]` or `Runtime::block_on`, with its time \
+                      and I/O drivers enabled), not on another executor"
+                .into(),
+        }),
+    }
+}
+
 /// Keys from a provider are checked as configured ones are: they go into headers.
 pub(crate) fn check_credentials(creds: &crate::credentials::Credentials) -> Result<(), Error> {
     use super::validate::{header_value, non_empty};
@@ -658,6 +675,198 @@ mod tests {
         assert_eq!((e.status, e.attempts), (504, 3));
         // Two delays, drawn from 0..=1 s and 0..=2 s.
         assert!(took <= Duration::from_secs(3), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_waits_and_its_waits_spread_over_the_window() {
+        // One retry, its delay drawn from 0..=4 s: over many calls the waits are neither all
+        // zero (no backoff) nor all the same (no jitter), and reach both ends of the window.
+        let policy = RetryPolicy::default()
+            .with_max_attempts(2)
+            .with_base_delay(Duration::from_secs(4));
+        let client = client(policy, Duration::from_secs(60));
+        let mut took = Vec::new();
+        for _ in 0..200 {
+            let (outcome, elapsed) =
+                run(&client, vec![answer(503, &[], ""), answer(200, &[], "")]).await;
+            assert_eq!(outcome.unwrap().attempts, 2);
+            took.push(elapsed);
+        }
+        assert!(
+            took.iter().all(|t| *t <= Duration::from_secs(4)),
+            "{took:?}"
+        );
+        let total: Duration = took.iter().sum();
+        // The mean of U(0, 4 s) is 2 s: 200 calls wait about 400 s, far from 0 and from 800.
+        assert!(total > Duration::from_secs(200), "{total:?}");
+        assert!(total < Duration::from_secs(600), "{total:?}");
+        assert!(took.iter().any(|t| *t < Duration::from_secs(1)), "{took:?}");
+        assert!(took.iter().any(|t| *t > Duration::from_secs(3)), "{took:?}");
+    }
+
+    /// The HTTP client every request goes through (the API's and the credential providers'):
+    /// a redirect comes back as the answer, whatever the method and status, and its target is
+    /// never contacted (it would receive the request's tokens).
+    #[tokio::test]
+    async fn the_http_client_never_follows_a_redirect() {
+        use std::sync::atomic::AtomicUsize;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        async fn serve(answer: String, hits: std::sync::Arc<AtomicUsize>) -> String {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                while let Ok((mut stream, _)) = listener.accept().await {
+                    hits.fetch_add(1, Ordering::Relaxed);
+                    let answer = answer.clone();
+                    tokio::spawn(async move {
+                        let mut head = Vec::new();
+                        let mut byte = [0u8; 1];
+                        while !head.ends_with(b"\r\n\r\n") {
+                            match stream.read(&mut byte).await {
+                                Ok(1) => head.push(byte[0]),
+                                _ => return,
+                            }
+                        }
+                        let _ = stream.write_all(answer.as_bytes()).await;
+                    });
+                }
+            });
+            format!("http://{address}")
+        }
+
+        let elsewhere_hits = std::sync::Arc::new(AtomicUsize::new(0));
+        let elsewhere = serve(
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".into(),
+            elsewhere_hits.clone(),
+        )
+        .await;
+        let http =
+            crate::http::http_client(Duration::from_secs(5), Vec::new()).expect("an HTTP client");
+        for (status, method) in [
+            ("301 Moved Permanently", reqwest::Method::GET),
+            ("302 Found", reqwest::Method::POST),
+            ("303 See Other", reqwest::Method::POST),
+            ("307 Temporary Redirect", reqwest::Method::POST),
+            ("308 Permanent Redirect", reqwest::Method::GET),
+        ] {
+            let hits = std::sync::Arc::new(AtomicUsize::new(0));
+            let origin = serve(
+                format!(
+                    "HTTP/1.1 {status}\r\nLocation: {elsewhere}/stolen\r\n\
+                     Content-Length: 0\r\nConnection: close\r\n\r\n"
+                ),
+                hits.clone(),
+            )
+            .await;
+            let answer = http
+                .request(method.clone(), format!("{origin}/v3/projects"))
+                .header("X-Auth-Token", "IAM-TOKEN-THAT-MUST-STAY-HOME")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status().as_str(), &status[..3], "{method}");
+            assert_eq!(
+                answer.headers()["location"].to_str().unwrap(),
+                format!("{elsewhere}/stolen")
+            );
+            assert_eq!(
+                hits.load(Ordering::Relaxed),
+                1,
+                "{status}: one request only"
+            );
+        }
+        assert_eq!(
+            elsewhere_hits.load(Ordering::Relaxed),
+            0,
+            "a redirect was followed"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_redirect_is_refused_once_naming_its_location() {
+        let client = client(RetryPolicy::default(), Duration::from_secs(60));
+        let mut response = http::Response::new(String::new());
+        *response.status_mut() = reqwest::StatusCode::TEMPORARY_REDIRECT;
+        let headers = response.headers_mut();
+        headers.insert(
+            "location",
+            "https://elsewhere.example/SECRET-KEY-123".parse().unwrap(),
+        );
+        headers.insert("x-request-id", "r-307".parse().unwrap());
+        let redirect: Generated<()> = Err(progenitor_client::Error::UnexpectedResponse(
+            reqwest::Response::from(response),
+        ));
+        let (outcome, took) = run(&client, vec![redirect, answer(200, &[], "")]).await;
+        let Err(Error::InvalidResponse {
+            status,
+            request_id,
+            message,
+        }) = outcome
+        else {
+            panic!("{:?}", outcome.err())
+        };
+        assert_eq!((status, request_id.as_deref()), (307, Some("r-307")));
+        assert_eq!(
+            message,
+            "redirect to https://elsewhere.example/****** refused: requests go only to the \
+             configured endpoint"
+        );
+        assert_eq!(took, Duration::ZERO, "not retried");
+    }
+
+    /// Polls `future` to its end on this thread, with no Tokio runtime: what a std-only
+    /// executor (`futures::executor::block_on`, `pollster`) does.
+    fn block_on_without_tokio<F: Future>(future: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            match future.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(output) => return output,
+                std::task::Poll::Pending => std::thread::park(),
+            }
+        }
+    }
+
+    #[test]
+    fn a_call_without_a_tokio_runtime_is_an_error_not_a_panic() {
+        let client = client(RetryPolicy::default(), Duration::from_secs(5));
+        let outcome = block_on_without_tokio(client.list_registry(|op| op.limit(10)));
+        let Err(Error::Config { setting, problem }) = outcome else {
+            panic!("{:?}", outcome.err())
+        };
+        assert_eq!(setting, "runtime");
+        assert!(problem.contains("Tokio runtime"), "{problem}");
+
+        // Finding the project (IAM, over the network) is refused the same way.
+        let no_project = HssClient::builder()
+            .region("cn-north-4")
+            .credentials(Credentials::new("AK", "SECRET-KEY-123"))
+            .build()
+            .unwrap();
+        for outcome in [
+            block_on_without_tokio(no_project.default_project_id()).map(drop),
+            block_on_without_tokio(no_project.identity()).map(drop),
+        ] {
+            assert!(
+                matches!(
+                    outcome,
+                    Err(Error::Config {
+                        setting: "runtime",
+                        ..
+                    })
+                ),
+                "{outcome:?}"
+            );
+        }
     }
 
     #[tokio::test(start_paused = true)]

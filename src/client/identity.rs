@@ -30,11 +30,41 @@ pub struct Identity {
     pub project_source: ProjectSource,
 }
 
+impl Identity {
+    /// An identity for tests of code that takes one (the type is `#[non_exhaustive]`): fixed
+    /// keys (`static`) signing with SDK-HMAC-SHA256, no access key shown, no expiry; the public
+    /// fields are there to change.
+    ///
+    /// ```
+    /// use hss_image_sync::{Identity, ProjectSource};
+    ///
+    /// let mut identity = Identity::new("https://hss.cn-north-4.myhuaweicloud.com", "0a1b", ProjectSource::Iam);
+    /// identity.access_key = Some("HPUA****4E2X".into());
+    /// assert_eq!(identity.credential_source, "static");
+    /// ```
+    pub fn new(
+        endpoint: impl Into<String>,
+        project_id: impl Into<String>,
+        project_source: ProjectSource,
+    ) -> Self {
+        Identity {
+            credential_source: "static",
+            algorithm: Some(Algorithm::HmacSha256),
+            endpoint: endpoint.into(),
+            access_key: None,
+            expiry: None,
+            project_id: project_id.into(),
+            project_source,
+        }
+    }
+}
+
 impl HssClient {
     /// What a call would use, found the way a call finds it (credentials fetched, project
     /// looked up in IAM if need be). Sends nothing to HSS.
     pub async fn identity(&self) -> Result<Identity, Error> {
         use progenitor_client::ClientInfo;
+        super::call::require_runtime()?;
         let state = self.hooks();
         let creds = state.credentials().await.map_err(Error::Credentials)?;
         let (project_id, project_source) = self.project_id(None).await?;

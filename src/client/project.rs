@@ -97,6 +97,7 @@ impl HssClient {
         if let Some(id) = &self.project_id {
             return Ok((id.clone(), ProjectSource::Client));
         }
+        super::call::require_runtime()?;
         let creds = self
             .hooks()
             .credentials()

@@ -201,16 +201,43 @@ mod tests {
     }
 
     #[test]
-    fn huge_settings_do_not_overflow() {
-        let policy = RetryPolicy::default()
-            .with_max_attempts(u32::MAX)
-            .with_base_delay(Duration::MAX)
-            .with_max_delay(Duration::MAX);
-        for retry in [0, 1, 2, 40, u32::MAX] {
-            for unit in [0.0, 0.5, 1.0, f64::NAN, f64::INFINITY, -1.0] {
-                assert!(policy.backoff(retry, unit) <= Duration::MAX);
+    fn huge_settings_do_not_overflow_and_keep_the_cap() {
+        let cap = Duration::from_secs(20);
+        for (base, max_delay) in [
+            (Duration::MAX, cap),
+            (Duration::from_secs(u64::MAX / 2), cap),
+            (Duration::MAX, Duration::MAX),
+        ] {
+            let policy = RetryPolicy::default()
+                .with_max_attempts(u32::MAX)
+                .with_base_delay(base)
+                .with_max_delay(max_delay);
+            for retry in [0, 1, 2, 40, u32::MAX] {
+                // The promise: never more than `max_delay`, and the whole of it at unit 1.
+                assert_eq!(policy.backoff(retry, 1.0), max_delay, "retry {retry}");
+                for unit in [0.0, 0.5, 1.0, f64::NAN, f64::INFINITY, -1.0] {
+                    let delay = policy.backoff(retry, unit);
+                    assert!(delay <= max_delay, "{delay:?} > {max_delay:?} at {unit}");
+                }
+                assert_eq!(policy.backoff(retry, 0.0), Duration::ZERO);
+                assert_eq!(policy.backoff(retry, -1.0), Duration::ZERO);
             }
+            assert!(policy.delays().take(100).all(|d| d <= max_delay));
         }
+    }
+
+    #[test]
+    fn delays_spread_over_the_whole_window() {
+        // Full jitter: delays drawn from 0..=cap, so across many draws some fall in the lower
+        // quarter and some in the upper quarter of the window (a fixed or a zero delay fails).
+        let policy = RetryPolicy::default()
+            .with_max_attempts(2)
+            .with_base_delay(Duration::from_secs(8));
+        let draws: Vec<Duration> = (0..400).filter_map(|_| policy.delays().next()).collect();
+        assert_eq!(draws.len(), 400);
+        assert!(draws.iter().all(|d| *d <= Duration::from_secs(8)));
+        assert!(draws.iter().any(|d| *d < Duration::from_secs(2)));
+        assert!(draws.iter().any(|d| *d > Duration::from_secs(6)));
     }
 
     #[test]

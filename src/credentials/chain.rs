@@ -1,5 +1,5 @@
-//! The official SDKs' default chain of providers, asked in order at each fetch, and the
-//! synchronous chain of the two local sources the CLI used before it.
+//! The official SDKs' default chain of providers, asked in order at each fetch, and fixed keys
+//! read once from the two local sources.
 
 use super::http::LazyClient;
 use super::metadata::{EcsMetadataProvider, MetadataFailure};
@@ -138,10 +138,10 @@ impl ProvideCredentials for DefaultChain {
     }
 }
 
-/// The chain the CLI used before [`DefaultChain`]: the environment's keys, then the profile
-/// file's, read now, without the network (so no federated login, OIDC, ECS metadata or pod
-/// identity).
-pub fn default_chain() -> Result<Credentials, CredentialsError> {
+/// Fixed keys from the two local sources, read once, now: the environment's, then the profile
+/// file's, without the network (so no federated login, OIDC, ECS metadata or pod identity,
+/// and no refresh). Not the default chain: that is [`DefaultChain`].
+pub fn from_env_or_profile() -> Result<Credentials, CredentialsError> {
     let env_error = match from_env() {
         Ok(creds) => return Ok(creds),
         Err(e) => e,
@@ -154,4 +154,14 @@ pub fn default_chain() -> Result<Credentials, CredentialsError> {
         None => CredentialsError::NoProfilePath,
     };
     Err(CredentialsError::Chain(vec![env_error, file_error]))
+}
+
+/// The old name of [`from_env_or_profile`], which reads only the environment and the profile
+/// file, once: the official default chain is [`DefaultChain`].
+#[deprecated(
+    note = "not the default chain: use `DefaultChain` (every provider, with refresh), or \
+            `from_env_or_profile` for the environment and the profile file read once"
+)]
+pub fn default_chain() -> Result<Credentials, CredentialsError> {
+    from_env_or_profile()
 }

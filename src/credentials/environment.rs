@@ -86,10 +86,14 @@ impl EnvironmentProvider {
             }
             Err(CredentialsError::NotInEnvironment) => Err(CredentialsError::NotConfigured {
                 provider: self.name(),
-                reason: format!(
-                    "neither {ENV_AK} and {ENV_SK} nor {ENV_IDP_ID} and {ENV_ID_TOKEN_FILE} \
-                     are set"
-                ),
+                reason: match (self.env.get(ENV_AK), self.env.get(ENV_SK)) {
+                    (Some(_), None) => format!("{ENV_SK} is missing ({ENV_AK} is set)"),
+                    (None, Some(_)) => format!("{ENV_AK} is missing ({ENV_SK} is set)"),
+                    _ => format!(
+                        "neither {ENV_AK} and {ENV_SK} nor {ENV_IDP_ID} and {ENV_ID_TOKEN_FILE} \
+                         are set"
+                    ),
+                },
             }),
             Err(other) => Err(other),
         }
@@ -148,6 +152,19 @@ mod tests {
         assert_eq!(creds.secret_access_key().expose_secret(), "sk");
         assert_eq!(creds.project_id(), Some("p1"));
         assert_eq!(creds.security_token().unwrap().expose_secret(), "tok");
+    }
+
+    #[tokio::test]
+    async fn half_a_key_pair_is_named() {
+        for (set, missing) in [(ENV_AK, ENV_SK), (ENV_SK, ENV_AK)] {
+            let env = EnvVars::from_pairs([(set, "value")]);
+            let provider = EnvironmentProvider::new().with_env(env);
+            let err = provider.provide_credentials().await.unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("environment: not configured: {missing} is missing ({set} is set)")
+            );
+        }
     }
 
     #[test]

@@ -38,7 +38,9 @@ mod provider;
 mod response;
 
 pub use cache::CredentialsCache;
-pub use chain::{DefaultChain, default_chain};
+#[allow(deprecated)]
+pub use chain::default_chain;
+pub use chain::{DefaultChain, from_env_or_profile};
 pub use env_vars::EnvVars;
 pub use environment::{EnvironmentProvider, from_env};
 pub use metadata::{EcsMetadataProvider, METADATA_ENDPOINT_VARIABLE};

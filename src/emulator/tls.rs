@@ -79,7 +79,7 @@ pub(crate) fn generate(names: &[String]) -> io::Result<Tls> {
         .map_err(|e| failed("server certificate", e))?;
 
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::http::crypto_provider();
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| failed("protocol versions", e))?

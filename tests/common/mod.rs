@@ -148,7 +148,9 @@ async fn serve(
         let target = request_line.next().unwrap_or_default().to_owned();
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.to_owned(), v.trim().to_owned()))
+            // The space after the colon is not part of the value; white space after it is
+            // kept, as sent (a client must trim values itself, as the official SDKs do).
+            .map(|(n, v)| (n.to_owned(), v.trim_start_matches([' ', '\t']).to_owned()))
             .collect();
         let length: usize = headers
             .iter()

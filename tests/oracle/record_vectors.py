@@ -3,7 +3,7 @@
 
 Run with the oracle venv's python (see setup_venv.sh), from anywhere:
 
-    <venv>/bin/python tests/oracle/record_vectors.py [--refresh-client-cases]
+    <venv>/bin/python tests/oracle/record_vectors.py
 
 Writes, relative to the repository root:
 
@@ -16,9 +16,15 @@ Writes, relative to the repository root:
   tests/vectors/hss-client/<case>.json
       ``HssClient.run_image_synchronize`` as sent over the wire to a local capture server.
       The capture server listens on the fixed port CLIENT_CASE_PORT (outside Linux's ephemeral
-      range), so the Rust test can serve on the same port and sign the same Host. These depend on
-      the clock (X-Sdk-Date), so existing files are kept
-      unless --refresh-client-cases is given; missing ones are always recorded.
+      range), so the Rust test can serve on the same port and sign the same Host.
+
+  tests/vectors/hss-client/operations/<case>.json
+      The same for other operations of HssClient (several query parameters, header values to
+      trim), on the fixed port CLIENT_OPERATION_PORT.
+
+      The SDK signer's clock is fixed to TIME for each client call, so these files too are
+      byte-identical on every run: rewritten each time, stale ones removed (the old flag
+      --refresh-client-cases is accepted and changes nothing).
 
 Every recorded case is also checked against verify_server.verify() (the local verifying server's
 logic) so the vectors and the server agree.
@@ -567,6 +573,35 @@ CLIENT_CASES = [
 ]
 
 
+# Other operations of HssClient: the SDK's method, its request parameters (named as its request
+# models name them) and body. Given out of order, the query parameters must go on the wire in the
+# canonical order; header values with white space around them are sent and signed trimmed.
+OPERATION_CASES = [
+    {"name": "tasks-several-query-parameters", "operation": "list_image_scan_task",
+     "description": "Seven query parameters, given out of canonical order, one needing percent-encoding.",
+     "params": {"type": "image_sync", "task_type": "manualSync", "task_status": "scanning",
+                "task_name": "nightly sync/é+1", "offset": 10, "limit": 50, "enterprise_project_id": "0"},
+     "body": None},
+    {"name": "registries-several-query-parameters", "operation": "list_registry",
+     "description": "Six query parameters, given out of canonical order: a comma list, '&' and '=' in a value, "
+                    "a non-ASCII enterprise_project_id.",
+     "params": {"registry_type": "Harbor,Jfrog", "registry_name": "swr é&x=y", "status": "success",
+                "offset": 100, "limit": 100, "enterprise_project_id": "ep id/1+é"},
+     "body": None},
+    {"name": "create-region-to-trim", "operation": "create_image_synchronize_task",
+     "description": "A region header value with white space after it (sent and signed trimmed), and a "
+                    "registry list in the body.",
+     "params": {"enterprise_project_id": "all_granted_eps", "region": "cn-north-4 \t "},
+     "body": {"sync_all_registries": False,
+              "registry_info": [{"registry_id": "9b2f6c1e-3d4a-4f5b-8c7d-0e1f2a3b4c01",
+                                 "registry_type": "SwrPrivate"}]}},
+    {"name": "tasks-security-token", "operation": "list_image_scan_task",
+     "description": "Temporary keys (X-Security-Token sent and signed) and three query parameters.",
+     "params": {"type": "image_scan", "limit": 10, "offset": 0},
+     "body": None, "security_token": LONG_TOKEN},
+]
+
+
 class _CaptureHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -587,7 +622,10 @@ class _CaptureHandler(BaseHTTPRequestHandler):
             "headers": [[k, verify_server.latin1_to_utf8(v)] for k, v in self.headers.items()],
             "body": body.decode("utf-8"),
         })
-        data = b'{"error_code":0,"error_description":"success"}'
+        if self.command == "GET":
+            data = b'{"data_list": [], "total_num": 0}'
+        else:
+            data = b'{"error_code":0,"error_description":"success"}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("X-Request-Id", secrets.token_hex(16))
@@ -624,11 +662,12 @@ def record_client_case(spec, port, server):
         .build()
 
     server.captured.clear()
-    response = client.run_image_synchronize(RunImageSynchronizeRequest(
-        enterprise_project_id=inputs["enterprise_project_id"],
-        region=inputs["region"],
-        body=RunImageSynchronizeRequestInfo(image_type=inputs["image_type"]),
-    ))
+    with fixed_clock(TIME):
+        response = client.run_image_synchronize(RunImageSynchronizeRequest(
+            enterprise_project_id=inputs["enterprise_project_id"],
+            region=inputs["region"],
+            body=RunImageSynchronizeRequestInfo(image_type=inputs["image_type"]),
+        ))
     assert response.status_code == 200 and response.error_code == 0, (spec["name"], response)
     assert len(server.captured) == 1, spec["name"]
     wire = server.captured[0]
@@ -641,46 +680,108 @@ def record_client_case(spec, port, server):
     return {"name": spec["name"], "description": spec["description"], "inputs": inputs, "wire": wire}
 
 
+def record_operation_case(spec, port, server):
+    from huaweicloudsdkcore.http.http_config import HttpConfig
+    from huaweicloudsdkhss.v5 import (
+        CreateImageSynchronizeTaskRequest, CreateImageSynchronizeTaskRequestInfo,
+        CreateImageSynchronizeTaskRequestInfoRegistryInfo, HssClient, ListImageScanTaskRequest,
+        ListRegistryRequest)
+
+    requests = {
+        "create_image_synchronize_task": CreateImageSynchronizeTaskRequest,
+        "list_image_scan_task": ListImageScanTaskRequest,
+        "list_registry": ListRegistryRequest,
+    }
+    security_token = spec.get("security_token")
+    inputs = {
+        "ak": AK,
+        "sk": SK,
+        "project_id": PROJECT_ID,
+        "security_token": security_token,
+        "user_agent": USER_AGENT_SUFFIX,
+        "params": spec["params"],
+        "body": spec["body"],
+    }
+    params = dict(spec["params"])
+    if spec["body"] is not None:
+        body = dict(spec["body"])
+        body["registry_info"] = [CreateImageSynchronizeTaskRequestInfoRegistryInfo(**r)
+                                 for r in body.get("registry_info", [])]
+        params["body"] = CreateImageSynchronizeTaskRequestInfo(**body)
+    credentials = BasicCredentials(AK, SK, PROJECT_ID)
+    if security_token is not None:
+        credentials = credentials.with_security_token(security_token)
+    config = HttpConfig.get_default_config()
+    config.user_agent = USER_AGENT_SUFFIX
+    config.timeout = (10, 30)
+    client = HssClient.new_builder() \
+        .with_http_config(config) \
+        .with_credentials(credentials) \
+        .with_endpoint("http://127.0.0.1:%d" % port) \
+        .build()
+
+    server.captured.clear()
+    with fixed_clock(TIME):
+        response = getattr(client, spec["operation"])(requests[spec["operation"]](**params))
+    assert response.status_code == 200, (spec["name"], response)
+    assert len(server.captured) == 1, spec["name"]
+    wire = server.captured[0]
+
+    verdict, reason, _, _ = verify_server.verify(
+        wire["method"], wire["target"], wire["headers"], wire["body"].encode("utf-8"),
+        AK, SK, security_token=security_token)
+    assert verdict == "accepted", "%s: verify_server rejects the SDK client's request: %s" % (spec["name"], reason)
+
+    return {"name": spec["name"], "operation": spec["operation"], "description": spec["description"],
+            "inputs": inputs, "wire": wire}
+
+
 # Must match CLIENT_CASE_PORT in tests/signing_vectors.rs.
 CLIENT_CASE_PORT = 28517
+# Must match CLIENT_OPERATION_PORT in tests/client_wire.rs.
+CLIENT_OPERATION_PORT = 28519
 
 
-def record_client_vectors(refresh):
-    os.makedirs(CLIENT_DIR, exist_ok=True)
-    todo = [s for s in CLIENT_CASES
-            if refresh or not os.path.exists(os.path.join(CLIENT_DIR, s["name"] + ".json"))]
-    if refresh:
-        names = {s["name"] for s in CLIENT_CASES}
-        for f in sorted(os.listdir(CLIENT_DIR)):
-            if f.endswith(".json") and f[:-5] not in names:
-                os.remove(os.path.join(CLIENT_DIR, f))
-                print("removed stale %s" % f)
-    if not todo:
-        print("hss-client: %d cases kept (pass --refresh-client-cases to re-record)" % len(CLIENT_CASES))
-        return
-    server = ThreadingHTTPServer(("127.0.0.1", CLIENT_CASE_PORT), _CaptureHandler)
+def record_cases(directory, port, cases, record):
+    """Records every case into ``directory`` (rewritten, byte-identical each run); removes stale
+    files. Returns how many files changed."""
+    os.makedirs(directory, exist_ok=True)
+    names = [c["name"] for c in cases]
+    assert len(names) == len(set(names)), "duplicate case names"
+    server = ThreadingHTTPServer(("127.0.0.1", port), _CaptureHandler)
     server.daemon_threads = True
     server.captured = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    changed = 0
     try:
-        port = server.server_address[1]
-        for spec in todo:
-            record = record_client_case(spec, port, server)
-            write_if_changed(os.path.join(CLIENT_DIR, spec["name"] + ".json"), dump_json(record))
+        for spec in cases:
+            changed += write_if_changed(os.path.join(directory, spec["name"] + ".json"),
+                                        dump_json(record(spec, port, server)))
     finally:
         server.shutdown()
         server.server_close()
-    print("hss-client: %d case(s) recorded, %d kept" % (len(todo), len(CLIENT_CASES) - len(todo)))
+    for f in sorted(os.listdir(directory)):
+        if f.endswith(".json") and f[:-5] not in names:
+            os.remove(os.path.join(directory, f))
+            print("removed stale %s" % f)
+    return changed
+
+
+def record_client_vectors():
+    changed = record_cases(CLIENT_DIR, CLIENT_CASE_PORT, CLIENT_CASES, record_client_case)
+    changed += record_cases(os.path.join(CLIENT_DIR, "operations"), CLIENT_OPERATION_PORT, OPERATION_CASES,
+                            record_operation_case)
+    print("hss-client: %d cases, %d file(s) changed" % (len(CLIENT_CASES) + len(OPERATION_CASES), changed))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--refresh-client-cases", action="store_true",
-                        help="re-record tests/vectors/hss-client/*.json (they change on every run)")
-    args = parser.parse_args()
+                        help="no effect: tests/vectors/hss-client/ is re-recorded on every run (deterministic)")
+    parser.parse_args()
     record_sdk_vectors()
-    record_client_vectors(args.refresh_client_cases)
+    record_client_vectors()
     return 0
 
 

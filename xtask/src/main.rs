@@ -1,21 +1,24 @@
-//! Maintainer tasks: `cargo xtask regen [--check]`, `cargo xtask downstream`,
+//! Maintainer tasks: `cargo xtask regen [--check]`, `cargo xtask downstream [--fresh]`,
 //! `cargo xtask bench [--quick]`, `cargo xtask ci`.
 
 mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::OnceLock;
 
 const SNAPSHOT: &str = "src/generated/client.rs";
-const USAGE: &str = "usage: cargo xtask <regen [--check] | downstream | bench [--quick] | ci>
+const USAGE: &str = "usage: cargo xtask <regen [--check] | downstream [--fresh] | bench [--quick] | ci>
   regen          regenerate src/generated/client.rs from spec/ (build.rs, feature `codegen`)
   regen --check  fail if the committed snapshot differs from what the spec generates
   downstream     build tests/downstream (a tiny user crate) and check it compiles no codegen or CLI crate
+  downstream --fresh  build a copy of it without its lockfile (newest dependencies), warnings denied
   bench          every side-by-side comparison of BENCHMARKS.md (signing, end to end, one-shot
                  CLI, emulator, downstream build), A and B interleaved; rewrites BENCHMARKS.md's
                  tables and target/bench/summary.json (not part of ci)
   bench --quick  the same with fewer rounds (under 5 minutes)
-  ci             everything CI runs: fmt, clippy, docs, regen --check, downstream, a publish dry
+  ci             everything CI runs: fmt, clippy, docs (with and without features), regen --check,
+                 downstream (also once freshly resolved, warnings denied), a publish dry
                  run, the oracle's vector check and self-test, all tests, the fuzz corpus replay";
 
 fn main() -> ExitCode {
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
         ["regen"] => regen(false),
         ["regen", "--check"] => regen(true),
         ["downstream"] => downstream(),
+        ["downstream", "--fresh"] => downstream_fresh(),
         ["bench"] => bench::bench(false),
         ["bench", "--quick"] => bench::bench(true),
         ["ci"] => ci(),
@@ -39,11 +43,55 @@ fn main() -> ExitCode {
     }
 }
 
+/// The checkout xtask works on: the nearest directory, from the current one up, whose
+/// `Cargo.toml` is this workspace's (a `[workspace]` with the `xtask` member). Found at run
+/// time, so a copied checkout (with its `target/`) works on itself, not on the original.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_owned()
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let found = std::env::current_dir()
+            .map_err(|e| format!("the current directory: {e}"))
+            .and_then(|dir| find_root(&dir));
+        found.unwrap_or_else(|message| {
+            eprintln!("xtask: {message}");
+            std::process::exit(1)
+        })
+    })
+    .clone()
+}
+
+fn find_root(start: &Path) -> Result<PathBuf, String> {
+    start
+        .ancestors()
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|manifest| is_this_workspace(&manifest))
+        })
+        .map(Path::to_path_buf)
+        .ok_or_else(|| {
+            format!(
+                "no Cargo.toml with a [workspace] whose members include \"xtask\" in {} or \
+                 above it: run cargo xtask inside the hss-image-sync checkout",
+                start.display()
+            )
+        })
+}
+
+/// The workspace's manifest, not a member's nor tests/downstream's (which has an empty
+/// `[workspace]` of its own).
+fn is_this_workspace(manifest: &str) -> bool {
+    let mut in_workspace = false;
+    let mut has_workspace = false;
+    let mut has_xtask = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_workspace = line == "[workspace]";
+            has_workspace |= in_workspace;
+        } else if in_workspace && line.starts_with("members") && line.contains("\"xtask\"") {
+            has_xtask = true;
+        }
+    }
+    has_workspace && has_xtask
 }
 
 fn cargo() -> Command {
@@ -164,6 +212,41 @@ fn downstream() -> Result<(), String> {
     run(cargo().args(["build", "--manifest-path", manifest]))
 }
 
+/// tests/downstream built once more in a copy without its lockfile: the newest versions
+/// every requirement allows, as a new user gets them, with warnings denied. Every lockfile of
+/// the repository pins versions, so a deprecation in a dependency's new release (rustls
+/// 0.23.48 deprecated `crypto::ring::default_provider`) would otherwise be seen by users first.
+/// `-D warnings` reaches only path crates (this one and the copy): cargo caps lints of
+/// registry crates. The copy enables the `emulator` feature, so all of the library is built.
+fn downstream_fresh() -> Result<(), String> {
+    let dir = root().join("target/downstream-fresh");
+    let src = root().join("tests/downstream");
+    let _ = std::fs::remove_dir_all(dir.join("crate"));
+    std::fs::create_dir_all(dir.join("crate/src")).map_err(|e| e.to_string())?;
+    let manifest = std::fs::read_to_string(src.join("Cargo.toml")).map_err(|e| e.to_string())?;
+    let dependency = "hss-image-sync = { path = \"../..\" }";
+    if !manifest.contains(dependency) {
+        return Err(format!(
+            "tests/downstream/Cargo.toml: expected the line `{dependency}`"
+        ));
+    }
+    let root_path = root().display().to_string().replace('\\', "/");
+    let manifest = manifest.replace(
+        dependency,
+        &format!("hss-image-sync = {{ path = {root_path:?}, features = [\"emulator\"] }}"),
+    );
+    std::fs::write(dir.join("crate/Cargo.toml"), manifest).map_err(|e| e.to_string())?;
+    std::fs::copy(src.join("src/main.rs"), dir.join("crate/src/main.rs"))
+        .map_err(|e| e.to_string())?;
+    let manifest = dir.join("crate/Cargo.toml");
+    run(cargo()
+        .args(["build", "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(dir.join("target"))
+        .env("RUSTFLAGS", "-D warnings"))
+}
+
 fn ci() -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
@@ -187,11 +270,17 @@ fn ci() -> Result<(), String> {
     ]))?;
     // The library as a downstream crate builds it: default features only.
     run(cargo().args(["clippy", "--lib", "--", "-D", "warnings"]))?;
+    // The docs with every feature, and as a user builds them locally: no features, where no
+    // link may point at the emulator.
     run(cargo()
         .args(["doc", "--no-deps", "--features", "cli"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
+    run(cargo()
+        .args(["doc", "--no-deps", "--lib"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
     regen(true)?;
     downstream()?;
+    downstream_fresh()?;
     // The crate stays publishable: packaged files, metadata, and a build of the package alone.
     run(cargo().args([
         "publish",
@@ -251,8 +340,8 @@ fn test_offline(python: &str) -> Result<(), String> {
         .env("HSS_REQUIRE_ORACLE", "1"))
 }
 
-/// Re-records the deterministic SDK vectors (the signers' and the successor operations' wire
-/// captures) and fails if any committed file changes, appears or goes.
+/// Re-records the deterministic SDK vectors (the signers', and the client's and the successor
+/// operations' wire captures) and fails if any committed file changes, appears or goes.
 fn vectors_reproducible(python: &str) -> Result<(), String> {
     for script in [
         "tests/oracle/record_vectors.py",
@@ -292,4 +381,26 @@ fn oracle_python() -> Result<String, String> {
         .map(|l| l.trim().to_owned())
         .filter(|l| !l.is_empty())
         .ok_or_else(|| "setup_venv.sh printed no python path".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_root_is_the_workspace_with_the_xtask_member() {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let root = find_root(&here).unwrap();
+        assert_eq!(
+            root,
+            Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+        );
+        // tests/downstream has a [workspace] of its own, without members: skipped.
+        assert_eq!(find_root(&root.join("tests/downstream/src")).unwrap(), root);
+        assert!(!is_this_workspace("[package]\nname = \"x\"\n[workspace]\n"));
+        assert!(!is_this_workspace(
+            "[workspace]\n[dependencies]\nmembers = [\"xtask\"]\n"
+        ));
+        assert!(find_root(Path::new("/")).is_err());
+    }
 }

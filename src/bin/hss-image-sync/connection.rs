@@ -1,6 +1,7 @@
 //! What every command that talks to HSS shares: where to connect, how to authenticate, time
 //! limits; building the client from them; and reporting errors with an exit status.
 
+use crate::notes;
 use crate::terminal::printable;
 use clap::Args;
 use hss_image_sync::emulator::RunningEmulator;
@@ -111,13 +112,16 @@ impl ConnectionArgs {
             if self.region.take().is_some() {
                 eprintln!("note: --emulator ignores the region");
             }
-        } else if let Some(path) = self.auth_token_file.take() {
-            self.auth_token = Some(read_secret_file(&path, "--auth-token-file")?);
-        } else if self.auth_token.is_some() && std::env::var_os("HUAWEICLOUD_SDK_AK").is_some() {
-            eprintln!(
-                "note: both an IAM token and HUAWEICLOUD_SDK_AK are set: using the IAM token \
-                 (X-Auth-Token); the AK/SK are not used"
-            );
+        } else {
+            if let Some(path) = self.auth_token_file.take() {
+                self.auth_token = Some(read_secret_file(&path, "--auth-token-file")?);
+            }
+            if self.auth_token.is_some() {
+                notes::token_beside_keys();
+            }
+            if let (Some(region), None) = (&self.region, &self.project_id) {
+                notes::project_of_region(region, self.auth_token.is_some());
+            }
         }
         let built = self.build(emulator);
         if let Some(token) = self.auth_token.as_mut() {
@@ -232,6 +236,12 @@ pub fn report(error: &Error) -> ExitCode {
 
 /// [`report`], with the credential source of the client for the hint on a refused signature.
 pub fn report_for(error: &Error, credential_source: Option<&str>) -> ExitCode {
+    if let Error::Credentials(credentials::CredentialsError::Chain(_)) = error
+        && let Some(missing) = notes::half_key_pair()
+    {
+        eprintln!("error: no credentials: {missing}");
+        return ExitCode::from(EXIT_INVALID);
+    }
     match error {
         Error::Service(e) => {
             eprintln!(
@@ -253,7 +263,9 @@ pub fn report_for(error: &Error, credential_source: Option<&str>) -> ExitCode {
                 eprintln!("encoded authorization message: {}", printable(encoded));
             }
             eprintln!("attempts: {}", e.attempts);
-            if e.status == 401 && e.error_code.ends_with(".0301") {
+            if e.status == 401 && credential_source == Some("iam-token") {
+                eprintln!("hint: {}", notes::REFUSED_TOKEN);
+            } else if e.status == 401 && e.error_code.ends_with(".0301") {
                 eprintln!(
                     "hint: the gateway refused the signature. The keys came from: {}. Check \
                      that the SK belongs to the AK, and that this machine's clock is right \

@@ -2,6 +2,7 @@
 
 mod connection;
 mod emulator;
+mod notes;
 mod output;
 mod registries;
 mod sync;
@@ -16,11 +17,20 @@ use std::process::ExitCode;
 /// Security Service), so that HSS scans those images, and follow the synchronization tasks
 /// (APIs CreateImageSynchronizeTask, ListImageScanTask, ListAssociateRegistries, ListRegistry).
 ///
-/// Authentication: AK/SK signing (SDK-HMAC-SHA256) with keys from the environment
-/// (HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_PROJECT_ID,
-/// HUAWEICLOUD_SDK_SECURITY_TOKEN), else from the profile file (HUAWEICLOUD_SDK_CREDENTIALS_FILE
-/// or ~/.huaweicloud/credentials, section [basic]: ak, sk, project_id, security_token); or an
-/// IAM token with --auth-token.
+/// Authentication: AK/SK signing (SDK-HMAC-SHA256 unless --signing-algorithm) with keys from
+/// the first of these that is configured, the official SDKs' chain:
+/// (1) OIDC: HUAWEICLOUD_OIDC_PROVIDER_URN, HUAWEICLOUD_OIDC_AGENCY_URN and
+/// HUAWEICLOUD_OIDC_ID_TOKEN or HUAWEICLOUD_OIDC_TOKEN_FILE, traded at STS for temporary keys;
+/// (2) the environment: HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (with
+/// HUAWEICLOUD_SDK_SECURITY_TOKEN, HUAWEICLOUD_SDK_PROJECT_ID), or HUAWEICLOUD_SDK_IDP_ID and
+/// HUAWEICLOUD_SDK_ID_TOKEN_FILE for a federated login through IAM;
+/// (3) the profile file: HUAWEICLOUD_SDK_CREDENTIALS_FILE or ~/.huaweicloud/credentials,
+/// section [basic]: ak, sk, security_token, project_id (or idp_id, id_token_file);
+/// (4) ECS metadata: the agency of the ECS instance this runs on;
+/// (5) CCE pod identity: HC_CONTAINER_CREDENTIALS_FULL_URI and
+/// HC_CONTAINER_AUTHORIZATION_TOKEN_FILE.
+/// Temporary keys are fetched again before they expire. Or an IAM token (X-Auth-Token) from
+/// HUAWEICLOUD_SDK_AUTH_TOKEN or --auth-token-file, which wins over AK/SK.
 ///
 /// Exit status: 0 success; 1 the service answered with an error (or a 200 whose error_code is
 /// not 0); 2 invalid input or configuration, nothing sent; 3 no answer: connection, TLS or
@@ -54,7 +64,16 @@ enum Command {
     Regions,
     /// Show what a call would use: credential source, access key (masked), expiry of temporary
     /// keys, signing algorithm, endpoint, and the project ID and how it was found. Nothing
-    /// secret is printed, and nothing is sent to HSS (IAM may be asked for the project ID).
+    /// secret is printed, and nothing is sent to HSS (IAM may be asked for the project ID,
+    /// once, within --timeout).
+    #[command(
+        mut_arg("emulator", |arg| arg.help(
+            "What a call to the embedded emulator would use (its endpoint and demo keys); the \
+             emulator is started, and asked nothing"
+        )),
+        mut_arg("max_attempts", |arg| arg.hide(true)),
+        mut_arg("no_retry", |arg| arg.hide(true))
+    )]
     Whoami(whoami::WhoamiArgs),
     /// Serve an emulator of HSS behind the API gateway (signature checks, validation, state),
     /// logging one line per request, until interrupted.

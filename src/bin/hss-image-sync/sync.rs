@@ -17,7 +17,7 @@ pub struct SyncArgs {
     registries: Option<String>,
 
     /// Use the deprecated RunImageSynchronize for SWR private_image or shared_image
-    /// repositories instead.
+    /// repositories instead (any case).
     #[arg(long)]
     image_type: Option<String>,
 
@@ -62,7 +62,9 @@ async fn sync(client: &HssClient, args: &SyncArgs) -> Result<ExitCode, ExitCode>
             "note: --image-type uses RunImageSynchronize, which HSS has deprecated; \
              --registries uses its successor"
         );
-        let image_type: types::ImageType = output::parse("image_type", image_type)?;
+        // Any case, as regions: `PRIVATE_IMAGE` is `private_image`.
+        let image_type: types::ImageType =
+            output::parse("image_type", &image_type.trim().to_ascii_lowercase())?;
         let body = types::RunImageSynchronizeRequestInfo { image_type };
         let mut op =
             output::in_project(client, client.operations().run_image_synchronize()).await?;
