@@ -89,7 +89,41 @@ pub enum CredentialsError {
         /// What is missing.
         reason: String,
     },
+    /// A value a provider found (a key, a token, a project ID) cannot be used: it breaks a
+    /// rule, such as holding a control character, that would let it forge a header or a log
+    /// line. Names the provider, the field and the rule, never the value.
+    #[error("{provider}: {field}: {rule}")]
+    InvalidValue {
+        /// The provider, as [`ProvideCredentials::name`] gives it.
+        provider: &'static str,
+        /// Where the value came from: a variable, a key of the profile file, a member of an
+        /// answer.
+        field: String,
+        /// The rule broken.
+        rule: String,
+    },
     /// Every provider of the chain failed; each reason is listed.
     #[error("no credentials found: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Chain(Vec<CredentialsError>),
+}
+
+/// Refuses a credential value (AK, SK, security token, project ID) holding a control character
+/// (C0 such as a line break or tab, DEL, C1): it would go into a header, a signed canonical
+/// request and perhaps a log line. The error names `field` and the character, never the value.
+pub(crate) fn check_value(
+    provider: &'static str,
+    field: &dyn fmt::Display,
+    value: &str,
+) -> Result<(), CredentialsError> {
+    match value.chars().find(|c| c.is_control()) {
+        None => Ok(()),
+        Some(c) => Err(CredentialsError::InvalidValue {
+            provider,
+            field: field.to_string(),
+            rule: format!(
+                "must not contain control characters such as line breaks (found U+{:04X})",
+                c as u32
+            ),
+        }),
+    }
 }
