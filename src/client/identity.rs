@@ -33,7 +33,12 @@ pub struct Identity {
 impl HssClient {
     /// What a call would use, found the way a call finds it (credentials fetched, project
     /// looked up in IAM if need be). Sends nothing to HSS.
+    /// Bounded by the total timeout, as a call is.
     pub async fn identity(&self) -> Result<Identity, Error> {
+        super::project::within_deadline(self.total_timeout, self.find_identity()).await
+    }
+
+    async fn find_identity(&self) -> Result<Identity, Error> {
         use progenitor_client::ClientInfo;
         let state = self.hooks();
         let creds = state.credentials().await.map_err(Error::Credentials)?;

@@ -4,7 +4,7 @@
 
 use super::HssClient;
 use crate::credentials::{Credentials, IAM_ENDPOINT_VARIABLE};
-use crate::error::Error;
+use crate::error::{DeadlineExceeded, Error};
 use crate::signer::{self, Algorithm, SignableRequest, SigningParams};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -101,9 +101,55 @@ pub(crate) fn checked_iam_endpoint(setting: &'static str, endpoint: &str) -> Res
     ))
 }
 
+tokio::task_local! {
+    /// The deadline of the call in progress on this task, when a project lookup and the call
+    /// it is for share one.
+    static DEADLINE: tokio::time::Instant;
+}
+
+/// The deadline of a call starting now: the one of the call in progress on this task if there
+/// is one (a project lookup and the call it is for share it), else `total` from now.
+pub(crate) fn deadline(total: Duration) -> tokio::time::Instant {
+    DEADLINE.try_with(|deadline| *deadline).unwrap_or_else(|_| {
+        let now = tokio::time::Instant::now();
+        // A total too large to add to the clock: never, in practice.
+        now.checked_add(total)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+    })
+}
+
+/// `work` bounded by [`deadline`]`(total)`, which the calls it makes share: fetching
+/// credentials (STS, a federated login, the metadata service, pod identity), the IAM project
+/// lookup and the call itself. When the time is up, a timeout ([`DeadlineExceeded`]).
+pub(crate) async fn within_deadline<T>(
+    total: Duration,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let deadline = deadline(total);
+    match DEADLINE
+        .scope(deadline, tokio::time::timeout_at(deadline, work))
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(_elapsed) => Err(Error::Transport {
+            kind: crate::TransportKind::Timeout,
+            attempts: 0,
+            source: Box::new(DeadlineExceeded(total)),
+        }),
+    }
+}
+
 impl HssClient {
-    /// The project of a call, and how it was found.
+    /// The project of a call, and how it was found; within the total timeout, credentials and
+    /// IAM lookup included.
     pub(crate) async fn project_id(
+        &self,
+        requested: Option<&str>,
+    ) -> Result<(String, ProjectSource), Error> {
+        within_deadline(self.total_timeout, self.find_project_id(requested)).await
+    }
+
+    async fn find_project_id(
         &self,
         requested: Option<&str>,
     ) -> Result<(String, ProjectSource), Error> {
