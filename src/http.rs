@@ -162,7 +162,18 @@ pub(crate) fn extra_roots(
         };
         let before = roots.len();
         for cert in CertificateDer::pem_slice_iter(&pem) {
-            roots.push(cert.map_err(|e| bad(e.to_string()))?);
+            let cert = cert.map_err(|e| bad(e.to_string()))?;
+            // Parsed now, as the verifier will parse it at the first handshake: a block that
+            // is not a certificate is a configuration error, not a failed connection later.
+            rustls::RootCertStore::empty()
+                .add(cert.clone())
+                .map_err(|e| {
+                    bad(format!(
+                        "certificate {} is not a usable X.509 CA certificate: {e}",
+                        roots.len() - before + 1
+                    ))
+                })?;
+            roots.push(cert);
         }
         if roots.len() == before {
             return Err(bad("no PEM CERTIFICATE block".into()));
@@ -238,9 +249,18 @@ mod tests {
             &b""[..],
             b"not pem",
             b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
+            // Base64 that decodes, but not to a certificate.
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
         ] {
             let err = extra_roots(&[ExtraRoots::Pem(pem.to_vec())]).unwrap_err();
             assert_eq!(err.setting, "tls", "{err}");
+            if pem.starts_with(b"-----BEGIN CERTIFICATE-----\n") && !pem.contains(&b'!') {
+                assert!(
+                    err.problem.contains("certificate 1 is not a usable X.509"),
+                    "{err}"
+                );
+            }
         }
         let dir = std::env::temp_dir();
         let err = extra_roots(&[ExtraRoots::File(dir.clone())]).unwrap_err();

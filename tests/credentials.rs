@@ -1073,8 +1073,14 @@ async fn values_with_control_characters_are_refused_on_every_path() {
     // The environment: a token, an AK, an SK, a project ID.
     for (variable, value) in [
         ("HUAWEICLOUD_SDK_SECURITY_TOKEN", BROKEN_TOKEN),
-        ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "TOKEN-FIRST\nTOKEN-SECOND"),
-        ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "TOKEN-FIRST\tTOKEN-SECOND"),
+        (
+            "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+            "TOKEN-FIRST\nTOKEN-SECOND",
+        ),
+        (
+            "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+            "TOKEN-FIRST\tTOKEN-SECOND",
+        ),
         ("HUAWEICLOUD_SDK_AK", "TOKEN-FIRST\u{7f}"),
         ("HUAWEICLOUD_SDK_SK", "TOKEN-FIRST\u{85}TOKEN-SECOND"),
         ("HUAWEICLOUD_SDK_PROJECT_ID", "TOKEN-FIRST\nTOKEN-SECOND"),
@@ -1107,7 +1113,10 @@ async fn values_with_control_characters_are_refused_on_every_path() {
         "[basic]\nak = PROFILEAK\nsk = PROFILESK\nsecurity_token = TOKEN-FIRST\n  TOKEN-SECOND\n",
     );
     let err = ProfileProvider::new()
-        .with_env(env(&[("HUAWEICLOUD_SDK_CREDENTIALS_FILE", path_str(&file))]))
+        .with_env(env(&[(
+            "HUAWEICLOUD_SDK_CREDENTIALS_FILE",
+            path_str(&file),
+        )]))
         .provide_credentials()
         .await
         .unwrap_err();
@@ -1130,7 +1139,10 @@ async fn values_with_control_characters_are_refused_on_every_path() {
     sts.reply_with(broken_keys_answer("metadata"));
     let err = OidcStsProvider::new()
         .with_env(env(&[
-            ("HUAWEICLOUD_OIDC_PROVIDER_URN", "iam::0a1b:identity_provider:k8s"),
+            (
+                "HUAWEICLOUD_OIDC_PROVIDER_URN",
+                "iam::0a1b:identity_provider:k8s",
+            ),
             ("HUAWEICLOUD_OIDC_AGENCY_URN", "iam::0a1b:agency:reader"),
             ("HUAWEICLOUD_OIDC_ID_TOKEN", ID_TOKEN),
             ("HUAWEICLOUD_SDK_STS_ENDPOINT", &sts.endpoint()),
@@ -1170,7 +1182,10 @@ async fn values_with_control_characters_are_refused_on_every_path() {
                 "HC_CONTAINER_CREDENTIALS_FULL_URI",
                 &format!("{}/v1/credentials", pod.endpoint()),
             ),
-            ("HC_CONTAINER_AUTHORIZATION_TOKEN_FILE", path_str(&pod_token)),
+            (
+                "HC_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                path_str(&pod_token),
+            ),
         ]))
         .provide_credentials()
         .await
@@ -1187,8 +1202,16 @@ async fn endpoints_with_white_space_control_characters_or_user_info_are_refused_
     let pod_token = dir.write("pod-token", "pod-token-a");
     for endpoint in [
         // The URL parser would drop the tab and connect to port {port}.
-        format!("http://127.0.0.1:{}\t{}", &port.to_string()[..1], &port.to_string()[1..]),
-        format!("http://127.0.0.1:{}\n{}", &port.to_string()[..1], &port.to_string()[1..]),
+        format!(
+            "http://127.0.0.1:{}\t{}",
+            &port.to_string()[..1],
+            &port.to_string()[1..]
+        ),
+        format!(
+            "http://127.0.0.1:{}\n{}",
+            &port.to_string()[..1],
+            &port.to_string()[1..]
+        ),
         format!("http://admin:S3CRET-PASSWORD@127.0.0.1:{port}"),
         format!("http://S3CRET-PASSWORD@127.0.0.1:{port}/path"),
     ] {
@@ -1200,7 +1223,10 @@ async fn endpoints_with_white_space_control_characters_or_user_info_are_refused_
         let providers: Vec<(Box<dyn ProvideCredentials>, &str)> = vec![
             (
                 Box::new(OidcStsProvider::new().with_env(env(&[
-                    ("HUAWEICLOUD_OIDC_PROVIDER_URN", "iam::0a1b:identity_provider:k8s"),
+                    (
+                        "HUAWEICLOUD_OIDC_PROVIDER_URN",
+                        "iam::0a1b:identity_provider:k8s",
+                    ),
                     ("HUAWEICLOUD_OIDC_AGENCY_URN", "iam::0a1b:agency:reader"),
                     ("HUAWEICLOUD_OIDC_ID_TOKEN", ID_TOKEN),
                     ("HUAWEICLOUD_SDK_STS_ENDPOINT", &endpoint),
@@ -1225,7 +1251,10 @@ async fn endpoints_with_white_space_control_characters_or_user_info_are_refused_
             (
                 Box::new(PodIdentityProvider::new().with_env(env(&[
                     ("HC_CONTAINER_CREDENTIALS_FULL_URI", &endpoint),
-                    ("HC_CONTAINER_AUTHORIZATION_TOKEN_FILE", path_str(&pod_token)),
+                    (
+                        "HC_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                        path_str(&pod_token),
+                    ),
                 ]))),
                 "HC_CONTAINER_CREDENTIALS_FULL_URI",
             ),

@@ -9,8 +9,8 @@ mod common;
 
 use common::TempDir;
 use hss_image_sync::credentials::{
-    EcsMetadataProvider, EnvVars, EnvironmentProvider, METADATA_ENDPOINT_VARIABLE,
-    OidcStsProvider, PodIdentityProvider, ProvideCredentials,
+    EcsMetadataProvider, EnvVars, EnvironmentProvider, METADATA_ENDPOINT_VARIABLE, OidcStsProvider,
+    PodIdentityProvider, ProvideCredentials,
 };
 use hss_image_sync::{Credentials, DeadlineExceeded, Error, HssClient, TransportKind};
 use std::time::{Duration, Instant};
@@ -115,7 +115,10 @@ async fn a_hanging_federated_login_ends_at_the_deadline() {
     let token_file = dir.write("id-token", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln");
     let provider = EnvironmentProvider::new().with_env(env(&[
         ("HUAWEICLOUD_SDK_IDP_ID", "my-idp"),
-        ("HUAWEICLOUD_SDK_ID_TOKEN_FILE", token_file.to_str().unwrap()),
+        (
+            "HUAWEICLOUD_SDK_ID_TOKEN_FILE",
+            token_file.to_str().unwrap(),
+        ),
         ("HUAWEICLOUD_SDK_IAM_ENDPOINT", &hanging),
     ]));
     let client = client(provider, &hanging);

@@ -36,10 +36,7 @@ impl HssClient {
     pub async fn prepare<O: Operation>(&self, operation: O) -> Result<PreparedRequest, Error> {
         // Fetching the credentials is bounded by the total timeout, as for a call.
         let creds = super::project::within_deadline(self.total_timeout, async {
-            self.hooks()
-                .credentials()
-                .await
-                .map_err(Error::Credentials)
+            self.hooks().credentials().await.map_err(Error::Credentials)
         })
         .await?;
         if let Some(creds) = &creds {
