@@ -93,7 +93,11 @@ impl CredentialsCache {
         if let Some(fresh) = self.fresh(now) {
             return Ok(fresh);
         }
-        match self.provider.provide_credentials().await {
+        // Whatever the provider (one of the crate's, or the caller's own), its values are
+        // checked before anything is signed or logged with them.
+        let name = self.provider.name();
+        let fetched = self.provider.provide_credentials().await;
+        match fetched.and_then(|credentials| checked(name, credentials)) {
             Ok(credentials) => {
                 if let Some(expiry) = credentials.expiry() {
                     tracing::debug!(
@@ -156,6 +160,29 @@ impl CredentialsCache {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(cached);
     }
+}
+
+/// `credentials` when every value may go into a header and a log line: no control characters
+/// (see [`check_value`](super::provider::check_value)).
+fn checked(
+    provider: &'static str,
+    credentials: Credentials,
+) -> Result<Credentials, CredentialsError> {
+    use super::provider::check_value;
+    use secrecy::ExposeSecret;
+    check_value(provider, &"access key (AK)", credentials.access_key_id())?;
+    check_value(
+        provider,
+        &"secret key (SK)",
+        credentials.secret_access_key().expose_secret(),
+    )?;
+    if let Some(token) = credentials.security_token() {
+        check_value(provider, &"security token", token.expose_secret())?;
+    }
+    if let Some(project_id) = credentials.project_id() {
+        check_value(provider, &"project ID", project_id)?;
+    }
+    Ok(credentials)
 }
 
 #[cfg(test)]
@@ -271,5 +298,39 @@ mod tests {
         cache.store(expired);
         let err = cache.get().await.unwrap_err();
         assert!(err.to_string().starts_with("counting: fetch"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn values_of_any_provider_are_checked_before_use() {
+        for (credentials, field) in [
+            (Credentials::new("AK\nX", "SK"), "access key (AK)"),
+            (
+                Credentials::new("AK", "SECRET\nSECOND-LINE"),
+                "secret key (SK)",
+            ),
+            (
+                Credentials::new("AK", "SK").with_security_token("T\r\nSECOND-LINE"),
+                "security token",
+            ),
+            (
+                Credentials::new("AK", "SK").with_project_id("p\u{1b}[2J"),
+                "project ID",
+            ),
+        ] {
+            let err = CredentialsCache::new(credentials).get().await.unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(
+                matches!(&err, CredentialsError::InvalidValue { provider: "static", field: f, .. } if f == field),
+                "{shown}"
+            );
+            assert!(
+                !shown.contains("SECOND-LINE") && !shown.contains("SECRET"),
+                "{shown}"
+            );
+        }
+        let fine = Credentials::new("AK", "SK")
+            .with_security_token("T")
+            .with_project_id("p");
+        assert!(CredentialsCache::new(fine).get().await.is_ok());
     }
 }
