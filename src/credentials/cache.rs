@@ -168,7 +168,7 @@ fn checked(
     provider: &'static str,
     credentials: Credentials,
 ) -> Result<Credentials, CredentialsError> {
-    use super::provider::check_value;
+    use super::provider::{check_project_id, check_value};
     use secrecy::ExposeSecret;
     check_value(provider, &"access key (AK)", credentials.access_key_id())?;
     check_value(
@@ -180,7 +180,7 @@ fn checked(
         check_value(provider, &"security token", token.expose_secret())?;
     }
     if let Some(project_id) = credentials.project_id() {
-        check_value(provider, &"project ID", project_id)?;
+        check_project_id(provider, &"project ID", project_id)?;
     }
     Ok(credentials)
 }

@@ -123,7 +123,7 @@ pub(crate) async fn login(
     .await?;
     let mut credentials = parse_credentials(provider, &answer.body)?;
     if let Some(project_id) = &params.project_id {
-        super::provider::check_value(provider, &"project_id", project_id)?;
+        super::provider::check_project_id(provider, &"project_id", project_id)?;
         credentials = credentials.with_project_id(project_id);
     }
     Ok(credentials)

@@ -2,7 +2,7 @@
 //! federated login needs. Shared by both, and by the synchronous readers that refuse the login.
 
 use super::federated::FederatedParams;
-use super::provider::check_value;
+use super::provider::{check_project_id, check_value};
 use super::{Credentials, CredentialsError};
 
 /// What a local source holds: keys, or what a federated login needs.
@@ -42,7 +42,7 @@ pub(super) fn assemble(
     check_value(provider, ak_name, &ak)?;
     check_value(provider, sk_name, &sk)?;
     if let Some(p) = &project_id {
-        check_value(provider, project_name, p)?;
+        check_project_id(provider, project_name, p)?;
     }
     if let Some(t) = &token {
         check_value(provider, token_name, t)?;

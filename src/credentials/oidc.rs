@@ -242,7 +242,7 @@ impl OidcStsProvider {
         }
         let mut credentials = parse_credentials(NAME, &answer.body)?;
         if let Some(project_id) = self.env.get(ENV_PROJECT_ID) {
-            super::provider::check_value(NAME, &ENV_PROJECT_ID, &project_id)?;
+            super::provider::check_project_id(NAME, &ENV_PROJECT_ID, &project_id)?;
             credentials = credentials.with_project_id(project_id);
         }
         Ok(credentials)

@@ -107,15 +107,34 @@ pub enum CredentialsError {
     Chain(Vec<CredentialsError>),
 }
 
-/// Refuses a credential value (AK, SK, security token, project ID) holding a control character
-/// (C0 such as a line break or tab, DEL, C1): it would go into a header, a signed canonical
-/// request and perhaps a log line. The error names `field` and the character, never the value.
+/// Refuses a credential value (AK, SK, security token) holding a control character (C0 such as
+/// a line break or tab, DEL, C1): it would go into a header, a signed canonical request and
+/// perhaps a log line. The error names `field` and the character, never the value.
 pub(crate) fn check_value(
     provider: &'static str,
     field: &dyn fmt::Display,
     value: &str,
 ) -> Result<(), CredentialsError> {
-    match value.chars().find(|c| c.is_control()) {
+    refuse(provider, field, value.chars().find(|c| c.is_control()))
+}
+
+/// Refuses a project ID holding an ASCII control character (C0, DEL): one that would break a
+/// header or a log line. Other characters are the client's to judge, as for a project ID
+/// given on a request (it is sent percent-encoded in the path and as UTF-8 in `X-Project-Id`).
+pub(crate) fn check_project_id(
+    provider: &'static str,
+    field: &dyn fmt::Display,
+    value: &str,
+) -> Result<(), CredentialsError> {
+    refuse(provider, field, value.chars().find(char::is_ascii_control))
+}
+
+fn refuse(
+    provider: &'static str,
+    field: &dyn fmt::Display,
+    found: Option<char>,
+) -> Result<(), CredentialsError> {
+    match found {
         None => Ok(()),
         Some(c) => Err(CredentialsError::InvalidValue {
             provider,
