@@ -32,8 +32,8 @@ pub struct Identity {
 
 impl HssClient {
     /// What a call would use, found the way a call finds it (credentials fetched, project
-    /// looked up in IAM if need be). Sends nothing to HSS.
-    /// Bounded by the total timeout, as a call is.
+    /// looked up in IAM if need be), within the total timeout as a call is. Sends nothing to
+    /// HSS.
     pub async fn identity(&self) -> Result<Identity, Error> {
         super::project::within_deadline(self.total_timeout, self.find_identity()).await
     }

@@ -94,7 +94,13 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
     }
     if let Some(path) = args.sk_file.take() {
         match crate::connection::read_secret_file(&path, "--sk-file") {
-            Ok(sk) => args.sk = Some(sk),
+            Ok(sk) => {
+                // The environment's copy, if any, is wiped as the file's replaces it.
+                if let Some(old) = args.sk.as_mut() {
+                    zeroize::Zeroize::zeroize(old);
+                }
+                args.sk = Some(sk);
+            }
             Err(e) => {
                 eprintln!("error: {}", printable(&e.to_string()));
                 return ExitCode::from(EXIT_INVALID);
