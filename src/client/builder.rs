@@ -250,6 +250,9 @@ impl HssClientBuilder {
             (None, _, Some(provider)) => Auth::AkSk(CredentialsCache::from_arc(provider)),
             (None, Some(creds), None) => {
                 super::call::check_credentials(&creds)?;
+                // As the cache checks what any provider gives, so that building fails instead.
+                let creds = crate::credentials::checked_credentials("static", creds)
+                    .map_err(Error::Credentials)?;
                 Auth::AkSk(CredentialsCache::new(creds))
             }
             (None, None, None) => {
@@ -495,6 +498,24 @@ mod tests {
             let err = split_endpoint(endpoint).unwrap_err().to_string();
             assert!(err.contains(why), "{endpoint}: {err}");
             assert!(!err.contains("u:p"), "{err}");
+        }
+    }
+
+    #[test]
+    fn keys_with_control_characters_are_refused_at_build() {
+        for creds in [
+            crate::Credentials::new("AK", "SK").with_security_token("TOKEN\tSECOND-PART"),
+            crate::Credentials::new("AK", "SECRET\u{85}SECOND-PART"),
+            crate::Credentials::new("AK\nSECOND-PART", "SK"),
+        ] {
+            let err = crate::HssClient::builder()
+                .endpoint("http://127.0.0.1:9")
+                .credentials(creds)
+                .build()
+                .unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(shown.contains("control characters"), "{shown}");
+            assert!(!shown.contains("SECOND-PART"), "{shown}");
         }
     }
 }

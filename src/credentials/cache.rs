@@ -1,6 +1,7 @@
 //! Keeping temporary keys between calls: fetched once, shared by clones of the client, fetched
 //! again shortly before they expire, one fetch at a time however many calls wait.
 
+use super::provider::checked;
 use super::{Credentials, CredentialsError, ProvideCredentials};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -160,29 +161,6 @@ impl CredentialsCache {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(cached);
     }
-}
-
-/// `credentials` when every value may go into a header and a log line: no control characters
-/// (see [`check_value`](super::provider::check_value)).
-fn checked(
-    provider: &'static str,
-    credentials: Credentials,
-) -> Result<Credentials, CredentialsError> {
-    use super::provider::{check_project_id, check_value};
-    use secrecy::ExposeSecret;
-    check_value(provider, &"access key (AK)", credentials.access_key_id())?;
-    check_value(
-        provider,
-        &"secret key (SK)",
-        credentials.secret_access_key().expose_secret(),
-    )?;
-    if let Some(token) = credentials.security_token() {
-        check_value(provider, &"security token", token.expose_secret())?;
-    }
-    if let Some(project_id) = credentials.project_id() {
-        check_project_id(provider, &"project ID", project_id)?;
-    }
-    Ok(credentials)
 }
 
 #[cfg(test)]

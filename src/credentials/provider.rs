@@ -129,6 +129,29 @@ pub(crate) fn check_project_id(
     refuse(provider, field, value.chars().find(char::is_ascii_control))
 }
 
+/// `credentials` when every value may go into a header and a log line: AK, SK and security
+/// token without control characters ([`check_value`]), the project ID without ASCII ones
+/// ([`check_project_id`]).
+pub(crate) fn checked(
+    provider: &'static str,
+    credentials: Credentials,
+) -> Result<Credentials, CredentialsError> {
+    use secrecy::ExposeSecret;
+    check_value(provider, &"access key (AK)", credentials.access_key_id())?;
+    check_value(
+        provider,
+        &"secret key (SK)",
+        credentials.secret_access_key().expose_secret(),
+    )?;
+    if let Some(token) = credentials.security_token() {
+        check_value(provider, &"security token", token.expose_secret())?;
+    }
+    if let Some(project_id) = credentials.project_id() {
+        check_project_id(provider, &"project ID", project_id)?;
+    }
+    Ok(credentials)
+}
+
 fn refuse(
     provider: &'static str,
     field: &dyn fmt::Display,
