@@ -181,7 +181,18 @@ pub(crate) fn extra_roots(
         };
         let before = roots.len();
         for cert in CertificateDer::pem_slice_iter(&pem) {
-            roots.push(cert.map_err(|e| bad(e.to_string()))?);
+            let cert = cert.map_err(|e| bad(e.to_string()))?;
+            // Parsed now, as the verifier will parse it at the first handshake: a block that
+            // is not a certificate is a configuration error, not a failed connection later.
+            rustls::RootCertStore::empty()
+                .add(cert.clone())
+                .map_err(|e| {
+                    bad(format!(
+                        "certificate {} is not a usable X.509 CA certificate: {e}",
+                        roots.len() - before + 1
+                    ))
+                })?;
+            roots.push(cert);
         }
         if roots.len() == before {
             return Err(bad("no PEM CERTIFICATE block".into()));
@@ -210,6 +221,43 @@ fn read_ca_file(path: &Path) -> Result<Vec<u8>, SetupError> {
     Ok(pem)
 }
 
+/// The one check of every endpoint the crate is configured with (the HSS endpoint, IAM, STS,
+/// the ECS metadata service, the pod-identity URI): `text` trimmed, without white space or
+/// control characters anywhere (the URL parser would drop a tab or a line break and connect to
+/// what is left), an `http` or `https` URL with a host and without user info (the crate sets
+/// its own authorization; a password there would be sent and echoed). The problem never
+/// quotes the text: it may hold a password.
+pub(crate) fn check_endpoint(text: &str) -> Result<reqwest::Url, String> {
+    let text = text.trim();
+    if let Some(c) = text.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "must not contain white space or control characters (found U+{:04X})",
+            c as u32
+        ));
+    }
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Err("must be an http:// or https:// URL".into());
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err("the scheme must be https or http".into());
+    }
+    let authority = &rest[..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len())];
+    if authority.contains('@') {
+        return Err("user info is not allowed".into());
+    }
+    if authority.is_empty() {
+        return Err("no host".into());
+    }
+    let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("user info is not allowed".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("no host".into());
+    }
+    Ok(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,14 +268,59 @@ mod tests {
             &b""[..],
             b"not pem",
             b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
+            // Base64 that decodes, but not to a certificate.
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
         ] {
             let err = extra_roots(&[ExtraRoots::Pem(pem.to_vec())]).unwrap_err();
             assert_eq!(err.setting, "tls", "{err}");
+            if pem.starts_with(b"-----BEGIN CERTIFICATE-----\n") && !pem.contains(&b'!') {
+                assert!(
+                    err.problem.contains("certificate 1 is not a usable X.509"),
+                    "{err}"
+                );
+            }
         }
         let dir = std::env::temp_dir();
         let err = extra_roots(&[ExtraRoots::File(dir.clone())]).unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
         let err = extra_roots(&[ExtraRoots::File(dir.join("no-such-ca-bundle.pem"))]).unwrap_err();
         assert!(err.to_string().contains("no-such-ca-bundle.pem"), "{err}");
+    }
+
+    #[test]
+    fn endpoints_are_checked_one_way_and_never_quoted() {
+        for (text, why) in [
+            ("http://127.0.0.1:80\t81", "U+0009"),
+            ("https://iam.example\n.com", "U+000A"),
+            ("https://iam.exa mple.com", "U+0020"),
+            ("https://iam.example.com/\u{85}x", "U+0085"),
+            ("https://user:PASSWORD@iam.example.com", "user info"),
+            ("https://PASSWORD@iam.example.com/v3", "user info"),
+            ("https://:PASSWORD@iam.example.com", "user info"),
+            ("ftp://iam.example.com", "scheme"),
+            ("iam.example.com", "http:// or https://"),
+            ("https://", "no host"),
+            ("https:///PASSWORD", "no host"),
+            ("http://[PASSWORD", "not a URL"),
+        ] {
+            let problem = check_endpoint(text).unwrap_err();
+            assert!(problem.contains(why), "{text:?}: {problem}");
+            assert!(
+                !problem.contains("PASSWORD") && !problem.contains("example"),
+                "{problem}"
+            );
+        }
+        for (text, host) in [
+            (" https://IAM.example.com/ ", "iam.example.com"),
+            ("http://127.0.0.1:8080/path?q=a@b", "127.0.0.1"),
+            ("HTTPS://[::1]:9443", "[::1]"),
+        ] {
+            assert_eq!(
+                check_endpoint(text).unwrap().host_str(),
+                Some(host),
+                "{text}"
+            );
+        }
     }
 }

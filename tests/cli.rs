@@ -1145,3 +1145,386 @@ fn no_color_turns_colour_off_on_a_terminal() {
         "{plain:?}"
     );
 }
+
+// --- Limits that hold on every path ---------------------------------------------------------
+
+/// A server on 127.0.0.1 that accepts connections and never answers.
+async fn hanging_server() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (base, task)
+}
+
+/// `--timeout` covers fetching the credentials and looking the project up: a hanging STS ends
+/// `whoami` and `sync` (without `--project-id`) at the deadline, not after STS's own 30 s. The
+/// bound is generous: it is a bound, not a timing benchmark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeout_covers_fetching_credentials_and_the_project_lookup() {
+    let (hanging, _server) = hanging_server().await;
+    let env = [
+        (
+            "HUAWEICLOUD_OIDC_PROVIDER_URN",
+            "iam::0a1b:identity_provider:k8s",
+        ),
+        ("HUAWEICLOUD_OIDC_AGENCY_URN", "iam::0a1b:agency:reader"),
+        ("HUAWEICLOUD_OIDC_ID_TOKEN", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"),
+        ("HUAWEICLOUD_SDK_STS_ENDPOINT", hanging.as_str()),
+    ];
+    let connection = [
+        "--region",
+        "cn-north-4",
+        "--endpoint",
+        hanging.as_str(),
+        "--iam-endpoint",
+        hanging.as_str(),
+        "--timeout",
+        "3",
+    ];
+    for command in [&["whoami"][..], &["sync"], &["sync", "--dry-run"]] {
+        let args: Vec<&str> = command.iter().chain(&connection).copied().collect();
+        let started = std::time::Instant::now();
+        let out = cli_async(&args, &env).await;
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(3), "{command:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("total timeout of 3s"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(
+            took >= std::time::Duration::from_secs(3) && took < std::time::Duration::from_secs(10),
+            "{command:?} took {took:?}"
+        );
+    }
+}
+
+/// A security token with a line break is refused before anything is signed, shown or sent,
+/// from the environment and from a profile file's continuation line; `--dry-run -vv` checks
+/// the credentials as a call does.
+#[tokio::test]
+async fn a_token_with_a_line_break_is_refused_before_anything_is_signed_or_shown() {
+    let server = CaptureServer::start(0).await;
+    let endpoint = server.endpoint();
+    let dir = std::env::temp_dir().join(format!("hss-cli-broken-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = dir.join("credentials");
+    std::fs::write(
+        &profile,
+        format!(
+            "[basic]\nak = {}\nsk = {}\nsecurity_token = TOKEN-FIRST\n  TOKEN-SECOND\n",
+            KEYS[0].1, KEYS[1].1
+        ),
+    )
+    .unwrap();
+    let profile = profile.display().to_string();
+    let mut from_env = KEYS.to_vec();
+    from_env.push((
+        "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+        "TOKEN-FIRST\r\nTOKEN-SECOND",
+    ));
+    let from_profile = [("HUAWEICLOUD_SDK_CREDENTIALS_FILE", profile.as_str())];
+    for (env, field) in [
+        (&from_env[..], "HUAWEICLOUD_SDK_SECURITY_TOKEN"),
+        (&from_profile[..], "security_token"),
+    ] {
+        for extra in [
+            &["--project-id", PROJECT][..],
+            &["--region", "cn-north-4", "--iam-endpoint", &endpoint],
+        ] {
+            let mut args = vec!["sync", "--endpoint", &endpoint, "--dry-run", "-vv"];
+            args.extend_from_slice(extra);
+            let out = cli_async(&args, env).await;
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{err}");
+            assert!(err.contains(field) && err.contains("U+000"), "{err}");
+            assert!(
+                !err.contains("TOKEN-SECOND") && !err.contains("canonical request"),
+                "{err}"
+            );
+            assert!(out.stdout.is_empty());
+        }
+    }
+    assert!(server.requests().is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--iam-endpoint` and `HUAWEICLOUD_SDK_IAM_ENDPOINT` are checked as `--endpoint` is: a tab
+/// is refused (the URL parser would drop it and send the signed request to what is left),
+/// user info is refused and never echoed.
+#[tokio::test]
+async fn the_iam_endpoint_is_checked_like_the_endpoint() {
+    let server = CaptureServer::start(0).await;
+    let endpoint = server.endpoint();
+    let port = server.port.to_string();
+    let tab = format!("http://127.0.0.1:{}\t{}", &port[..1], &port[1..]);
+    let password = format!("http://admin:IAM-PASSWORD-1@127.0.0.1:{port}");
+    let keys = &KEYS[..2];
+    let connection = ["sync", "--endpoint", &endpoint, "--region", "cn-north-4"];
+    for (flag, env_value, expected) in [
+        (Some(tab.as_str()), None, "U+0009"),
+        (Some(password.as_str()), None, "user info"),
+        (None, Some(tab.as_str()), "U+0009"),
+        (None, Some(password.as_str()), "user info"),
+    ] {
+        let mut args = connection.to_vec();
+        if let Some(iam) = flag {
+            args.extend(["--iam-endpoint", iam]);
+        }
+        let mut env = keys.to_vec();
+        if let Some(iam) = env_value {
+            env.push(("HUAWEICLOUD_SDK_IAM_ENDPOINT", iam));
+        }
+        let out = cli_async(&args, &env).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(expected), "{err}");
+        assert!(
+            err.contains("iam_endpoint") || err.contains("HUAWEICLOUD_SDK_IAM_ENDPOINT"),
+            "{err}"
+        );
+        assert!(!err.contains("IAM-PASSWORD-1"), "{err}");
+    }
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+}
+
+/// A project ID from IAM holding a line break is refused before it is logged or used: it
+/// cannot forge a log line at -vv, and HSS is not called with it.
+#[tokio::test]
+async fn an_iam_project_id_with_a_line_break_is_refused_before_it_is_logged() {
+    let server = CaptureServer::start(0).await;
+    let endpoint = server.endpoint();
+    server.reply_with(Reply::json(
+        200,
+        r#"{"projects": [{"id": "0a1b2c\nFORGED-LINE level=INFO all is well", "name": "cn-north-4"}]}"#,
+    ));
+    let out = cli_async(
+        &[
+            "sync",
+            "--endpoint",
+            &endpoint,
+            "--region",
+            "cn-north-4",
+            "--iam-endpoint",
+            &endpoint,
+            "-vv",
+        ],
+        &KEYS[..2],
+    )
+    .await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("project_id") && err.contains("U+000A"),
+        "{err}"
+    );
+    assert!(!err.lines().any(|l| l.starts_with("FORGED-LINE")), "{err}");
+    assert_eq!(server.requests().len(), 1, "only the IAM lookup");
+}
+
+/// Half a megabyte of error message is not printed whole: it is cut, and the cut is said.
+#[tokio::test]
+async fn a_long_error_message_is_cut_on_the_terminal() {
+    let server = CaptureServer::start(0).await;
+    let body = serde_json::json!({
+        "error_code": "HSS.1001",
+        "error_msg": format!("{}END-OF-MESSAGE", "x".repeat(500_000)),
+    });
+    server.reply_with(Reply::json(400, &body.to_string()));
+    let out = sync_private(&server.endpoint(), &KEYS).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", &err[..err.len().min(500)]);
+    assert!(err.len() < 16 * 1024, "{} bytes printed", err.len());
+    assert!(
+        err.contains("[cut: the first 4096 of"),
+        "{}",
+        &err[err.len().saturating_sub(300)..]
+    );
+    assert!(!err.contains("END-OF-MESSAGE"));
+}
+
+/// A CA bundle whose certificates do not parse is refused when the client is configured, not
+/// at the first handshake.
+#[tokio::test]
+async fn a_ca_bundle_that_does_not_parse_is_refused_at_configuration() {
+    let server = CaptureServer::start(0).await;
+    let dir = std::env::temp_dir().join(format!("hss-cli-bad-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bundle = dir.join("ca.pem");
+    std::fs::write(
+        &bundle,
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let bundle = bundle.display().to_string();
+    // An http endpoint: no handshake would ever have found it.
+    let out = cli_async(
+        &[
+            "sync",
+            "--endpoint",
+            &server.endpoint(),
+            "--image-type",
+            "private_image",
+            "--ca-bundle",
+            &bundle,
+        ],
+        &KEYS,
+    )
+    .await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("X.509") && err.contains("ca.pem"), "{err}");
+    assert!(server.requests().is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A flag naming a file and the environment variable of the same value together: the flag
+/// wins, with a note (not a usage error). Both given on the command line is still one.
+#[tokio::test]
+async fn a_file_flag_wins_over_its_environment_variable() {
+    let server = CaptureServer::start(0).await;
+    let endpoint = server.endpoint();
+    let dir = std::env::temp_dir().join(format!("hss-cli-flag-env-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token");
+    std::fs::write(&file, "iam-token-from-file\n").unwrap();
+    let file = file.display().to_string();
+    let args = [
+        "sync",
+        "--endpoint",
+        &endpoint,
+        "--image-type",
+        "private_image",
+        "--auth-token-file",
+        &file,
+    ];
+    let out = cli_async(
+        &args,
+        &[
+            ("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT),
+            ("HUAWEICLOUD_SDK_AUTH_TOKEN", "iam-token-from-env"),
+        ],
+    )
+    .await;
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l == "note: --auth-token-file wins over HUAWEICLOUD_SDK_AUTH_TOKEN"),
+        "{err}"
+    );
+    assert_eq!(
+        server.requests()[0].header("X-Auth-Token"),
+        Some("iam-token-from-file")
+    );
+    let mut both = args.to_vec();
+    both.extend(["--auth-token", "iam-token-on-the-command-line"]);
+    let out = cli_async(&both, &[("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("iam-token-on-the-command-line"));
+    assert_eq!(server.requests().len(), 1);
+
+    // The emulator's --sk-file and HSS_EMULATOR_SK.
+    let sk = dir.join("sk");
+    std::fs::write(&sk, "emulator-secret-from-file\n").unwrap();
+    let (endpoint, note, mut child) = start_emulator(
+        &[
+            "--ak",
+            "FILEAK000001",
+            "--sk-file",
+            &sk.display().to_string(),
+        ],
+        &[("HSS_EMULATOR_SK", "emulator-secret-from-env")],
+    );
+    let out = cli_async(
+        &[
+            "sync",
+            "--endpoint",
+            &endpoint,
+            "--image-type",
+            "private_image",
+        ],
+        &[
+            ("HUAWEICLOUD_SDK_AK", "FILEAK000001"),
+            ("HUAWEICLOUD_SDK_SK", "emulator-secret-from-file"),
+            ("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT),
+        ],
+    )
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(note, "note: --sk-file wins over HSS_EMULATOR_SK");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Starts `emulator --listen 127.0.0.1:0` with `args`: its endpoint, the first line it printed
+/// on stderr, and the process (to kill).
+fn start_emulator(args: &[&str], env: &[(&str, &str)]) -> (String, String, std::process::Child) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hss-image-sync"))
+        .env_clear()
+        .envs(env.iter().copied())
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let mut note = String::new();
+    let mut errors = std::io::BufReader::new(child.stderr.take().unwrap());
+    errors.read_line(&mut note).unwrap();
+    // The rest is read (and dropped) until the process ends: it must not write into a closed
+    // pipe.
+    std::thread::spawn(move || std::io::copy(&mut errors, &mut std::io::sink()));
+    let endpoint = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{first:?} {note:?}"))
+        .to_owned();
+    (endpoint, note.trim_end().to_owned(), child)
+}
+
+/// `emulator --tls --ca-out FILE` replaces FILE with a new file: a symbolic link planted there
+/// is replaced, its target left intact.
+#[cfg(unix)]
+#[test]
+fn the_ca_certificate_never_goes_through_a_planted_link() {
+    let dir = std::env::temp_dir().join(format!("hss-cli-ca-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("precious");
+    std::fs::write(&target, "precious content\n").unwrap();
+    let link = dir.join("ca.pem");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let (endpoint, _, mut child) =
+        start_emulator(&["--tls", "--ca-out", &link.display().to_string()], &[]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(endpoint.starts_with("https://"), "{endpoint}");
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "precious content\n"
+    );
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(meta.file_type().is_file(), "still a link");
+    let pem = std::fs::read_to_string(&link).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    // Nothing else left behind.
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ca.pem", "precious"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1030,3 +1030,249 @@ async fn cache_fetches_once_for_concurrent_callers_and_again_when_keys_expire() 
     assert_eq!(cache.get().await.unwrap().access_key_id(), "SHORT2");
     assert_eq!(fakes.sts.requests().len(), 3);
 }
+
+// --- Values and endpoints refused ----------------------------------------------------------
+
+/// A value with a line break in every place a provider reads one.
+const BROKEN_TOKEN: &str = "TOKEN-FIRST\r\nTOKEN-SECOND";
+
+/// Asserts that `err` is the refusal of a value of `field` holding a control character, and
+/// shows no part of the value.
+fn assert_refused_value(err: &CredentialsError, provider: &str, field: &str) {
+    let shown = format!("{err} {err:?}");
+    assert!(
+        matches!(err, CredentialsError::InvalidValue { provider: p, field: f, rule }
+            if *p == provider && f.contains(field) && rule.contains("control characters")),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("TOKEN-FIRST") && !shown.contains("TOKEN-SECOND"),
+        "{shown}"
+    );
+}
+
+/// A credentials answer whose security token holds CRLF.
+fn broken_keys_answer(shape: &str) -> Reply {
+    let token = BROKEN_TOKEN.replace("\r\n", "\\r\\n");
+    let expiry = expiry_in(3600);
+    Reply::json(
+        200,
+        &match shape {
+            "metadata" => format!(
+                r#"{{"credential": {{"access": "AK", "secret": "{SECRET}", "securitytoken": "{token}", "expires_at": "{expiry}"}}}}"#
+            ),
+            _ => format!(
+                r#"{{"access_key_id": "AK", "secret_access_key": "{SECRET}", "security_token": "{token}", "expiration": "{expiry}"}}"#
+            ),
+        },
+    )
+}
+
+#[tokio::test]
+async fn values_with_control_characters_are_refused_on_every_path() {
+    // The environment: a token, an AK, an SK, a project ID.
+    for (variable, value) in [
+        ("HUAWEICLOUD_SDK_SECURITY_TOKEN", BROKEN_TOKEN),
+        (
+            "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+            "TOKEN-FIRST\nTOKEN-SECOND",
+        ),
+        (
+            "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+            "TOKEN-FIRST\tTOKEN-SECOND",
+        ),
+        ("HUAWEICLOUD_SDK_AK", "TOKEN-FIRST\u{7f}"),
+        ("HUAWEICLOUD_SDK_SK", "TOKEN-FIRST\u{85}TOKEN-SECOND"),
+        ("HUAWEICLOUD_SDK_PROJECT_ID", "TOKEN-FIRST\nTOKEN-SECOND"),
+    ] {
+        let mut pairs = vec![
+            ("HUAWEICLOUD_SDK_AK", "ENVAK"),
+            ("HUAWEICLOUD_SDK_SK", "ENVSK"),
+        ];
+        pairs.retain(|(k, _)| *k != variable);
+        pairs.push((variable, value));
+        let err = EnvironmentProvider::new()
+            .with_env(env(&pairs))
+            .provide_credentials()
+            .await
+            .unwrap_err();
+        assert_refused_value(&err, "environment", variable);
+        // The chain stops there: no other identity is used instead.
+        let err = DefaultChain::new()
+            .with_env(env(&pairs))
+            .provide_credentials()
+            .await
+            .unwrap_err();
+        assert_refused_value(&err, "environment", variable);
+    }
+
+    // The profile file: a security token continued on an indented line.
+    let dir = TempDir::new("broken-values");
+    let file = dir.write(
+        "credentials",
+        "[basic]\nak = PROFILEAK\nsk = PROFILESK\nsecurity_token = TOKEN-FIRST\n  TOKEN-SECOND\n",
+    );
+    let err = ProfileProvider::new()
+        .with_env(env(&[(
+            "HUAWEICLOUD_SDK_CREDENTIALS_FILE",
+            path_str(&file),
+        )]))
+        .provide_credentials()
+        .await
+        .unwrap_err();
+    assert_refused_value(&err, "profile", "security_token");
+    let err = hss_image_sync::credentials::from_profile_file(&file).unwrap_err();
+    assert_refused_value(&err, "profile", "security_token");
+
+    // ECS metadata: `securitytoken` with CRLF.
+    let server = CaptureServer::start(0).await;
+    server.reply_with(text(200, "session-token"));
+    server.reply_with(broken_keys_answer("metadata"));
+    let err = metadata_provider(&server)
+        .provide_credentials()
+        .await
+        .unwrap_err();
+    assert_refused_value(&err, "ecs-metadata", "securitytoken");
+
+    // OIDC STS.
+    let sts = CaptureServer::start(0).await;
+    sts.reply_with(broken_keys_answer("metadata"));
+    let err = OidcStsProvider::new()
+        .with_env(env(&[
+            (
+                "HUAWEICLOUD_OIDC_PROVIDER_URN",
+                "iam::0a1b:identity_provider:k8s",
+            ),
+            ("HUAWEICLOUD_OIDC_AGENCY_URN", "iam::0a1b:agency:reader"),
+            ("HUAWEICLOUD_OIDC_ID_TOKEN", ID_TOKEN),
+            ("HUAWEICLOUD_SDK_STS_ENDPOINT", &sts.endpoint()),
+        ]))
+        .provide_credentials()
+        .await
+        .unwrap_err();
+    assert_refused_value(&err, "oidc-sts", "securitytoken");
+
+    // The federated login through IAM.
+    let iam = CaptureServer::start(0).await;
+    let mut created = text(201, r#"{"token": {}}"#);
+    created
+        .headers
+        .push(("X-Subject-Token".into(), "unscoped-token-MIIxyz".into()));
+    iam.reply_with(created);
+    iam.reply_with(broken_keys_answer("metadata"));
+    let token_file = dir.write("id-token", ID_TOKEN);
+    let err = EnvironmentProvider::new()
+        .with_env(env(&[
+            ("HUAWEICLOUD_SDK_IDP_ID", "my-idp"),
+            ("HUAWEICLOUD_SDK_ID_TOKEN_FILE", path_str(&token_file)),
+            ("HUAWEICLOUD_SDK_IAM_ENDPOINT", &iam.endpoint()),
+        ]))
+        .provide_credentials()
+        .await
+        .unwrap_err();
+    assert_refused_value(&err, "environment", "securitytoken");
+
+    // CCE pod identity.
+    let pod = CaptureServer::start(0).await;
+    pod.reply_with(broken_keys_answer("pod"));
+    let pod_token = dir.write("pod-token", "pod-token-a");
+    let err = PodIdentityProvider::new()
+        .with_env(env(&[
+            (
+                "HC_CONTAINER_CREDENTIALS_FULL_URI",
+                &format!("{}/v1/credentials", pod.endpoint()),
+            ),
+            (
+                "HC_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                path_str(&pod_token),
+            ),
+        ]))
+        .provide_credentials()
+        .await
+        .unwrap_err();
+    assert_refused_value(&err, "pod-identity", "security_token");
+}
+
+#[tokio::test]
+async fn endpoints_with_white_space_control_characters_or_user_info_are_refused_unquoted() {
+    let server = CaptureServer::start(0).await;
+    let port = server.port;
+    let dir = TempDir::new("bad-endpoints");
+    let id_token = dir.write("id-token", ID_TOKEN);
+    let pod_token = dir.write("pod-token", "pod-token-a");
+    for endpoint in [
+        // The URL parser would drop the tab and connect to port {port}.
+        format!(
+            "http://127.0.0.1:{}\t{}",
+            &port.to_string()[..1],
+            &port.to_string()[1..]
+        ),
+        format!(
+            "http://127.0.0.1:{}\n{}",
+            &port.to_string()[..1],
+            &port.to_string()[1..]
+        ),
+        format!("http://admin:S3CRET-PASSWORD@127.0.0.1:{port}"),
+        format!("http://S3CRET-PASSWORD@127.0.0.1:{port}/path"),
+    ] {
+        let expected = if endpoint.contains('@') {
+            "user info"
+        } else {
+            "white space or control characters"
+        };
+        let providers: Vec<(Box<dyn ProvideCredentials>, &str)> = vec![
+            (
+                Box::new(OidcStsProvider::new().with_env(env(&[
+                    (
+                        "HUAWEICLOUD_OIDC_PROVIDER_URN",
+                        "iam::0a1b:identity_provider:k8s",
+                    ),
+                    ("HUAWEICLOUD_OIDC_AGENCY_URN", "iam::0a1b:agency:reader"),
+                    ("HUAWEICLOUD_OIDC_ID_TOKEN", ID_TOKEN),
+                    ("HUAWEICLOUD_SDK_STS_ENDPOINT", &endpoint),
+                ]))),
+                "HUAWEICLOUD_SDK_STS_ENDPOINT",
+            ),
+            (
+                Box::new(EnvironmentProvider::new().with_env(env(&[
+                    ("HUAWEICLOUD_SDK_IDP_ID", "my-idp"),
+                    ("HUAWEICLOUD_SDK_ID_TOKEN_FILE", path_str(&id_token)),
+                    ("HUAWEICLOUD_SDK_IAM_ENDPOINT", &endpoint),
+                ]))),
+                "HUAWEICLOUD_SDK_IAM_ENDPOINT",
+            ),
+            (
+                Box::new(
+                    EcsMetadataProvider::new()
+                        .with_env(env(&[(METADATA_ENDPOINT_VARIABLE, &endpoint)])),
+                ),
+                METADATA_ENDPOINT_VARIABLE,
+            ),
+            (
+                Box::new(PodIdentityProvider::new().with_env(env(&[
+                    ("HC_CONTAINER_CREDENTIALS_FULL_URI", &endpoint),
+                    (
+                        "HC_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                        path_str(&pod_token),
+                    ),
+                ]))),
+                "HC_CONTAINER_CREDENTIALS_FULL_URI",
+            ),
+        ];
+        for (provider, setting) in providers {
+            let err = provider.provide_credentials().await.unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(
+                shown.contains(setting) && shown.contains(expected),
+                "{endpoint:?}: {shown}"
+            );
+            assert!(
+                !shown.contains("S3CRET-PASSWORD") && !shown.contains("127.0.0.1"),
+                "{shown}"
+            );
+        }
+    }
+    // Nothing was sent: not to the port left once the tab is dropped, not with user info (a
+    // pod-identity URI's would go out as a second `Authorization` header).
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+}

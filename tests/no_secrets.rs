@@ -150,3 +150,32 @@ fn signed_requests_mask_tokens_by_type() {
         ["X-Security-Token", "X-Auth-Token", "Authorization"]
     );
 }
+
+/// A password in a configured endpoint (HSS or IAM) shows neither in the builder's `Debug` nor
+/// in the error that refuses it.
+#[test]
+fn endpoint_passwords_never_appear_in_debug_or_errors() {
+    for (endpoint, iam) in [
+        ("https://admin:ENDPOINT-PASSWORD@hss.example.com", None),
+        (
+            "https://hss.example.com",
+            Some("https://admin:ENDPOINT-PASSWORD@iam.example.com"),
+        ),
+        (
+            "https://hss.example.com",
+            Some("https://iam.example.com/?password=ENDPOINT-PASSWORD"),
+        ),
+    ] {
+        let mut builder = HssClient::builder()
+            .endpoint(endpoint)
+            .credentials(Credentials::new(AK, SK).with_project_id(PROJECT));
+        if let Some(iam) = iam {
+            builder = builder.iam_endpoint(iam);
+        }
+        let shown = format!("{builder:?}");
+        assert!(!shown.contains("ENDPOINT-PASSWORD"), "{shown}");
+        let err = builder.build().unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("ENDPOINT-PASSWORD"), "{shown}");
+    }
+}

@@ -52,8 +52,11 @@ impl std::fmt::Debug for HssClientBuilder {
             .field("algorithm", &self.algorithm)
             .field("derived_signing", &self.derived_signing)
             .field("derived_scope", &self.derived_scope)
-            .field("iam_endpoint", &self.iam_endpoint)
-            .field("endpoint", &self.endpoint)
+            .field(
+                "iam_endpoint",
+                &self.iam_endpoint.as_deref().map(shown_endpoint),
+            )
+            .field("endpoint", &self.endpoint.as_deref().map(shown_endpoint))
             .field("credentials", &self.credentials)
             .field("provider", &self.provider)
             .field("auth_token", &self.auth_token)
@@ -236,6 +239,10 @@ impl HssClientBuilder {
             .map(|r| region::known(&r).map_or(r.trim().to_owned(), str::to_owned));
         let endpoint = self.resolve_endpoint()?;
         let (base_url, host) = split_endpoint(&endpoint)?;
+        let iam_endpoint = match &self.iam_endpoint {
+            Some(iam) => Some(super::project::checked_iam_endpoint("iam_endpoint", iam)?),
+            None => None,
+        };
         let signing = self.signing(&host)?;
         let auth = match (self.auth_token, self.credentials.clone(), self.provider) {
             (Some(token), _, _) => {
@@ -254,6 +261,9 @@ impl HssClientBuilder {
             (None, _, Some(provider)) => Auth::AkSk(CredentialsCache::from_arc(provider)),
             (None, Some(creds), None) => {
                 super::call::check_credentials(&creds)?;
+                // As the cache checks what any provider gives, so that building fails instead.
+                let creds = crate::credentials::checked_credentials("static", creds)
+                    .map_err(Error::Credentials)?;
                 Auth::AkSk(CredentialsCache::new(creds))
             }
             (None, None, None) => {
@@ -315,7 +325,7 @@ impl HssClientBuilder {
             project_id,
             enterprise_project_id: self.enterprise_project_id,
             region: self.region,
-            iam_endpoint: self.iam_endpoint,
+            iam_endpoint,
             projects: Default::default(),
             rate_limiter: self.rate_limiter,
         })
@@ -381,46 +391,48 @@ impl HssClientBuilder {
     }
 }
 
+/// An endpoint for `Debug`: its origin when it passes the endpoint check, else only that it
+/// does not (it may hold a password).
+fn shown_endpoint(endpoint: &str) -> String {
+    let with_scheme = if endpoint.contains("://") {
+        endpoint.to_owned()
+    } else {
+        format!("https://{endpoint}")
+    };
+    match crate::http::check_endpoint(&with_scheme) {
+        Ok(url) => format!("{}{}", url.origin().ascii_serialization(), url.path()),
+        Err(problem) => format!("(invalid: {problem})"),
+    }
+}
+
 /// Splits an endpoint into the base URL for requests and the authority sent (and signed) as
 /// `Host`: the parsed URL's host (lowercase, IDNA, brackets for IPv6) with the port when the
 /// endpoint writes one, even the default one, as the official SDKs keep `:443`. Whitespace and
 /// control characters are refused here, not silently dropped by the URL parser.
 fn split_endpoint(endpoint: &str) -> Result<(String, String), Error> {
     let endpoint = endpoint.trim();
+    // Not echoed in errors: it may hold a password.
     let bad = |why: &str| Error::Config {
         setting: "endpoint",
         problem: why.to_owned(),
     };
-    if endpoint.contains('@') {
-        // Not echoed: user info may hold a password.
-        return Err(bad("user info is not allowed"));
-    }
-    if let Some(c) = endpoint
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(bad(&format!(
-            "must not contain white space or control characters (found U+{:04X})",
-            c as u32
-        )));
-    }
-    let bad = |why: &str| bad(&format!("{endpoint:?}: {why}"));
-    let (scheme, rest) = match endpoint.split_once("://") {
-        Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
-        None => ("https".to_owned(), endpoint),
+    // Without a scheme, https: the rest is the crate's one endpoint check.
+    let with_scheme = if endpoint.contains("://") {
+        std::borrow::Cow::Borrowed(endpoint)
+    } else {
+        std::borrow::Cow::Owned(format!("https://{endpoint}"))
     };
-    if scheme != "https" && scheme != "http" {
-        return Err(bad("the scheme must be https or http"));
-    }
+    crate::http::check_endpoint(&with_scheme).map_err(|problem| bad(&problem))?;
+    let (scheme, rest) = match with_scheme.split_once("://") {
+        Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+        None => return Err(bad("no host")),
+    };
     let (authority, path) = rest.split_at(rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len()));
-    if authority.is_empty() {
-        return Err(bad("no host"));
-    }
     if !path.is_empty() && path != "/" {
         return Err(bad("must not have a path, query or fragment"));
     }
     let base_url = format!("{scheme}://{authority}");
-    let url = reqwest::Url::parse(&base_url).map_err(|e| bad(&e.to_string()))?;
+    let url = reqwest::Url::parse(&base_url).map_err(|e| bad(&format!("not a URL: {e}")))?;
     let host = url.host_str().ok_or_else(|| bad("no host"))?;
     let port = url.port_or_known_default().unwrap_or_default();
     let writes_port = authority
@@ -490,6 +502,24 @@ mod tests {
             let err = split_endpoint(endpoint).unwrap_err().to_string();
             assert!(err.contains(why), "{endpoint}: {err}");
             assert!(!err.contains("u:p"), "{err}");
+        }
+    }
+
+    #[test]
+    fn keys_with_control_characters_are_refused_at_build() {
+        for creds in [
+            crate::Credentials::new("AK", "SK").with_security_token("TOKEN\tSECOND-PART"),
+            crate::Credentials::new("AK", "SECRET\u{85}SECOND-PART"),
+            crate::Credentials::new("AK\nSECOND-PART", "SK"),
+        ] {
+            let err = crate::HssClient::builder()
+                .endpoint("http://127.0.0.1:9")
+                .credentials(creds)
+                .build()
+                .unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(shown.contains("control characters"), "{shown}");
+            assert!(!shown.contains("SECOND-PART"), "{shown}");
         }
     }
 }

@@ -91,9 +91,8 @@ impl HssClient {
         require_runtime()?;
         let attempts = AtomicU32::new(0);
         let total = self.total_timeout;
-        let deadline = tokio::time::Instant::now()
-            .checked_add(total)
-            .unwrap_or_else(far_future);
+        // Shared with the project lookup and credentials fetch of the same call, if any.
+        let deadline = super::project::deadline(total);
         let max_attempts = self.retry.max_attempts();
         let max_delay = self.retry.max_delay();
         let retried = (|| self.attempt(operation, &send, &attempts))
@@ -529,11 +528,6 @@ async fn read_all(stream: ByteStream) -> reqwest::Result<Vec<u8>> {
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// A deadline for a total timeout too large to add to the clock: never, in practice.
-pub(super) fn far_future() -> tokio::time::Instant {
-    tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400)
 }
 
 /// The retry loop on tokio's paused clock: exact delays, no sockets, nothing timing-dependent.

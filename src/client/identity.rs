@@ -61,8 +61,13 @@ impl Identity {
 
 impl HssClient {
     /// What a call would use, found the way a call finds it (credentials fetched, project
-    /// looked up in IAM if need be). Sends nothing to HSS.
+    /// looked up in IAM if need be), within the total timeout as a call is. Sends nothing to
+    /// HSS.
     pub async fn identity(&self) -> Result<Identity, Error> {
+        super::project::within_deadline(self.total_timeout, self.find_identity()).await
+    }
+
+    async fn find_identity(&self) -> Result<Identity, Error> {
         use progenitor_client::ClientInfo;
         super::call::require_runtime()?;
         let state = self.hooks();

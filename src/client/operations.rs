@@ -108,6 +108,10 @@ impl HssClient {
         operation: O,
         request: impl FnOnce(O) -> O,
     ) -> Result<Response<O::Answer>, Error> {
-        self.send(request(self.in_project(operation).await?)).await
+        // The project lookup and the call share one deadline.
+        super::project::within_deadline(self.total_timeout, async {
+            self.send(request(self.in_project(operation).await?)).await
+        })
+        .await
     }
 }

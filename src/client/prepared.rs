@@ -34,11 +34,11 @@ impl HssClient {
     /// # }
     /// ```
     pub async fn prepare<O: Operation>(&self, operation: O) -> Result<PreparedRequest, Error> {
-        let creds = self
-            .hooks()
-            .credentials()
-            .await
-            .map_err(Error::Credentials)?;
+        // Fetching the credentials is bounded by the total timeout, as for a call.
+        let creds = super::project::within_deadline(self.total_timeout, async {
+            self.hooks().credentials().await.map_err(Error::Credentials)
+        })
+        .await?;
         if let Some(creds) = &creds {
             super::call::check_credentials(creds)?;
         }

@@ -4,7 +4,7 @@
 
 use super::HssClient;
 use crate::credentials::{Credentials, IAM_ENDPOINT_VARIABLE};
-use crate::error::Error;
+use crate::error::{DeadlineExceeded, Error};
 use crate::signer::{self, Algorithm, SignableRequest, SigningParams};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -67,27 +67,89 @@ pub enum ProjectSource {
 }
 
 /// The IAM endpoint for `region`: the configured one, else `HUAWEICLOUD_SDK_IAM_ENDPOINT`, else
-/// the region's own, else the global one.
-pub(crate) fn iam_endpoint(configured: Option<&str>, region: &str) -> String {
+/// the region's own, else the global one. A configured one is checked as every endpoint is.
+pub(crate) fn iam_endpoint(configured: Option<&str>, region: &str) -> Result<String, Error> {
     if let Some(endpoint) = configured {
-        return endpoint.trim_end_matches('/').to_owned();
+        return checked_iam_endpoint("iam_endpoint", endpoint);
     }
     if let Some(endpoint) = std::env::var(IAM_ENDPOINT_VARIABLE)
         .ok()
         .filter(|e| !e.trim().is_empty())
     {
-        return endpoint.trim().trim_end_matches('/').to_owned();
+        return checked_iam_endpoint(IAM_ENDPOINT_VARIABLE, &endpoint);
     }
-    if IAM_REGIONS.contains(&region) {
+    Ok(if IAM_REGIONS.contains(&region) {
         format!("https://iam.{region}.myhuaweicloud.com")
     } else {
         "https://iam.myhuaweicloud.com".to_owned()
+    })
+}
+
+/// An IAM endpoint as requests are made to it (`scheme://host[:port][/path]`, no trailing `/`),
+/// after the crate's one endpoint check (no white space or control characters, http(s), a host,
+/// no user info) and without a query or fragment. Errors name `setting`, never the endpoint.
+pub(crate) fn checked_iam_endpoint(setting: &'static str, endpoint: &str) -> Result<String, Error> {
+    let bad = |problem: String| Error::Config { setting, problem };
+    let url = crate::http::check_endpoint(endpoint).map_err(bad)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("must not have a query or fragment".into()));
+    }
+    Ok(format!(
+        "{}{}",
+        url.origin().ascii_serialization(),
+        url.path().trim_end_matches('/')
+    ))
+}
+
+tokio::task_local! {
+    /// The deadline of the call in progress on this task, when a project lookup and the call
+    /// it is for share one.
+    static DEADLINE: tokio::time::Instant;
+}
+
+/// The deadline of a call starting now: the one of the call in progress on this task if there
+/// is one (a project lookup and the call it is for share it), else `total` from now.
+pub(crate) fn deadline(total: Duration) -> tokio::time::Instant {
+    DEADLINE.try_with(|deadline| *deadline).unwrap_or_else(|_| {
+        let now = tokio::time::Instant::now();
+        // A total too large to add to the clock: never, in practice.
+        now.checked_add(total)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+    })
+}
+
+/// `work` bounded by [`deadline`]`(total)`, which the calls it makes share: fetching
+/// credentials (STS, a federated login, the metadata service, pod identity), the IAM project
+/// lookup and the call itself. When the time is up, a timeout ([`DeadlineExceeded`]).
+pub(crate) async fn within_deadline<T>(
+    total: Duration,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let deadline = deadline(total);
+    match DEADLINE
+        .scope(deadline, tokio::time::timeout_at(deadline, work))
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(_elapsed) => Err(Error::Transport {
+            kind: crate::TransportKind::Timeout,
+            attempts: 0,
+            source: Box::new(DeadlineExceeded(total)),
+        }),
     }
 }
 
 impl HssClient {
-    /// The project of a call, and how it was found.
+    /// The project of a call, and how it was found; within the total timeout, credentials and
+    /// IAM lookup included.
     pub(crate) async fn project_id(
+        &self,
+        requested: Option<&str>,
+    ) -> Result<(String, ProjectSource), Error> {
+        within_deadline(self.total_timeout, self.find_project_id(requested)).await
+    }
+
+    async fn find_project_id(
         &self,
         requested: Option<&str>,
     ) -> Result<(String, ProjectSource), Error> {
@@ -108,6 +170,8 @@ impl HssClient {
         }
         match (&creds, &self.region) {
             (Some(creds), Some(region)) => {
+                // Checked as for a call, before they sign the IAM request.
+                super::call::check_credentials(creds)?;
                 let id = self.discover_project_id(creds, region).await?;
                 Ok((id, ProjectSource::Iam))
             }
@@ -127,7 +191,7 @@ impl HssClient {
         creds: &Credentials,
         region: &str,
     ) -> Result<String, Error> {
-        let endpoint = iam_endpoint(self.iam_endpoint.as_deref(), region);
+        let endpoint = iam_endpoint(self.iam_endpoint.as_deref(), region)?;
         let key = (
             endpoint.clone(),
             creds.access_key_id().to_owned(),
@@ -243,6 +307,17 @@ impl HssClient {
         }
         let listing: Listing = serde_json::from_slice(&body)
             .map_err(|e| fail(format!("the answer is not a project list: {e}")))?;
+        // Checked before it is shown, logged or used: it goes into paths, headers and logs.
+        if let Some(why) = listing
+            .projects
+            .iter()
+            .find_map(|p| checked_project_id(&p.id).err())
+        {
+            return Err(fail(format!(
+                "IAM answered a project ID that cannot be used: project_id: {why} \
+                 (X-IAM-Trace-Id {trace_id})"
+            )));
+        }
         match listing.projects.as_slice() {
             [] => Err(fail(format!(
                 "IAM lists no project of that name (X-IAM-Trace-Id {trace_id})"
@@ -258,6 +333,21 @@ impl HssClient {
                     .join(", ")
             ))),
         }
+    }
+}
+
+/// A project ID as the spec's `project_id` path parameter allows it (its length), and without
+/// control characters (it is sent as `X-Project-Id` and logged).
+fn checked_project_id(id: &str) -> Result<(), String> {
+    if let Some(c) = id.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "must not contain control characters (found U+{:04X})",
+            c as u32
+        ));
+    }
+    match crate::spec::RULES.iter().find(|r| r.name == "project_id") {
+        Some(rule) => crate::spec::check(rule, id),
+        None => Ok(()),
     }
 }
 
@@ -292,16 +382,42 @@ mod tests {
     #[test]
     fn iam_endpoints_by_region() {
         assert_eq!(
-            iam_endpoint(None, "cn-north-4"),
+            iam_endpoint(None, "cn-north-4").unwrap(),
             "https://iam.cn-north-4.myhuaweicloud.com"
         );
         assert_eq!(
-            iam_endpoint(None, "eu-west-101"),
+            iam_endpoint(None, "eu-west-101").unwrap(),
             "https://iam.myhuaweicloud.com"
         );
         assert_eq!(
-            iam_endpoint(Some("http://127.0.0.1:9/"), "cn-north-4"),
+            iam_endpoint(Some("http://127.0.0.1:9/"), "cn-north-4").unwrap(),
             "http://127.0.0.1:9"
         );
+        assert_eq!(
+            iam_endpoint(Some(" https://IAM.example.com/base/ "), "cn-north-4").unwrap(),
+            "https://iam.example.com/base"
+        );
+    }
+
+    #[test]
+    fn iam_endpoints_are_checked_like_the_endpoint_and_never_quoted() {
+        for (endpoint, why) in [
+            ("http://127.0.0.1:80\t81", "U+0009"),
+            ("http://127.0.0.1:80\n81", "U+000A"),
+            ("https://admin:IAM-PASSWORD@iam.example.com", "user info"),
+            ("https://iam.example.com/?token=IAM-PASSWORD", "query"),
+            ("iam.example.com", "http"),
+        ] {
+            let err = iam_endpoint(Some(endpoint), "cn-north-4").unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(
+                matches!(&err, Error::Config { setting: "iam_endpoint", problem } if problem.contains(why)),
+                "{endpoint:?}: {shown}"
+            );
+            assert!(
+                !shown.contains("IAM-PASSWORD") && !shown.contains("example"),
+                "{shown}"
+            );
+        }
     }
 }

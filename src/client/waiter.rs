@@ -330,9 +330,8 @@ impl<'a> SyncWaiter<'a> {
     /// registry finished, else a [`WaitError`] saying which failed, or that waiting gave up.
     pub async fn wait(mut self, max_wait: Duration) -> Result<SyncReport, WaitError> {
         let begun = Instant::now();
-        let deadline = begun
-            .checked_add(max_wait)
-            .unwrap_or_else(super::call::far_future);
+        // Not inside a call: a deadline of its own, `max_wait` from now.
+        let deadline = super::project::deadline(max_wait);
         // Every attempt keeps to a budget: the client's limiter (shared, say, by a fan-out),
         // else the documented one, for this wait alone.
         let paced;

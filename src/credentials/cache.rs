@@ -1,6 +1,7 @@
 //! Keeping temporary keys between calls: fetched once, shared by clones of the client, fetched
 //! again shortly before they expire, one fetch at a time however many calls wait.
 
+use super::provider::checked;
 use super::{Credentials, CredentialsError, ProvideCredentials};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -93,7 +94,11 @@ impl CredentialsCache {
         if let Some(fresh) = self.fresh(now) {
             return Ok(fresh);
         }
-        match self.provider.provide_credentials().await {
+        // Whatever the provider (one of the crate's, or the caller's own), its values are
+        // checked before anything is signed or logged with them.
+        let name = self.provider.name();
+        let fetched = self.provider.provide_credentials().await;
+        match fetched.and_then(|credentials| checked(name, credentials)) {
             Ok(credentials) => {
                 if let Some(expiry) = credentials.expiry() {
                     tracing::debug!(
@@ -271,5 +276,39 @@ mod tests {
         cache.store(expired);
         let err = cache.get().await.unwrap_err();
         assert!(err.to_string().starts_with("counting: fetch"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn values_of_any_provider_are_checked_before_use() {
+        for (credentials, field) in [
+            (Credentials::new("AK\nX", "SK"), "access key (AK)"),
+            (
+                Credentials::new("AK", "SECRET\nSECOND-LINE"),
+                "secret key (SK)",
+            ),
+            (
+                Credentials::new("AK", "SK").with_security_token("T\r\nSECOND-LINE"),
+                "security token",
+            ),
+            (
+                Credentials::new("AK", "SK").with_project_id("p\u{1b}[2J"),
+                "project ID",
+            ),
+        ] {
+            let err = CredentialsCache::new(credentials).get().await.unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(
+                matches!(&err, CredentialsError::InvalidValue { provider: "static", field: f, .. } if f == field),
+                "{shown}"
+            );
+            assert!(
+                !shown.contains("SECOND-LINE") && !shown.contains("SECRET"),
+                "{shown}"
+            );
+        }
+        let fine = Credentials::new("AK", "SK")
+            .with_security_token("T")
+            .with_project_id("p");
+        assert!(CredentialsCache::new(fine).get().await.is_ok());
     }
 }

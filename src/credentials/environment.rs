@@ -38,11 +38,13 @@ pub(crate) fn env_source(env: &EnvVars) -> Result<Source, CredentialsError> {
         return Err(CredentialsError::NotInEnvironment);
     };
     Ok(Source::Keys(assemble(
+        "environment",
+        [&ENV_AK, &ENV_SK, &ENV_PROJECT_ID, &ENV_SECURITY_TOKEN],
         ak,
         sk,
         env.get(ENV_PROJECT_ID),
         env.get(ENV_SECURITY_TOKEN),
-    )))
+    )?))
 }
 
 /// The environment's credentials, read at each fetch: `HUAWEICLOUD_SDK_AK` and

@@ -44,19 +44,12 @@ pub(crate) async fn login(
     params: &FederatedParams,
 ) -> Result<Credentials, CredentialsError> {
     let id_token = read_token_file(provider, "id_token_file", &params.id_token_file)?;
-    let iam = match params
-        .iam_endpoint
-        .clone()
-        .or_else(|| env.get(IAM_ENDPOINT_VARIABLE))
-    {
-        Some(endpoint) => http::endpoint_origin(&endpoint).ok_or_else(|| {
-            http::fetch_error(
-                provider,
-                format!("the IAM endpoint {endpoint:?} is not an http(s) URL"),
-                None,
-            )
-        })?,
-        None => DEFAULT_IAM_ENDPOINT.to_owned(),
+    let iam = match &params.iam_endpoint {
+        Some(endpoint) => http::endpoint_origin(provider, "iam_endpoint", endpoint)?,
+        None => match env.get(IAM_ENDPOINT_VARIABLE) {
+            Some(endpoint) => http::endpoint_origin(provider, IAM_ENDPOINT_VARIABLE, &endpoint)?,
+            None => DEFAULT_IAM_ENDPOINT.to_owned(),
+        },
     };
     let client = http.get(provider)?;
     let url = |path: &str| {
@@ -130,6 +123,7 @@ pub(crate) async fn login(
     .await?;
     let mut credentials = parse_credentials(provider, &answer.body)?;
     if let Some(project_id) = &params.project_id {
+        super::provider::check_project_id(provider, &"project_id", project_id)?;
         credentials = credentials.with_project_id(project_id);
     }
     Ok(credentials)

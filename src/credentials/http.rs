@@ -235,14 +235,19 @@ pub(crate) fn describe(method: &str, url: &Url) -> String {
     )
 }
 
-/// `scheme://host[:port]` of an `http`/`https` URL: the path of a configured endpoint is dropped,
-/// as the official SDKs drop it. `None` for anything else.
-pub(crate) fn endpoint_origin(endpoint: &str) -> Option<String> {
-    let url = Url::parse(endpoint.trim()).ok()?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return None;
+/// `scheme://host[:port]` of an endpoint checked by the crate's one endpoint check
+/// (`crate::http::check_endpoint`): the path of a configured endpoint is dropped, as the
+/// official SDKs drop it. The error, for `provider`, names `setting` and the rule broken, never
+/// the endpoint (it may hold a password).
+pub(crate) fn endpoint_origin(
+    provider: &'static str,
+    setting: &str,
+    endpoint: &str,
+) -> Result<String, CredentialsError> {
+    match crate::http::check_endpoint(endpoint) {
+        Ok(url) => Ok(url.origin().ascii_serialization()),
+        Err(problem) => Err(fetch_error(provider, format!("{setting}: {problem}"), None)),
     }
-    Some(url.origin().ascii_serialization())
 }
 
 /// A JSON value, written the way Python's `json.dumps` writes it with its default settings:
@@ -353,21 +358,33 @@ mod tests {
 
     #[test]
     fn credentials_endpoints_keep_only_their_origin() {
+        let origin = |e: &str| endpoint_origin("test", "SETTING", e).map_err(|e| e.to_string());
         assert_eq!(
-            endpoint_origin("https://sts.example.com/some/path?q=1").as_deref(),
-            Some("https://sts.example.com")
+            origin("https://sts.example.com/some/path?q=1").as_deref(),
+            Ok("https://sts.example.com")
         );
         assert_eq!(
-            endpoint_origin(" http://127.0.0.1:8080/ ").as_deref(),
-            Some("http://127.0.0.1:8080")
+            origin(" http://127.0.0.1:8080/ ").as_deref(),
+            Ok("http://127.0.0.1:8080")
         );
         assert_eq!(
-            endpoint_origin("https://[::1]:9443").as_deref(),
-            Some("https://[::1]:9443")
+            origin("https://[::1]:9443").as_deref(),
+            Ok("https://[::1]:9443")
         );
-        assert_eq!(endpoint_origin("sts.example.com"), None);
-        assert_eq!(endpoint_origin("ftp://sts.example.com"), None);
-        assert_eq!(endpoint_origin(""), None);
+        for bad in [
+            "sts.example.com",
+            "ftp://sts.example.com",
+            "",
+            "http://127.0.0.1:80\t81",
+            "https://u:PASSWORD@sts.example.com",
+        ] {
+            let err = origin(bad).unwrap_err();
+            assert!(err.starts_with("test: SETTING: "), "{bad:?}: {err}");
+            assert!(
+                !err.contains("PASSWORD") && !err.contains("example"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -120,13 +120,7 @@ impl EcsMetadataProvider {
     fn base(&self) -> Result<String, CredentialsError> {
         match self.env.get(METADATA_ENDPOINT_VARIABLE) {
             None => Ok(DEFAULT_METADATA_ENDPOINT.to_owned()),
-            Some(endpoint) => http::endpoint_origin(&endpoint).ok_or_else(|| {
-                http::fetch_error(
-                    NAME,
-                    format!("{METADATA_ENDPOINT_VARIABLE} {endpoint:?} is not an http(s) URL"),
-                    None,
-                )
-            }),
+            Some(endpoint) => http::endpoint_origin(NAME, METADATA_ENDPOINT_VARIABLE, &endpoint),
         }
     }
 

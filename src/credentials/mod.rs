@@ -49,6 +49,7 @@ pub use pod::PodIdentityProvider;
 pub use profile::{
     MAX_PROFILE_FILE_BYTES, ProfileProvider, default_project_id, from_profile_file, profile_path,
 };
+pub(crate) use provider::checked as checked_credentials;
 pub use provider::{CredentialsError, ProvideCredentials, ProvideFuture};
 
 use secrecy::{ExposeSecret, SecretString};

@@ -108,13 +108,7 @@ impl OidcStsProvider {
     /// The STS origin to call.
     fn sts_endpoint(&self) -> Result<String, CredentialsError> {
         if let Some(endpoint) = self.env.get(ENV_STS_ENDPOINT) {
-            return http::endpoint_origin(&endpoint).ok_or_else(|| {
-                http::fetch_error(
-                    NAME,
-                    format!("{ENV_STS_ENDPOINT} {endpoint:?} is not an http(s) URL"),
-                    None,
-                )
-            });
+            return http::endpoint_origin(NAME, ENV_STS_ENDPOINT, &endpoint);
         }
         match &self.region {
             None => Ok(DEFAULT_STS_ENDPOINT.to_owned()),
@@ -248,6 +242,7 @@ impl OidcStsProvider {
         }
         let mut credentials = parse_credentials(NAME, &answer.body)?;
         if let Some(project_id) = self.env.get(ENV_PROJECT_ID) {
+            super::provider::check_project_id(NAME, &ENV_PROJECT_ID, &project_id)?;
             credentials = credentials.with_project_id(project_id);
         }
         Ok(credentials)

@@ -5,7 +5,6 @@ use super::files::read_token_file;
 use super::http::{self, LazyClient};
 use super::response::parse_credentials;
 use super::{Credentials, CredentialsError, EnvVars, ProvideCredentials, ProvideFuture};
-use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
@@ -58,12 +57,11 @@ impl PodIdentityProvider {
                 reason: format!("{ENV_FULL_URI} and {ENV_TOKEN_FILE} are not both set"),
             });
         };
-        let url = Url::parse(uri.trim())
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
-            .ok_or_else(|| {
-                http::fetch_error(NAME, format!("{ENV_FULL_URI} is not an http(s) URL"), None)
-            })?;
+        // User info is refused with the rest: reqwest would send it as a second
+        // `Authorization` header beside the token.
+        let url = crate::http::check_endpoint(&uri).map_err(|problem| {
+            http::fetch_error(NAME, format!("{ENV_FULL_URI}: {problem}"), None)
+        })?;
         let what = http::describe("POST", &url);
         let token = read_token_file(NAME, ENV_TOKEN_FILE, &PathBuf::from(token_file))?;
         let mut authorization = HeaderValue::from_str(token.expose_secret()).map_err(|_| {

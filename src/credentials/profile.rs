@@ -63,12 +63,22 @@ pub(crate) fn profile_source(path: &Path) -> Result<Source, CredentialsError> {
     let (Some(ak), Some(sk)) = (get("ak"), get("sk")) else {
         return Err(CredentialsError::NotInFile(path.to_owned()));
     };
+    let shown = path.display();
+    let named = |key: &'static str| format!("{shown}: {key}");
+    let names = [
+        named("ak"),
+        named("sk"),
+        named("project_id"),
+        named("security_token"),
+    ];
     Ok(Source::Keys(assemble(
+        "profile",
+        [&names[0], &names[1], &names[2], &names[3]],
         ak,
         sk,
         get("project_id"),
         get("security_token"),
-    )))
+    )?))
 }
 
 /// The project ID configured for the official SDKs without keys: `HUAWEICLOUD_SDK_PROJECT_ID`,

@@ -89,7 +89,83 @@ pub enum CredentialsError {
         /// What is missing.
         reason: String,
     },
+    /// A value a provider found (a key, a token, a project ID) cannot be used: it breaks a
+    /// rule, such as holding a control character, that would let it forge a header or a log
+    /// line. Names the provider, the field and the rule, never the value.
+    #[error("{provider}: {field}: {rule}")]
+    InvalidValue {
+        /// The provider, as [`ProvideCredentials::name`] gives it.
+        provider: &'static str,
+        /// Where the value came from: a variable, a key of the profile file, a member of an
+        /// answer.
+        field: String,
+        /// The rule broken.
+        rule: String,
+    },
     /// Every provider of the chain failed; each reason is listed.
     #[error("no credentials found: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Chain(Vec<CredentialsError>),
+}
+
+/// Refuses a credential value (AK, SK, security token) holding a control character (C0 such as
+/// a line break or tab, DEL, C1): it would go into a header, a signed canonical request and
+/// perhaps a log line. The error names `field` and the character, never the value.
+pub(crate) fn check_value(
+    provider: &'static str,
+    field: &dyn fmt::Display,
+    value: &str,
+) -> Result<(), CredentialsError> {
+    refuse(provider, field, value.chars().find(|c| c.is_control()))
+}
+
+/// Refuses a project ID holding an ASCII control character (C0, DEL): one that would break a
+/// header or a log line. Other characters are the client's to judge, as for a project ID
+/// given on a request (it is sent percent-encoded in the path and as UTF-8 in `X-Project-Id`).
+pub(crate) fn check_project_id(
+    provider: &'static str,
+    field: &dyn fmt::Display,
+    value: &str,
+) -> Result<(), CredentialsError> {
+    refuse(provider, field, value.chars().find(char::is_ascii_control))
+}
+
+/// `credentials` when every value may go into a header and a log line: AK, SK and security
+/// token without control characters ([`check_value`]), the project ID without ASCII ones
+/// ([`check_project_id`]).
+pub(crate) fn checked(
+    provider: &'static str,
+    credentials: Credentials,
+) -> Result<Credentials, CredentialsError> {
+    use secrecy::ExposeSecret;
+    check_value(provider, &"access key (AK)", credentials.access_key_id())?;
+    check_value(
+        provider,
+        &"secret key (SK)",
+        credentials.secret_access_key().expose_secret(),
+    )?;
+    if let Some(token) = credentials.security_token() {
+        check_value(provider, &"security token", token.expose_secret())?;
+    }
+    if let Some(project_id) = credentials.project_id() {
+        check_project_id(provider, &"project ID", project_id)?;
+    }
+    Ok(credentials)
+}
+
+fn refuse(
+    provider: &'static str,
+    field: &dyn fmt::Display,
+    found: Option<char>,
+) -> Result<(), CredentialsError> {
+    match found {
+        None => Ok(()),
+        Some(c) => Err(CredentialsError::InvalidValue {
+            provider,
+            field: field.to_string(),
+            rule: format!(
+                "must not contain control characters such as line breaks (found U+{:04X})",
+                c as u32
+            ),
+        }),
+    }
 }

@@ -13,6 +13,7 @@
 use super::Credentials;
 use super::CredentialsError;
 use super::http::fetch_error;
+use super::provider::check_value;
 use serde_json::{Map, Value};
 use std::time::{Duration, SystemTime};
 
@@ -59,6 +60,7 @@ pub(crate) fn parse_credentials(
     );
     let expiry_text = take_first(&mut object, &["expires_at", "expiration"])
         .ok_or_else(|| bad("has no expiry (expires_at, expiration)".into()))?;
+    let expiry_text = expiry_text.1;
     let expiry = parse_rfc3339(&expiry_text).ok_or_else(|| {
         let shown: String = expiry_text.chars().take(40).collect();
         bad(format!(
@@ -72,18 +74,33 @@ pub(crate) fn parse_credentials(
             "the credentials answered have already expired (is the clock right?)"
         );
     }
-    let mut credentials = Credentials::new(access, secret).with_expiry(expiry);
-    if let Some(token) = token {
+    // Checked before anything is signed or logged with them: a line break in a token would
+    // forge a header or a log line.
+    for (key, value) in [Some(&access), Some(&secret), token.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        check_value(
+            provider,
+            &format_args!("the credentials answer's `{key}`"),
+            value,
+        )?;
+    }
+    let mut credentials = Credentials::new(access.1, secret.1).with_expiry(expiry);
+    if let Some((_, token)) = token {
         credentials = credentials.with_security_token(token);
     }
     Ok(credentials)
 }
 
-/// Removes and returns the first of `keys` whose value is a non-empty string.
-fn take_first(object: &mut Map<String, Value>, keys: &[&str]) -> Option<String> {
+/// Removes and returns the first of `keys` whose value is a non-empty string, with its key.
+fn take_first(
+    object: &mut Map<String, Value>,
+    keys: &[&'static str],
+) -> Option<(&'static str, String)> {
     keys.iter().find_map(|key| match object.get(*key) {
         Some(Value::String(s)) if !s.is_empty() => match object.remove(*key) {
-            Some(Value::String(s)) => Some(s),
+            Some(Value::String(s)) => Some((*key, s)),
             _ => None,
         },
         _ => None,

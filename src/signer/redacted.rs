@@ -64,13 +64,108 @@ impl CanonicalRequest {
         &self.0
     }
 
-    /// The lines as shown: sensitive header values masked.
+    /// The lines as shown: every line of a sensitive header's value masked, whatever the
+    /// value holds (a value with line breaks spans several lines: all of them are hidden, the
+    /// first shown as `name:******`).
     fn shown_lines(&self) -> impl Iterator<Item = &str> {
-        self.0.split('\n').map(|line| match line.split_once(':') {
-            Some((name, _)) if is_sensitive_header(name) => sensitive_line(name),
-            _ => line,
-        })
+        let lines: Vec<&str> = self.0.split('\n').collect();
+        let masks = masked_lines(&lines);
+        lines
+            .into_iter()
+            .zip(masks)
+            .filter_map(|(line, mask)| match mask {
+                Mask::Shown => Some(line),
+                Mask::Start(shown) => Some(shown),
+                Mask::Continued => None,
+            })
     }
+}
+
+/// How one line of a canonical request is shown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mask {
+    Shown,
+    /// The first line of a sensitive header: shown as `name:******`.
+    Start(&'static str),
+    /// A further line of a sensitive header's value: hidden.
+    Continued,
+}
+
+/// For each line, how it is shown. A canonical request is the method, the path, the query, one
+/// `name:value` line per signed header (sorted), an empty line, the signed header names and
+/// the payload hash; a value holding a line break spans lines, and may even hold a line that
+/// looks like another header's. So a sensitive header is hidden from the earliest line its
+/// value can start on to the latest line the next header can start on: whatever the values
+/// hold, that covers the whole value (more, at worst). Text not of that shape hides everything
+/// after a sensitive line.
+fn masked_lines(lines: &[&str]) -> Vec<Mask> {
+    let n = lines.len();
+    let mut masks = vec![Mask::Shown; n];
+    let starts = |line: &str, name: &str| {
+        line.split_once(':')
+            .is_some_and(|(n, _)| n.eq_ignore_ascii_case(name))
+    };
+    let hide = |masks: &mut [Mask], range: std::ops::Range<usize>, name: &str| {
+        if let Some(first) = masks.get_mut(range.start)
+            && *first == Mask::Shown
+        {
+            *first = Mask::Start(sensitive_line(name));
+        }
+        for mask in masks.iter_mut().take(range.end).skip(range.start + 1) {
+            *mask = Mask::Continued;
+        }
+    };
+    if n >= 6 && lines[n - 3].is_empty() {
+        let block = 3..n - 3;
+        let signed: Vec<&str> = lines[n - 2].split(';').collect();
+        // The earliest and the latest line each header can start on.
+        let mut earliest = Vec::with_capacity(signed.len());
+        let mut from = block.start;
+        for name in &signed {
+            match (from..block.end).find(|&j| starts(lines[j], name)) {
+                Some(j) => earliest.push(j),
+                None => break,
+            }
+            from = earliest[earliest.len() - 1] + 1;
+        }
+        let mut latest = vec![0; signed.len()];
+        let mut until = block.end;
+        let mut found = 0;
+        for (k, name) in signed.iter().enumerate().rev() {
+            match (block.start..until).rev().find(|&j| starts(lines[j], name)) {
+                Some(j) => latest[k] = j,
+                None => break,
+            }
+            until = latest[k];
+            found += 1;
+        }
+        if earliest.len() == signed.len() && found == signed.len() {
+            for (k, name) in signed.iter().enumerate() {
+                if is_sensitive_header(name) {
+                    let end = latest.get(k + 1).copied().unwrap_or(block.end);
+                    hide(&mut masks, earliest[k]..end.max(earliest[k] + 1), name);
+                }
+            }
+            // A sensitive line outside every signed header's place (not of the shape after
+            // all): everything after it in the headers.
+            for j in block.clone() {
+                if masks[j] == Mask::Shown
+                    && let Some((name, _)) = lines[j].split_once(':')
+                    && is_sensitive_header(name)
+                {
+                    hide(&mut masks, j..block.end, name);
+                }
+            }
+            return masks;
+        }
+    }
+    if let Some((j, name)) = lines.iter().enumerate().find_map(|(j, line)| {
+        let (name, _) = line.split_once(':')?;
+        is_sensitive_header(name).then_some((j, name))
+    }) {
+        hide(&mut masks, j..n, name);
+    }
+    masks
 }
 
 /// `name:******` for the sensitive names (always lowercase in a canonical request).
@@ -122,12 +217,64 @@ mod tests {
     }
 
     #[test]
+    fn canonical_request_masks_every_line_of_a_sensitive_value() {
+        let signed = "host;x-auth-token;x-project-id;x-sdk-date;x-security-token;zz";
+        for token in [
+            "FIRST\nSECOND-PART",
+            "FIRST\r\nSECOND-PART\nTHIRD-PART",
+            "FIRST\n\nSECOND-PART",
+            // A value forging the next header's line is hidden with it.
+            "FIRST\nx-project-id:SECOND-PART",
+            "FIRST\nx-sdk-date:SECOND-PART\nTHIRD-PART",
+        ] {
+            let text = format!(
+                "POST\n/v5/p/\n\nhost:h\nx-auth-token:{token}\nx-project-id:p\nx-sdk-date:d\n\
+                 x-security-token:{token}\nzz:z\n\n{signed}\nabc"
+            );
+            let canonical = CanonicalRequest::new(text.clone());
+            for shown in [canonical.to_string(), format!("{canonical:?}")] {
+                for part in ["FIRST", "SECOND-PART", "THIRD-PART"] {
+                    assert!(!shown.contains(part), "{part} in {shown:?}");
+                }
+            }
+            assert_eq!(
+                canonical.to_string(),
+                format!(
+                    "POST\n/v5/p/\n\nhost:h\nx-auth-token:******\nx-project-id:p\nx-sdk-date:d\n\
+                     x-security-token:******\nzz:z\n\n{signed}\nabc"
+                ),
+                "{token:?}"
+            );
+            assert_eq!(canonical.as_str(), text);
+        }
+        // The last header, and text of another shape: everything after a sensitive line.
+        for text in [
+            "GET\n/\n\nhost:h\nx-security-token:A\nLEAK\n\nhost;x-security-token\nabc",
+            "x-security-token:A\nLEAK\nzz:z",
+        ] {
+            let shown = CanonicalRequest::new(text.into()).to_string();
+            assert!(!shown.contains("LEAK") && !shown.contains(":A"), "{shown}");
+        }
+    }
+
+    #[test]
     fn header_debug_masks_sensitive_values() {
-        let header = Header::new("X-Auth-Token", "IAM-TOKEN");
-        assert!(header.sensitive);
-        assert_eq!(format!("{header:?}"), "X-Auth-Token: \"******\"");
+        for name in [
+            "Authorization",
+            "authorization",
+            "X-Auth-Token",
+            "x-auth-token",
+            "X-Security-Token",
+            "X-SECURITY-TOKEN",
+        ] {
+            let header = Header::new(name, "SECRET-VALUE\nSECOND-LINE");
+            assert!(header.sensitive, "{name}");
+            assert_eq!(format!("{header:?}"), format!("{name}: \"******\""));
+            assert!(is_sensitive_header(name));
+        }
         let header = Header::new("Host", "h");
         assert!(!header.sensitive);
         assert_eq!(format!("{header:?}"), "Host: \"h\"");
+        assert!(!is_sensitive_header("X-Sdk-Date"));
     }
 }

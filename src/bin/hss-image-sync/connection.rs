@@ -47,8 +47,9 @@ pub struct ConnectionArgs {
     #[arg(long, env = "HUAWEICLOUD_SDK_AUTH_TOKEN", hide_env_values = true)]
     auth_token: Option<String>,
 
-    /// Read the IAM token from this file (`-`: standard input), trimmed.
-    #[arg(long, value_name = "PATH", conflicts_with = "auth_token")]
+    /// Read the IAM token from this file (`-`: standard input), trimmed. Wins over
+    /// HUAWEICLOUD_SDK_AUTH_TOKEN.
+    #[arg(long, value_name = "PATH")]
     auth_token_file: Option<std::path::PathBuf>,
 
     /// Signing algorithm, named as in the Authorization header: SDK-HMAC-SHA256 (default),
@@ -114,6 +115,18 @@ impl ConnectionArgs {
             }
         } else {
             if let Some(path) = self.auth_token_file.take() {
+                if self.auth_token.is_some() {
+                    if !from_environment(self.auth_token.as_deref(), "HUAWEICLOUD_SDK_AUTH_TOKEN") {
+                        return Err(Error::InvalidInput {
+                            field: "--auth-token",
+                            rule: "give --auth-token or --auth-token-file, not both".into(),
+                        });
+                    }
+                    eprintln!("note: --auth-token-file wins over HUAWEICLOUD_SDK_AUTH_TOKEN");
+                }
+                if let Some(token) = self.auth_token.as_mut() {
+                    zeroize::Zeroize::zeroize(token);
+                }
                 self.auth_token = Some(read_secret_file(&path, "--auth-token-file")?);
             }
             if self.auth_token.is_some() {
@@ -194,6 +207,13 @@ impl ConnectionArgs {
                 rule: "must be a positive number of seconds".into(),
             })
     }
+}
+
+/// Whether `value` (an argument that clap may have taken from `variable`) is the environment's:
+/// a flag naming a file wins over the variable, but not over the argument given on the command
+/// line.
+pub fn from_environment(value: Option<&str>, variable: &str) -> bool {
+    value.is_some_and(|value| std::env::var(variable).is_ok_and(|set| set == value))
 }
 
 /// A secret from a file (a token, a key): at most 64 KiB, trimmed; `-` is standard input.

@@ -32,7 +32,8 @@ pub struct EmulatorArgs {
     sk: Option<String>,
 
     /// Read the secret key of --ak from this file (`-`: standard input), trimmed.
-    #[arg(long, value_name = "PATH", conflicts_with = "sk")]
+    /// Wins over HSS_EMULATOR_SK.
+    #[arg(long, value_name = "PATH")]
     sk_file: Option<std::path::PathBuf>,
 
     /// Treat the access key as temporary: require and verify this X-Security-Token.
@@ -152,9 +153,22 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
     if let Some(limit) = args.rate_limit {
         emulator = emulator.rate_limit_per(limit.calls, limit.window);
     }
+    if args.sk_file.is_some() && args.sk.is_some() {
+        if !crate::connection::from_environment(args.sk.as_deref(), "HSS_EMULATOR_SK") {
+            eprintln!("error: invalid input: --sk and --sk-file: give one of them, not both");
+            return ExitCode::from(EXIT_INVALID);
+        }
+        eprintln!("note: --sk-file wins over HSS_EMULATOR_SK");
+    }
     if let Some(path) = args.sk_file.take() {
         match crate::connection::read_secret_file(&path, "--sk-file") {
-            Ok(sk) => args.sk = Some(sk),
+            Ok(sk) => {
+                // The environment's copy, if any, is wiped as the file's replaces it.
+                if let Some(old) = args.sk.as_mut() {
+                    zeroize::Zeroize::zeroize(old);
+                }
+                args.sk = Some(sk);
+            }
             Err(e) => {
                 eprintln!("error: {}", printable(&e.to_string()));
                 return ExitCode::from(EXIT_INVALID);
@@ -204,7 +218,7 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
         }
     };
     if let (Some(path), Some(pem)) = (&args.ca_out, running.ca_certificate_pem())
-        && let Err(e) = std::fs::write(path, pem)
+        && let Err(e) = write_replacing(path, pem.as_bytes())
     {
         eprintln!(
             "error: cannot write the CA certificate to {}: {e}",
@@ -241,6 +255,48 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes `contents` to a new file beside `path`, then renames it to `path`: never through a
+/// symbolic link planted there, never into a file someone else made (what was at `path` is
+/// replaced, not written to; a link's target stays as it was).
+fn write_replacing(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    for attempt in 0..100u32 {
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(".{}.{attempt}.tmp", std::process::id()));
+        let temp = dir.join(temp_name);
+        // `create_new` fails on anything already there, a symbolic link included.
+        let mut file = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        let written = file
+            .write_all(contents)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| std::fs::rename(&temp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        return written;
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "no free temporary name beside it",
+    ))
 }
 
 /// Lines queued for stdout before new ones are dropped.
