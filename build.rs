@@ -28,6 +28,36 @@ fn main() {
 
     #[cfg(not(feature = "codegen"))]
     check_snapshot(&header);
+
+    // The CLI's `--version` names the commit it was built from; library builds run no git.
+    if std::env::var_os("CARGO_FEATURE_CLI").is_some() {
+        commit_for_version();
+    }
+}
+
+/// Sets `HSS_IMAGE_SYNC_COMMIT` to the checkout's commit (`unknown` outside a git checkout, as
+/// in a published crate), and reruns when the checkout moves to another commit.
+fn commit_for_version() {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty())
+    };
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]);
+    for moved in ["HEAD", "refs/heads", "packed-refs"] {
+        if let Some(path) = git(&["rev-parse", "--git-path", moved]) {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
+    println!(
+        "cargo:rustc-env=HSS_IMAGE_SYNC_COMMIT={}",
+        commit.as_deref().unwrap_or("unknown")
+    );
 }
 
 #[cfg(not(feature = "codegen"))]

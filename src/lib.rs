@@ -176,10 +176,10 @@ pub use generated::builder;
 pub use generated::types;
 
 pub use client::{
-    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClient, HssClientBuilder, Identity, MAX_OFFSET,
-    Operation, PAGE_LIMIT, Paged, PreparedRequest, ProjectSource, RateLimiter, Response,
-    RetryPolicy, ServiceAnswer, SyncFailure, SyncProgress, SyncReport, SyncStarted, SyncWaiter,
-    WaitError,
+    AccountProject, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClient, HssClientBuilder,
+    Identity, MAX_OFFSET, Operation, PAGE_LIMIT, Paged, PreparedRequest, ProjectSource,
+    RateLimiter, Response, RetryPolicy, ServiceAnswer, SyncFailure, SyncProgress, SyncReport,
+    SyncStarted, SyncWaiter, WaitError,
 };
 pub use credentials::{AuthToken, Credentials};
 pub use error::{DeadlineExceeded, Error, ServiceError, TlsProblem, TransportKind};

@@ -96,7 +96,9 @@ async fn success_prints_the_response_as_json() {
             "error_code": 0,
             "error_description": "success",
             "request_id": "req-200",
-            "attempts": 1
+            "attempts": 1,
+            "project_id": PROJECT,
+            "operation": "run_image_synchronize"
         })
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("request id: req-200"));
@@ -131,7 +133,13 @@ async fn service_error_prints_status_request_id_code_and_message() {
     .await
     .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
+    // In JSON mode (the default) the error is a JSON object on stdout too.
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["error"]["status"], 400);
+    assert_eq!(error["error"]["error_code"], "HSS.0001");
+    assert_eq!(error["error"]["request_id"], "req-400");
+    assert_eq!(error["error"]["retryable"], false);
+    assert_eq!(error["error"]["exit_status"], 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
     for line in [
         "status: 400",
@@ -283,7 +291,8 @@ async fn retries_are_logged_without_secrets_and_can_be_turned_off() {
     .await
     .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
+    // A 503 after every retry: retry later.
+    assert_eq!(out.status.code(), Some(3));
     assert!(
         stderr.contains("status: 503") && stderr.contains("attempts: 1"),
         "{stderr}"
@@ -750,7 +759,7 @@ async fn retries_of_unavailable_answers_are_announced_in_one_line() {
         &KEYS,
     )
     .await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "retry later");
     assert!(
         stderr(&out).contains("error: the service is unavailable"),
         "{}",
@@ -800,15 +809,23 @@ async fn a_refused_signature_gets_a_hint_and_vv_shows_the_canonical_request() {
 #[tokio::test]
 async fn regions_are_forgiving_and_listed() {
     let out = cli(&["regions"], &[]);
-    let list = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        list.lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>()
-                == ["cn-north-4", "https://hss.cn-north-4.myhuaweicloud.com"]),
-        "{list}"
+        list.contains(&serde_json::json!({
+            "region": "cn-north-4",
+            "endpoint": "https://hss.cn-north-4.myhuaweicloud.com"
+        })),
+        "{list:?}"
     );
-    assert_eq!(list.lines().count(), 32);
+    assert_eq!(list.len(), 32);
+    let out = cli(&["regions", "--output", "text"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l == "endpoint=https://hss.cn-north-4.myhuaweicloud.com region=cn-north-4"),
+        "{text}"
+    );
 
     let out = cli(
         &[
@@ -1247,7 +1264,10 @@ async fn a_token_with_a_line_break_is_refused_before_anything_is_signed_or_shown
                 !err.contains("TOKEN-SECOND") && !err.contains("canonical request"),
                 "{err}"
             );
-            assert!(out.stdout.is_empty());
+            // Only the error, as JSON: no request shown.
+            let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(shown["error"]["exit_status"], 2);
+            assert!(!String::from_utf8_lossy(&out.stdout).contains("TOKEN-SECOND"));
         }
     }
     assert!(server.requests().is_empty());

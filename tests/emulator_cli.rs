@@ -214,8 +214,8 @@ fn sync_over_https_with_the_ca_the_emulator_wrote() {
         &dir,
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    // No answer (exit 3), not retried, with what to do about it.
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    // A TLS mismatch is configuration (exit 2), not retried, with what to do about it.
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("UnknownIssuer"), "{stderr}");
     assert!(
         stderr.contains("transport (tls) after 1 attempt(s)"),
@@ -293,7 +293,7 @@ fn system_roots_are_read_only_for_tls() {
         &no_roots,
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("No CA certificates were loaded from the system"),
         "{stderr}"

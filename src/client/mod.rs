@@ -13,11 +13,13 @@
 //! `build.rs` implements [`Operation`] (and [`Paged`] for lists) for every operation of the
 //! spec, so adding one takes no code here.
 
+mod account;
 pub(crate) mod builder;
 mod call;
 mod checks;
 mod context;
 pub(crate) mod hooks;
+mod iam;
 mod identity;
 mod operation;
 mod operations;
@@ -31,6 +33,7 @@ mod validate;
 mod waiter;
 mod wire;
 
+pub use account::AccountProject;
 pub use builder::{DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HssClientBuilder};
 pub use identity::Identity;
 pub use operation::{Operation, Paged, Response, ServiceAnswer};
@@ -83,6 +86,33 @@ impl HssClient {
     /// Starts configuring a client.
     pub fn builder() -> HssClientBuilder {
         HssClientBuilder::default()
+    }
+
+    /// Runs `work`, calls made with this client, under one total timeout: fetching
+    /// credentials, looking up the project and every call in it share the deadline, so the
+    /// whole never outlives the client's timeout (each call alone is bounded anyway).
+    ///
+    /// ```no_run
+    /// # async fn run(client: hss_image_sync::HssClient) -> Result<(), hss_image_sync::Error> {
+    /// let listed = client
+    ///     .within_timeout(async {
+    ///         let request = client.in_project(client.operations().list_registry()).await?;
+    ///         client.send(request).await
+    ///     })
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn within_timeout<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, crate::Error>>,
+    ) -> Result<T, crate::Error> {
+        project::within_deadline(self.total_timeout, work).await
+    }
+
+    /// The client's region, when it was given one.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
     }
 
     /// The same client (connections, credentials, limiter and clock correction shared) with

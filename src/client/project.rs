@@ -5,7 +5,6 @@
 use super::HssClient;
 use crate::credentials::{Credentials, IAM_ENDPOINT_VARIABLE};
 use crate::error::{DeadlineExceeded, Error};
-use crate::signer::{self, Algorithm, SignableRequest, SigningParams};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -218,7 +217,6 @@ impl HssClient {
         creds: &Credentials,
         region: &str,
     ) -> Result<String, Error> {
-        use secrecy::ExposeSecret;
         let fail = |why: String| Error::Config {
             setting: "project_id",
             problem: format!(
@@ -226,81 +224,28 @@ impl HssClient {
                  set the project ID (HUAWEICLOUD_SDK_PROJECT_ID or --project-id) instead"
             ),
         };
-        let url = reqwest::Url::parse(&format!("{endpoint}/v3/projects"))
-            .map_err(|e| fail(e.to_string()))?;
-        let host = match (url.host_str(), url.port()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host.to_owned(),
-            (None, _) => return Err(fail("the endpoint has no host".into())),
-        };
-        let state = self.hooks();
-        let mut headers = vec![("User-Agent".to_owned(), state.user_agent.clone())];
-        if let Some(token) = creds.security_token() {
-            headers.push(("X-Security-Token".into(), token.expose_secret().to_owned()));
-        }
         let query = [("name".to_owned(), region.to_owned())];
-        let request = SignableRequest {
-            method: "GET",
-            host: &host,
-            path: url.path(),
-            query: &query,
-            headers: &headers,
-            body: b"",
-        };
-        // IAM calls are never V11, as in the SDKs.
-        let algorithm = match state.signing.algorithm {
-            Algorithm::V11HmacSha256 => Algorithm::HmacSha256,
-            other => other,
-        };
-        let params = SigningParams::new(
-            algorithm,
-            creds.access_key_id(),
-            creds.secret_access_key(),
-            state.signing_time(),
-        );
-        let mut signed = signer::sign_with(&request, &params)?;
-        use progenitor_client::ClientInfo as _;
-        let mut http = self
-            .inner
-            .client()
-            .get(format!("{endpoint}{}", signed.uri))
-            .timeout(self.total_timeout.min(Duration::from_secs(60)))
-            .build()
-            .map_err(|e| fail(e.to_string()))?;
-        // As for the API call: secret values marked sensitive, and our copies wiped.
-        // A GET: no body.
-        let filled = super::hooks::fill_headers(
-            http.headers_mut(),
-            signed
-                .headers
-                .iter()
-                .map(|h| (h.name.as_str(), h.value.as_str())),
-        );
-        for header in signed.headers.iter_mut().filter(|h| h.sensitive) {
-            zeroize::Zeroize::zeroize(&mut header.value);
-        }
-        for (_, value) in &mut headers {
-            zeroize::Zeroize::zeroize(value);
-        }
-        filled?;
-        let response = self
-            .inner
-            .client()
-            .execute(http)
+        let super::iam::Answer {
+            status,
+            body,
+            trace_id,
+        } = self
+            .iam_get(
+                endpoint,
+                creds,
+                "/v3/projects",
+                &query,
+                MAX_IAM_ANSWER_BYTES,
+            )
             .await
-            .map_err(|e| Error::transport(e, 1))?;
-        let status = response.status();
-        let trace_id = response
-            .headers()
-            .get("x-iam-trace-id")
-            .map(|v| self.mask(String::from_utf8_lossy(v.as_bytes())))
-            .unwrap_or_else(|| "none".into());
-        let body = read_capped(response).await?;
-        if !status.is_success() {
-            let fields = crate::error_body::parse(status.as_u16(), &body);
+            .map_err(|e| match e {
+                Error::Config { problem, .. } => fail(problem),
+                other => other,
+            })?;
+        if !(200..300).contains(&status) {
+            let fields = crate::error_body::parse(status, &body);
             return Err(fail(format!(
-                "HTTP {}: {}: {} (X-IAM-Trace-Id {trace_id})",
-                status.as_u16(),
+                "HTTP {status}: {}: {} (X-IAM-Trace-Id {trace_id})",
                 self.mask(&fields.error_code),
                 self.mask(&fields.error_msg)
             )));
@@ -338,7 +283,7 @@ impl HssClient {
 
 /// A project ID as the spec's `project_id` path parameter allows it (its length), and without
 /// control characters (it is sent as `X-Project-Id` and logged).
-fn checked_project_id(id: &str) -> Result<(), String> {
+pub(super) fn checked_project_id(id: &str) -> Result<(), String> {
     if let Some(c) = id.chars().find(|c| c.is_control()) {
         return Err(format!(
             "must not contain control characters (found U+{:04X})",
@@ -360,19 +305,6 @@ struct Listing {
 #[derive(serde::Deserialize)]
 struct Project {
     id: String,
-}
-
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| Error::transport(e, 1))? {
-        if body.len() + chunk.len() > MAX_IAM_ANSWER_BYTES {
-            return Err(Error::ResponseTooLarge {
-                limit: MAX_IAM_ANSWER_BYTES,
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 #[cfg(test)]

@@ -92,13 +92,21 @@ impl RateLimiter {
         tokio::time::sleep_until(start).await;
     }
 
-    /// Tells every holder that the service throttled a call of `api`: its spacing doubles.
+    /// Tells every holder that the service throttled a call of `api`: its spacing doubles
+    /// (once for all the calls throttled within one spacing).
     pub fn throttled(&self, api: &'static str) {
         let now = Instant::now();
         self.with_pace(api, now, |pace| {
-            let wider = (pace.spacing * 2).clamp(FIRST_THROTTLED_SPACING, MAX_SPACING);
-            pace.spacing = pace.spacing.max(wider);
-            pace.throttled_at = Some(now);
+            // Answers to calls sent before the last widening took effect say nothing new:
+            // one widening per spacing, however many workers were throttled at once.
+            let fresh = pace
+                .throttled_at
+                .is_none_or(|at| now.saturating_duration_since(at) >= pace.spacing);
+            if fresh {
+                let wider = (pace.spacing * 2).clamp(FIRST_THROTTLED_SPACING, MAX_SPACING);
+                pace.spacing = pace.spacing.max(wider);
+                pace.throttled_at = Some(now);
+            }
             pace.next = pace.next.max(now + pace.spacing);
         });
     }
@@ -205,27 +213,41 @@ mod tests {
         let worker = limiter.clone();
         worker.throttled(API);
         assert_eq!(limiter.spacing(API), FIRST_THROTTLED_SPACING);
+        // Eight workers throttled in the same burst: one signal.
+        for _ in 0..8 {
+            worker.throttled(API);
+        }
+        assert_eq!(limiter.spacing(API), FIRST_THROTTLED_SPACING);
+        // Throttled again a spacing later: wider again.
+        tokio::time::advance(FIRST_THROTTLED_SPACING).await;
         worker.throttled(API);
+        tokio::time::advance(FIRST_THROTTLED_SPACING * 2).await;
         worker.throttled(API);
         assert_eq!(limiter.spacing(API), FIRST_THROTTLED_SPACING * 4);
         // The next turn is one spacing after the throttled answer, not at once.
         let before = Instant::now();
         limiter.acquire(API).await;
         assert_eq!(Instant::now() - before, FIRST_THROTTLED_SPACING * 4);
+        let after_turn = Instant::now();
 
-        tokio::time::advance(RECOVERY).await;
+        // A quiet minute from the last throttled answer halves it.
+        tokio::time::advance(RECOVERY - (after_turn - before)).await;
         assert_eq!(limiter.spacing(API), FIRST_THROTTLED_SPACING * 2);
         tokio::time::advance(RECOVERY * 3).await;
         assert_eq!(limiter.spacing(API), Duration::ZERO);
     }
 
-    #[test]
-    fn throttling_never_spaces_wider_than_a_minute_and_never_below_the_base() {
+    #[tokio::test(start_paused = true)]
+    async fn throttling_never_spaces_wider_than_a_minute_and_never_below_the_base() {
         let limiter = RateLimiter::documented();
+        let mut widest = Duration::ZERO;
         for _ in 0..20 {
             limiter.throttled(API);
+            widest = widest.max(limiter.spacing(API));
+            // Throttled again as soon as the widened spacing has passed.
+            tokio::time::advance(limiter.spacing(API)).await;
         }
-        assert_eq!(limiter.spacing(API), MAX_SPACING);
+        assert_eq!(widest, MAX_SPACING);
         let documented = RateLimiter::documented();
         documented.throttled(API);
         assert_eq!(documented.spacing(API), Duration::from_secs(24));

@@ -41,14 +41,19 @@ pub(crate) fn profile_path_in(env: &EnvVars) -> Option<PathBuf> {
 /// (once per process), as ssh and gcloud give. A federated login (`idp_id`, `id_token_file`)
 /// needs the network: this synchronous reader refuses it; use [`ProfileProvider`].
 pub fn from_profile_file(path: &Path) -> Result<Credentials, CredentialsError> {
-    keys_only("profile", profile_source(path)?)
+    keys_only("profile", profile_source(path, None)?)
 }
 
-/// The profile's credentials, or what a federated login needs (which wins, as in the SDKs).
-pub(crate) fn profile_source(path: &Path) -> Result<Source, CredentialsError> {
+/// The profile's credentials, or what a federated login needs (which wins, as in the SDKs):
+/// from the section `named`, else `[basic]` (else `[basiccredentials]`).
+pub(crate) fn profile_source(path: &Path, named: Option<&str>) -> Result<Source, CredentialsError> {
     let text = read_profile(path)?;
     let ini = Ini::parse(&text, path);
-    let Some(section) = PROFILE_SECTIONS.into_iter().find(|s| ini.has_section(s)) else {
+    let section = match named {
+        Some(name) => ini.has_section(name).then_some(name),
+        None => PROFILE_SECTIONS.into_iter().find(|s| ini.has_section(s)),
+    };
+    let Some(section) = section else {
         return Err(CredentialsError::NotInFile(path.to_owned()));
     };
     let get = |key: &str| ini.get(section, key, path).map(str::to_owned);
@@ -111,6 +116,8 @@ pub fn default_project_id() -> Option<String> {
 pub struct ProfileProvider {
     env: EnvVars,
     http: LazyClient,
+    /// A section other than `[basic]`, as [`with_profile`](Self::with_profile) names it.
+    profile: Option<String>,
 }
 
 impl ProfileProvider {
@@ -126,8 +133,19 @@ impl ProfileProvider {
         self
     }
 
+    /// Reads the section `[name]` instead of `[basic]`, so that one file holds the keys of
+    /// several accounts (as KooCLI and aws-cli profiles do; same keys as `[basic]`).
+    pub fn with_profile(mut self, name: impl Into<String>) -> Self {
+        self.profile = Some(name.into());
+        self
+    }
+
     pub(crate) fn with_parts(env: EnvVars, http: LazyClient) -> Self {
-        ProfileProvider { env, http }
+        ProfileProvider {
+            env,
+            http,
+            profile: None,
+        }
     }
 
     async fn fetch(&self) -> Result<Credentials, CredentialsError> {
@@ -138,7 +156,7 @@ impl ProfileProvider {
                 "{ENV_CREDENTIALS_FILE} and HOME are both unset"
             )));
         };
-        match profile_source(&path) {
+        match profile_source(&path, self.profile.as_deref()) {
             Ok(Source::Keys(credentials)) => Ok(credentials),
             Ok(Source::Federated(params)) => {
                 federated::login(provider, &self.http, &self.env, &params).await
@@ -148,11 +166,16 @@ impl ProfileProvider {
             {
                 Err(not_configured(format!("no file {}", path.display())))
             }
-            Err(CredentialsError::NotInFile(path)) => Err(not_configured(format!(
-                "{} has no [basic] or [basiccredentials] section with ak and sk, or idp_id and \
-                 id_token_file",
-                path.display()
-            ))),
+            Err(CredentialsError::NotInFile(path)) => {
+                let sections = match &self.profile {
+                    Some(name) => format!("[{name}]"),
+                    None => "[basic] or [basiccredentials]".to_owned(),
+                };
+                Err(not_configured(format!(
+                    "{} has no {sections} section with ak and sk, or idp_id and id_token_file",
+                    path.display()
+                )))
+            }
             Err(other) => Err(other),
         }
     }
@@ -254,7 +277,7 @@ mod tests {
             from_profile_file(&federated),
             Err(CredentialsError::NotConfigured { .. })
         ));
-        let Source::Federated(params) = profile_source(&federated).unwrap() else {
+        let Source::Federated(params) = profile_source(&federated, None).unwrap() else {
             panic!("keys, not a federated login");
         };
         assert_eq!(params.idp_id, "i");

@@ -650,8 +650,10 @@ impl RunningEmulator {
     /// A client builder pointed at the emulator with its credentials, trusting its CA when it
     /// serves https.
     pub fn client_builder(&self) -> HssClientBuilder {
+        // IAM too: project lookups and account listings never leave this machine.
         let builder = crate::HssClient::builder()
             .endpoint(self.endpoint())
+            .iam_endpoint(self.endpoint())
             .credentials(self.credentials());
         match &self.ca_pem {
             Some(pem) => builder.add_root_certificates_pem(pem.as_bytes()),

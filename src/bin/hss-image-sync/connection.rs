@@ -2,6 +2,7 @@
 //! limits; building the client from them; and reporting errors with an exit status.
 
 use crate::notes;
+use crate::status::with_causes;
 use crate::terminal::printable;
 use clap::Args;
 use hss_image_sync::emulator::RunningEmulator;
@@ -9,8 +10,7 @@ use hss_image_sync::{AuthToken, Error, HssClient, HssClientBuilder, RetryPolicy,
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Exit status when the input or configuration is invalid and nothing was sent.
-pub const EXIT_INVALID: u8 = 2;
+pub use crate::status::EXIT_INVALID;
 
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
@@ -34,13 +34,21 @@ pub struct ConnectionArgs {
 
     /// Project ID (1..256 characters); defaults to the credentials' project_id
     /// (HUAWEICLOUD_SDK_PROJECT_ID, the profile file), else the project IAM lists for --region.
-    #[arg(long)]
-    pub project_id: Option<String>,
+    /// `sync` takes several (repeated or comma-separated), all in --region.
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub project_id: Vec<String>,
 
     /// IAM endpoint for looking up the project ID (default: HUAWEICLOUD_SDK_IAM_ENDPOINT, else
     /// the region's IAM endpoint).
     #[arg(long, value_name = "URL")]
     iam_endpoint: Option<String>,
+
+    /// Take the keys from this section of the profile file (HUAWEICLOUD_SDK_CREDENTIALS_FILE or
+    /// ~/.huaweicloud/credentials) instead of the default chain: `[NAME]` with the keys of
+    /// `[basic]` (ak, sk, security_token, project_id, or idp_id and id_token_file), so that one
+    /// file serves several accounts.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
 
     /// Authenticate with this IAM token (X-Auth-Token) instead of signing with AK/SK. Prefer
     /// the environment or --auth-token-file: a command line is visible to other users.
@@ -89,6 +97,21 @@ impl ConnectionArgs {
         Ok((emulator, client))
     }
 
+    /// The embedded emulator when `--emulator` asks for it, and the client's configuration
+    /// without a project (for clients of several regions and projects).
+    pub async fn connect_builder(
+        &mut self,
+    ) -> Result<(Option<RunningEmulator>, HssClientBuilder), ExitCode> {
+        let emulator = self.start_emulator().await?;
+        let builder = self.builder(emulator.as_ref()).map_err(|e| report(&e))?;
+        Ok((emulator, builder))
+    }
+
+    /// `--region` (or `HUAWEICLOUD_SDK_REGION`), as given.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
     /// Starts the embedded emulator when `--emulator` asks for it.
     async fn start_emulator(&self) -> Result<Option<RunningEmulator>, ExitCode> {
         if !self.emulator {
@@ -106,6 +129,30 @@ impl ConnectionArgs {
     /// The client: pointed at the embedded emulator with its keys, or configured from the
     /// arguments and the credential chain. The arguments' copy of a token is wiped after.
     fn client(&mut self, emulator: Option<&RunningEmulator>) -> Result<HssClient, Error> {
+        let project_id = match self.project_id.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            _ => {
+                return Err(Error::InvalidInput {
+                    field: "--project-id",
+                    rule: "one project for this command (`sync` takes several)".into(),
+                });
+            }
+        };
+        let builder = self.builder(emulator)?;
+        match project_id {
+            Some(id) => builder.project_id(id),
+            None => builder,
+        }
+        .build()
+    }
+
+    /// The client's configuration, for clients of several regions and projects (`sync` over
+    /// many targets); without a project. The arguments' copy of a token is wiped after.
+    pub fn builder(
+        &mut self,
+        emulator: Option<&RunningEmulator>,
+    ) -> Result<HssClientBuilder, Error> {
         if emulator.is_some() {
             if self.auth_token.take().is_some() || self.auth_token_file.take().is_some() {
                 eprintln!("note: --emulator uses the emulator's keys; the IAM token is ignored");
@@ -132,18 +179,18 @@ impl ConnectionArgs {
             if self.auth_token.is_some() {
                 notes::token_beside_keys();
             }
-            if let (Some(region), None) = (&self.region, &self.project_id) {
+            if let (Some(region), true) = (&self.region, self.project_id.is_empty()) {
                 notes::project_of_region(region, self.auth_token.is_some());
             }
         }
-        let built = self.build(emulator);
+        let built = self.configure(emulator);
         if let Some(token) = self.auth_token.as_mut() {
             zeroize::Zeroize::zeroize(token);
         }
         built
     }
 
-    fn build(&self, emulator: Option<&RunningEmulator>) -> Result<HssClient, Error> {
+    fn configure(&self, emulator: Option<&RunningEmulator>) -> Result<HssClientBuilder, Error> {
         let mut builder = match emulator {
             Some(running) => running.client_builder(),
             None => self.configured(HssClient::builder())?,
@@ -154,20 +201,16 @@ impl ConnectionArgs {
         if let Some(algorithm) = self.signing_algorithm {
             builder = builder.signing_algorithm(algorithm);
         }
-        if let Some(project_id) = &self.project_id {
-            builder = builder.project_id(project_id);
-        }
         if let Some(iam) = &self.iam_endpoint {
             builder = builder.iam_endpoint(iam);
         }
-        builder
-            .timeout(self.timeout()?)
-            .retry(RetryPolicy::default().with_max_attempts(if self.no_retry {
+        Ok(builder.timeout(self.timeout()?).retry(
+            RetryPolicy::default().with_max_attempts(if self.no_retry {
                 1
             } else {
                 self.max_attempts
-            }))
-            .build()
+            }),
+        ))
     }
 
     fn configured(&self, mut builder: HssClientBuilder) -> Result<HssClientBuilder, Error> {
@@ -177,9 +220,9 @@ impl ConnectionArgs {
         if let Some(region) = &self.region {
             builder = builder.region(region);
         }
-        Ok(match &self.auth_token {
+        Ok(match (&self.auth_token, &self.profile) {
             // An IAM token carries no project: take the one configured for the official SDKs.
-            Some(token) => {
+            (Some(token), _) => {
                 let builder = builder.auth_token(AuthToken::new(token));
                 match credentials::default_project_id() {
                     Some(project_id) => builder.project_id(project_id),
@@ -188,7 +231,10 @@ impl ConnectionArgs {
             }
             // The official SDKs' chain (OIDC, environment, profile, ECS metadata, CCE pod
             // identity), asked at the first call and refreshed by the client.
-            None => {
+            (None, Some(name)) => {
+                builder.credentials_provider(credentials::ProfileProvider::new().with_profile(name))
+            }
+            (None, None) => {
                 let chain = match &self.region {
                     Some(region) => credentials::DefaultChain::new().with_region(region),
                     None => credentials::DefaultChain::new(),
@@ -244,11 +290,6 @@ pub fn read_secret_file(path: &std::path::Path, field: &'static str) -> Result<S
     Ok(token)
 }
 
-/// Exit status: the service answered with an error (or a 200 with a non-zero `error_code`).
-pub const EXIT_SERVICE: u8 = 1;
-/// Exit status: no answer (connection, TLS or timeout failures, after the retries).
-pub const EXIT_NO_ANSWER: u8 = 3;
-
 /// Prints what went wrong on stderr and picks the exit status.
 pub fn report(error: &Error) -> ExitCode {
     report_for(error, None)
@@ -256,17 +297,29 @@ pub fn report(error: &Error) -> ExitCode {
 
 /// [`report`], with the credential source of the client for the hint on a refused signature.
 pub fn report_for(error: &Error, credential_source: Option<&str>) -> ExitCode {
+    if crate::render::format() == crate::render::Format::Json {
+        crate::render::print_line(
+            &serde_json::json!({ "error": crate::status::error_json(error) }),
+        );
+    }
+    explain(error, credential_source);
+    ExitCode::from(crate::status::exit_status(error))
+}
+
+/// What went wrong, on stderr, with a hint where one helps.
+fn explain(error: &Error, credential_source: Option<&str>) {
     if let Error::Credentials(credentials::CredentialsError::Chain(_)) = error
         && let Some(missing) = notes::half_key_pair()
     {
         eprintln!("error: no credentials: {missing}");
-        return ExitCode::from(EXIT_INVALID);
+        return;
     }
     match error {
         Error::Service(e) => {
             eprintln!(
                 "error: {}",
                 match e.status {
+                    429 => "the service throttled the request (retry later)",
                     502..=504 => "the service is unavailable",
                     500..=599 => "the service failed",
                     _ => "the service refused the request",
@@ -293,7 +346,6 @@ pub fn report_for(error: &Error, credential_source: Option<&str>) -> ExitCode {
                     credential_source.unwrap_or("the configured credentials")
                 );
             }
-            ExitCode::from(EXIT_SERVICE)
         }
         Error::NonZeroErrorCode {
             error_code,
@@ -309,14 +361,6 @@ pub fn report_for(error: &Error, credential_source: Option<&str>) -> ExitCode {
             );
             eprintln!("error code: {error_code}");
             eprintln!("error message: {}", printable(description));
-            ExitCode::from(EXIT_SERVICE)
-        }
-        Error::InvalidInput { .. }
-        | Error::Config { .. }
-        | Error::Credentials(_)
-        | Error::Signing(_) => {
-            eprintln!("error: {}", printable(&with_causes(error)));
-            ExitCode::from(EXIT_INVALID)
         }
         Error::Transport { kind, .. } => {
             eprintln!("error: {}", printable(&with_causes(error)));
@@ -325,12 +369,8 @@ pub fn report_for(error: &Error, credential_source: Option<&str>) -> ExitCode {
             {
                 eprintln!("hint: {hint}");
             }
-            ExitCode::from(EXIT_NO_ANSWER)
         }
-        other => {
-            eprintln!("error: {}", printable(&with_causes(other)));
-            ExitCode::from(EXIT_SERVICE)
-        }
+        other => eprintln!("error: {}", printable(&with_causes(other))),
     }
 }
 
@@ -353,20 +393,4 @@ fn tls_hint(error: &Error) -> Option<&'static str> {
         }
         _ => "the TLS handshake failed",
     })
-}
-
-/// The error and its chain of causes, `: `-separated (reqwest's own text says only "error
-/// sending request"; the causes say refused, reset, certificate ...).
-fn with_causes(error: &Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

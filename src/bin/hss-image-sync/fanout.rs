@@ -360,6 +360,10 @@ fn print_summary(ended: &[Ended], pending: &[Target], elapsed: Duration, status:
         })
         .collect();
     let pending_keys: Vec<String> = pending.iter().map(Target::key).collect();
+    if ended.len() + pending.len() <= 1 {
+        // One target: its line is the result.
+        return;
+    }
     match render::format() {
         render::Format::Json => render::print_line(&json!({
             "summary": {
@@ -371,9 +375,7 @@ fn print_summary(ended: &[Ended], pending: &[Target], elapsed: Duration, status:
             }
         })),
         _ => {
-            if ended.len() > 1 || !pending.is_empty() {
-                render::print(&Value::Array(rows));
-            }
+            render::print(&Value::Array(rows));
             let mut line = format!(
                 "{} targets in {} s:",
                 ended.len() + pending.len(),

@@ -167,13 +167,17 @@ fn read(text: &[u8], expected: &Line) -> Result<(HashMap<String, Prior>, usize),
                 return Err("is not a journal of this tool (no header line)".into());
             }
             if &line != expected {
-                return Err("was written for other targets or options: use another file for \
+                return Err(
+                    "was written for other targets or options: use another file for \
                             this run, or delete it to start over"
-                    .into());
+                        .into(),
+                );
             }
         } else {
             match line {
-                Line::Journal { .. } => return Err(format!("has a second header at line {}", index + 1)),
+                Line::Journal { .. } => {
+                    return Err(format!("has a second header at line {}", index + 1));
+                }
                 Line::Synced {
                     target,
                     not_before_ms,
@@ -278,7 +282,7 @@ mod tests {
         assert!(err.contains("other targets or options"), "{err}");
 
         let text = std::fs::read_to_string(&path).unwrap();
-        let damaged = text.replacen("\"synced\"", "\"syn", 1) + &text.lines().nth(1).unwrap().to_owned() + "\n";
+        let damaged = text.replacen("\"synced\"", "\"syn", 1) + text.lines().nth(1).unwrap() + "\n";
         std::fs::write(&path, damaged).unwrap();
         let err = Journal::open(&path, "run-a", 2).unwrap_err();
         assert!(err.contains("damaged at line 2"), "{err}");
@@ -287,7 +291,10 @@ mod tests {
         for other in ["not json at all\n", "not json at all", "{\"a\":1}\n"] {
             std::fs::write(&path, other).unwrap();
             let err = Journal::open(&path, "run-a", 2).unwrap_err();
-            assert!(err.contains("damaged") || err.contains("not a journal"), "{err}");
+            assert!(
+                err.contains("damaged") || err.contains("not a journal"),
+                "{err}"
+            );
             assert_eq!(std::fs::read_to_string(&path).unwrap(), other);
         }
         let _ = std::fs::remove_file(&path);

@@ -2,15 +2,21 @@
 
 mod connection;
 mod emulator;
+mod fanout;
+mod journal;
 mod notes;
 mod output;
+mod progress;
+mod projects;
 mod registries;
+mod render;
+mod status;
 mod sync;
 mod tasks;
 mod terminal;
 mod whoami;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Synchronize the image lists of your registries (SWR, Harbor, ...) into Huawei Cloud HSS (Host
@@ -32,9 +38,11 @@ use std::process::ExitCode;
 /// Temporary keys are fetched again before they expire. Or an IAM token (X-Auth-Token) from
 /// HUAWEICLOUD_SDK_AUTH_TOKEN or --auth-token-file, which wins over AK/SK.
 ///
-/// Exit status: 0 success; 1 the service answered with an error (or a 200 whose error_code is
-/// not 0); 2 invalid input or configuration, nothing sent; 3 no answer: connection, TLS or
-/// timeout failures after the retries (worth retrying later).
+/// Exit status: 0 success; 1 the service refused (an error answer, or a 200 whose error_code is
+/// not 0: retrying will not help); 2 invalid input or configuration (a TLS mismatch included),
+/// nothing sent; 3 retry later: no answer, or 408/429/5xx after the retries; 4 a task, a
+/// registry, or in a run over many targets a target, failed; 5 gave up waiting (`sync --wait`)
+/// while a task still ran; 130 interrupted before every target started.
 ///
 /// HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured.
 #[derive(Debug, Parser)]
@@ -43,6 +51,16 @@ struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+
+    /// How results are printed on stdout: json (one document per result, each naming its
+    /// target; errors too), table (fits the terminal) or text (plain lines).
+    #[arg(long, global = true, value_enum, default_value_t = render::Format::Json)]
+    output: render::Format,
+
+    /// No progress on stderr for `sync --wait` (by default bars on a terminal, else one JSON
+    /// line per change).
+    #[arg(long, global = true)]
+    no_progress: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -75,14 +93,55 @@ enum Command {
         mut_arg("no_retry", |arg| arg.hide(true))
     )]
     Whoami(whoami::WhoamiArgs),
+    /// The projects `sync --all-projects` covers: every project of the account (IAM) in the
+    /// regions HSS serves, region projects and their sub-projects.
+    Projects(projects::ProjectsArgs),
     /// Serve an emulator of HSS behind the API gateway (signature checks, validation, state),
     /// logging one line per request, until interrupted.
     Emulator(emulator::EmulatorArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout, e.g.
+    /// `hss-image-sync completions bash > /etc/bash_completion.d/hss-image-sync`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout, e.g. `hss-image-sync man | man -l -`.
+    Man,
+}
+
+/// `--version`: the version, the commit built from and the enabled features.
+fn version() -> &'static str {
+    let features: Vec<&str> = [
+        ("cli", cfg!(feature = "cli")),
+        ("emulator", cfg!(feature = "emulator")),
+        ("ecdsa", cfg!(feature = "ecdsa")),
+        ("sm2", cfg!(feature = "sm2")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    let text = format!(
+        "{} (commit {}; features: {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("HSS_IMAGE_SYNC_COMMIT"),
+        features.join(", ")
+    );
+    // Made once per run, for clap's `&'static str`.
+    Box::leak(text.into_boxed_str())
+}
+
+fn command() -> clap::Command {
+    Cli::command().version(version())
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     init_logging(cli.verbose);
+    render::set_format(cli.output);
+    progress::set_enabled(!cli.no_progress);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -100,13 +159,34 @@ fn main() -> ExitCode {
         Command::Registries(command) => runtime.block_on(registries::run(command)),
         Command::Whoami(args) => runtime.block_on(whoami::run(args)),
         Command::Regions => {
-            for region in hss_image_sync::region::REGIONS {
-                let endpoint = hss_image_sync::region::endpoint(region).unwrap_or_default();
-                println!("{region:<18} {}", terminal::printable(&endpoint));
-            }
+            let regions: Vec<serde_json::Value> = hss_image_sync::region::REGIONS
+                .iter()
+                .map(|region| {
+                    let endpoint = hss_image_sync::region::endpoint(region).unwrap_or_default();
+                    serde_json::json!({ "region": region, "endpoint": endpoint })
+                })
+                .collect();
+            render::print(&serde_json::Value::Array(regions));
             ExitCode::SUCCESS
         }
+        Command::Projects(args) => runtime.block_on(projects::run(args)),
         Command::Emulator(args) => runtime.block_on(emulator::run(args)),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut command(),
+                "hss-image-sync",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Man => match clap_mangen::Man::new(command()).render(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cannot write the manual page: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

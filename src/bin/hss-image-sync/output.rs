@@ -1,12 +1,14 @@
 //! What every command does with an operation: send it (or, with `--dry-run`, show it signed)
-//! and print the answer as JSON on stdout; with the embedded emulator, what it verified on
-//! stderr.
+//! and print the answer on stdout in the run's `--output` format, naming its target (region,
+//! project, operation); with the embedded emulator, what it verified on stderr.
 
 use crate::connection::report_for;
-use crate::terminal::{json_for_terminal, printable};
+use crate::render;
+use crate::terminal::printable;
 use futures_util::TryStreamExt;
 use hss_image_sync::emulator::RunningEmulator;
 use hss_image_sync::{Error, HssClient, Operation, Paged};
+use serde_json::{Map, Value};
 use std::process::ExitCode;
 
 /// Sends `operation` and prints its answer, or shows it with `dry_run`.
@@ -14,79 +16,111 @@ pub async fn send<O: Operation>(client: &HssClient, operation: O, dry_run: bool)
 where
     O::Answer: serde::Serialize,
 {
-    if dry_run {
-        return show(client, operation).await;
-    }
-    match client.send(operation).await {
-        Ok(answer) => {
-            // The answer's fields, then what the call took, in one object.
+    let sent = client.within_timeout(async {
+        let operation = client.in_project(operation).await?;
+        if dry_run {
+            return client.prepare(operation).await.map(Err);
+        }
+        client.send(operation).await.map(Ok)
+    });
+    match sent.await {
+        Ok(Err(prepared)) => show(&prepared),
+        Ok(Ok(answer)) => {
+            // The answer's fields, what the call took and where, in one object.
             let mut shown = match serde_json::to_value(&answer.value) {
-                Ok(serde_json::Value::Object(fields)) => fields,
-                _ => serde_json::Map::new(),
+                Ok(Value::Object(fields)) => fields,
+                _ => Map::new(),
             };
             shown.insert("request_id".into(), answer.request_id.clone().into());
             shown.insert("attempts".into(), answer.attempts.into());
+            name_target(&mut shown, client, Some(O::ID)).await;
             print_json(&shown, answer.request_id.as_deref())
         }
         Err(e) => report_for(&e, Some(client.credential_source())),
     }
 }
 
-/// Every page of `operation`, printed as one JSON array of its items; or the first page's
-/// request shown, with `dry_run`.
+/// Every page of `operation` (in the client's project), printed as one list of its items; or
+/// the first page's request shown, with `dry_run`.
 pub async fn list<'a, O>(client: &'a HssClient, operation: O, dry_run: bool) -> ExitCode
 where
     O: Paged + 'a,
     O::Item: serde::Serialize,
 {
     if dry_run {
-        return show(client, operation.page(0, hss_image_sync::PAGE_LIMIT)).await;
+        return send(client, operation.page(0, hss_image_sync::PAGE_LIMIT), true).await;
     }
     match all_items(client, operation).await {
-        Ok(items) => print_json(&items, None),
+        Ok(items) => {
+            let mut shown = Vec::with_capacity(items.len());
+            for item in items {
+                let mut fields = match serde_json::to_value(item) {
+                    Ok(Value::Object(fields)) => fields,
+                    _ => Map::new(),
+                };
+                name_target(&mut fields, client, None).await;
+                shown.push(Value::Object(fields));
+            }
+            print_json(&shown, None)
+        }
         Err(code) => code,
     }
 }
 
-/// Every item of every page of `operation`, or exit with the error.
+/// Adds where a result comes from: the region, the project and (for one answer) the
+/// operation, unless the model has such fields of its own.
+pub async fn name_target(
+    fields: &mut Map<String, Value>,
+    client: &HssClient,
+    operation: Option<&str>,
+) {
+    let project = client.default_project_id().await.ok();
+    for (key, value) in [
+        ("region", client.region().map(str::to_owned)),
+        ("project_id", project),
+        ("operation", operation.map(str::to_owned)),
+    ] {
+        if let Some(value) = value {
+            fields.entry(key).or_insert(value.into());
+        }
+    }
+}
+
+/// Every item of every page of `operation` (in the client's project), or exit with the error.
 pub async fn all_items<'a, O>(client: &'a HssClient, operation: O) -> Result<Vec<O::Item>, ExitCode>
 where
     O: Paged + 'a,
     O::Item: serde::Serialize,
 {
-    let pages: Vec<_> = client
-        .pages(operation)
-        .try_collect()
-        .await
-        .map_err(|e| report_for(&e, Some(client.credential_source())))?;
-    Ok(pages.into_iter().flat_map(|page| page.value).collect())
-}
-
-/// `operation` in the client's project, or exit with the error.
-pub async fn in_project<O: Operation>(client: &HssClient, operation: O) -> Result<O, ExitCode> {
     client
-        .in_project(operation)
+        .within_timeout(every_item(client, operation))
         .await
         .map_err(|e| report_for(&e, Some(client.credential_source())))
 }
 
-/// The fully signed request, its signature masked, and exit 0 without sending it.
-async fn show<O: Operation>(client: &HssClient, operation: O) -> ExitCode {
-    match client.prepare(operation).await {
-        Ok(prepared) => {
-            let text = prepared.to_string();
-            let lines: Vec<_> = text.lines().map(printable).collect();
-            println!("{}", lines.join("\n"));
-            ExitCode::SUCCESS
-        }
-        Err(e) => report_for(&e, Some(client.credential_source())),
-    }
+/// Every item of every page of `operation`, in the client's project.
+pub async fn every_item<'a, O>(client: &'a HssClient, operation: O) -> Result<Vec<O::Item>, Error>
+where
+    O: Paged + 'a,
+    O::Item: serde::Serialize,
+{
+    let operation = client.in_project(operation).await?;
+    let pages: Vec<_> = client.pages(operation).try_collect().await?;
+    Ok(pages.into_iter().flat_map(|page| page.value).collect())
 }
 
-/// `value` as pretty JSON on stdout (made safe for a terminal), the request ID on stderr.
+/// The fully signed request, its signature masked, and exit 0 without sending it.
+fn show(prepared: &hss_image_sync::PreparedRequest) -> ExitCode {
+    let text = prepared.to_string();
+    let lines: Vec<_> = text.lines().map(printable).collect();
+    println!("{}", lines.join("\n"));
+    ExitCode::SUCCESS
+}
+
+/// `value` on stdout in the run's format (made safe for a terminal), the request ID on stderr.
 pub fn print_json(value: &impl serde::Serialize, request_id: Option<&str>) -> ExitCode {
-    match serde_json::to_string_pretty(value) {
-        Ok(json) => println!("{}", json_for_terminal(&json)),
+    match serde_json::to_value(value) {
+        Ok(value) => render::print(&value),
         Err(e) => {
             eprintln!("error: cannot print the answer: {e}");
             return ExitCode::FAILURE;

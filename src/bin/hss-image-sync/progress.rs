@@ -6,16 +6,28 @@ use crate::terminal::json_for_terminal;
 use hss_image_sync::SyncProgress;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// Off with `--no-progress`.
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Sets whether progress is shown in this run (from the command line).
+pub fn set_enabled(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
 
 /// Where progress goes. Cheap to clone; clones share the display.
 #[derive(Clone)]
 pub enum Progress {
     Off,
     /// One JSON line per change, on stderr.
-    Lines(Arc<Mutex<HashMap<String, (u8, u64, u64)>>>),
+    Lines(Arc<Mutex<HashMap<String, Seen>>>),
     Bars(Arc<Bars>),
 }
+
+/// What a line last showed of a target: percent, registries done and in all.
+type Seen = (u8, u64, u64);
 
 pub struct Bars {
     multi: MultiProgress,
@@ -24,9 +36,9 @@ pub struct Bars {
 }
 
 impl Progress {
-    /// Bars when stderr is a terminal, else JSON lines; nothing when `enabled` is false.
-    pub fn new(enabled: bool) -> Progress {
-        if !enabled {
+    /// Bars when stderr is a terminal, else JSON lines; nothing with `--no-progress`.
+    pub fn new() -> Progress {
+        if !ENABLED.load(Ordering::Relaxed) {
             Progress::Off
         } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
             Progress::Bars(Arc::new(Bars {
@@ -45,7 +57,9 @@ impl Progress {
             && targets > 1
         {
             let bar = bars.multi.add(ProgressBar::new(targets as u64));
-            bar.set_style(style("targets {pos}/{len} [{bar:30}] {elapsed_precise} ETA {eta}"));
+            bar.set_style(style(
+                "targets {pos}/{len} [{bar:30}] {elapsed_precise} ETA {eta}",
+            ));
             *lock(&bars.overall) = Some(bar);
         }
     }

@@ -3,7 +3,6 @@
 
 use crate::connection::ConnectionArgs;
 use crate::output;
-use crate::output::in_project;
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
 
@@ -35,10 +34,7 @@ pub async fn run(command: RegistriesCommand) -> ExitCode {
         Ok(connected) => connected,
         Err(code) => return code,
     };
-    let mut op = match in_project(&client, client.operations().list_registry()).await {
-        Ok(op) => op,
-        Err(code) => return code,
-    };
+    let mut op = client.operations().list_registry();
     if let Some(kind) = &args.registry_type {
         match output::parse::<hss_image_sync::types::ListRegistryRegistryType>("type", kind) {
             Ok(kind) => op = op.registry_type(kind),

@@ -78,7 +78,8 @@ fn width() -> u16 {
         .unwrap_or(DEFAULT_WIDTH)
 }
 
-/// A list of objects as a table: a column per key (in first-seen order), a row per item.
+/// A list of objects as a table: a column per key, the most telling first (IDs, names, types,
+/// statuses), as many as fit `width` legibly; the rest are left out, with a note on stderr.
 fn table(items: &[Value], width: u16) -> String {
     let mut columns: Vec<&str> = Vec::new();
     for item in items {
@@ -89,6 +90,17 @@ fn table(items: &[Value], width: u16) -> String {
                 }
             }
         }
+    }
+    // A stable sort: within a rank, the keys keep their order.
+    columns.sort_by_key(|key| rank(key));
+    let fit = (usize::from(width).saturating_sub(1) / (MIN_COLUMN_WIDTH + 3)).max(1);
+    if columns.len() > fit {
+        eprintln!(
+            "note: {} of {} columns shown to fit the terminal; --output json shows every field",
+            fit,
+            columns.len()
+        );
+        columns.truncate(fit);
     }
     let mut table = new_table(width);
     table.set_header(columns.iter().copied());
@@ -102,6 +114,22 @@ fn table(items: &[Value], width: u16) -> String {
     table.to_string()
 }
 
+/// The narrowest column worth showing, in characters.
+const MIN_COLUMN_WIDTH: usize = 12;
+
+/// Where a key's column goes: what tells items apart first, what they share last.
+fn rank(key: &str) -> u8 {
+    match key {
+        "region" | "project_id" | "operation" => 6,
+        "id" | "task_id" | "registry_id" => 0,
+        _ if key.ends_with("name") => 1,
+        _ if key.ends_with("type") => 2,
+        _ if key.ends_with("status") || key == "outcome" => 3,
+        _ if key.ends_with("_id") => 5,
+        _ => 4,
+    }
+}
+
 fn two_columns(fields: &Map<String, Value>, width: u16) -> String {
     let mut table = new_table(width);
     for (key, value) in fields {
@@ -113,7 +141,7 @@ fn two_columns(fields: &Map<String, Value>, width: u16) -> String {
 fn new_table(width: u16) -> comfy_table::Table {
     let mut table = comfy_table::Table::new();
     table
-        .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
         .set_width(width);
     table
@@ -168,13 +196,25 @@ mod tests {
 
     #[test]
     fn a_table_has_every_key_as_a_column_and_fits_the_width() {
-        let shown = render(&items(), Format::Table, 60);
+        let shown = render(&items(), Format::Table, 80);
         let lines: Vec<&str> = shown.lines().collect();
-        assert!(lines[1].contains("registry_type") || shown.contains("registry_type"));
-        assert!(shown.contains("registry_name"), "{shown}");
+        let header = lines[1];
+        let at = |name: &str| {
+            header
+                .find(name)
+                .unwrap_or_else(|| panic!("{name}: {shown}"))
+        };
+        assert!(at("id") < at("registry_name") && at("registry_name") < at("registry_type"));
+        assert!(at("registry_type") < at("images_num"), "{shown}");
         for line in &lines {
-            assert!(line.chars().count() <= 60, "{line:?} wider than 60");
+            assert!(line.chars().count() <= 80, "{line:?} wider than 80");
         }
+        // Too narrow for every column: the most telling ones are kept.
+        let narrow = render(&items(), Format::Table, 40);
+        assert!(
+            narrow.contains("id") && !narrow.contains("images_num"),
+            "{narrow}"
+        );
         assert!(!shown.contains('\u{1b}'), "controls escaped: {shown}");
         assert!(shown.contains("\\u{1b}"), "{shown}");
     }
@@ -183,7 +223,11 @@ mod tests {
     fn text_is_a_line_per_item_and_json_stays_json() {
         let shown = render(&items(), Format::Text, 80);
         assert_eq!(shown.lines().count(), 2);
-        assert!(shown.starts_with("id=r1 registry_type=Harbor images_num=3"), "{shown}");
+        // serde_json keeps an object's keys sorted.
+        assert!(
+            shown.starts_with("id=r1 images_num=3 registry_type=Harbor\n"),
+            "{shown}"
+        );
         let json = render(&items(), Format::Json, 80);
         let back: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back, items());
@@ -193,7 +237,11 @@ mod tests {
     fn long_server_text_is_cut() {
         let long = json!({"error_msg": "x".repeat(100_000)});
         let shown = render(&long, Format::Text, 80);
-        assert!(shown.chars().count() < MAX_CELL_CHARS + 20, "{}", shown.len());
+        assert!(
+            shown.chars().count() < MAX_CELL_CHARS + 20,
+            "{}",
+            shown.len()
+        );
         assert!(shown.ends_with('…'));
     }
 }

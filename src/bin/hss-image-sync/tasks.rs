@@ -3,7 +3,6 @@
 
 use crate::connection::{ConnectionArgs, report_for};
 use crate::output;
-use crate::output::in_project;
 use clap::{Args, Subcommand};
 use hss_image_sync::types::TaskKind;
 use std::process::ExitCode;
@@ -58,7 +57,7 @@ pub async fn run(command: TasksCommand) -> ExitCode {
 async fn list(mut args: ListArgs) -> Result<ExitCode, ExitCode> {
     let (_emulator, client) = args.connection.connect().await?;
     let ops = client.operations();
-    let mut op = in_project(&client, ops.list_image_scan_task()).await?;
+    let mut op = ops.list_image_scan_task();
     op = op.type_(TaskKind::ImageSync);
     if let Some(kind) = &args.task_type {
         op = op.task_type(output::parse::<hss_image_sync::types::TaskType>(
@@ -86,23 +85,28 @@ async fn show(mut args: ShowArgs) -> Result<ExitCode, ExitCode> {
         "task_id",
         &args.task_id,
     )?;
-    let registries = in_project(&client, ops.list_associate_registries()).await?;
-    let registries = registries.task_id(task_id);
+    let registries = ops.list_associate_registries().task_id(task_id);
     if args.dry_run {
         return Ok(output::list(&client, registries, true).await);
     }
-    let task = in_project(&client, ops.list_image_scan_task()).await?;
-    let task = task
+    let task = ops
+        .list_image_scan_task()
         .type_(TaskKind::ImageSync)
         .task_id(args.task_id.as_str());
-    let task = client
-        .send(task)
+    // The task and its registries, under one deadline.
+    let (task, registries) = client
+        .within_timeout(async {
+            let task = client.send(client.in_project(task).await?).await?;
+            Ok((task, output::every_item(&client, registries).await?))
+        })
         .await
         .map_err(|e| report_for(&e, Some(client.credential_source())))?;
-    let registries = output::all_items(&client, registries).await?;
-    let shown = serde_json::json!({
+    let mut shown = serde_json::json!({
         "task": task.value.data_list.first(),
         "registries": registries,
     });
+    if let serde_json::Value::Object(fields) = &mut shown {
+        output::name_target(fields, &client, Some("list_associate_registries")).await;
+    }
     Ok(output::print_json(&shown, task.request_id.as_deref()))
 }

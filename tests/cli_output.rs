@@ -1,0 +1,197 @@
+//! What the CLI prints for people and pipelines: `--output json|table|text`, errors as JSON,
+//! `--version` with the commit and features, completions, the man page, and `--profile`.
+
+use hss_image_sync::emulator::{DEMO_ACCESS_KEY, DEMO_SECRET_KEY, Emulator, RunningEmulator};
+use serde_json::Value;
+use std::process::Output;
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hss-image-sync");
+
+fn bare(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("HUAWEICLOUD_SDK_METADATA_ENDPOINT", "http://127.0.0.1:9")
+        .env("HOME", std::env::temp_dir().join("hss-cli-output-no-home"))
+        .args(args);
+    command
+}
+
+/// The CLI against `emulator`, with its keys in the environment.
+fn against(emulator: &RunningEmulator, args: &[&str]) -> Command {
+    let mut command = bare(args);
+    command
+        .env("HUAWEICLOUD_SDK_AK", DEMO_ACCESS_KEY)
+        .env("HUAWEICLOUD_SDK_SK", DEMO_SECRET_KEY)
+        .args(["--endpoint", &emulator.endpoint()])
+        .args(["--iam-endpoint", &emulator.endpoint()])
+        .args(["--region", "cn-north-4"]);
+    command
+}
+
+async fn output(mut command: Command) -> Output {
+    command.output().await.unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn version_names_the_commit_and_the_features() {
+    let out = output(bare(&["--version"])).await;
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("hss-image-sync {}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(text.contains("commit "), "{text}");
+    assert!(!text.contains("commit ;"), "{text}");
+    assert!(
+        text.contains("features: cli, emulator, ecdsa, sm2"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn completions_and_the_man_page_come_from_the_commands() {
+    let out = output(bare(&["completions", "bash"])).await;
+    assert!(out.status.success());
+    let bash = stdout(&out);
+    assert!(
+        bash.contains("complete -F") && bash.contains("hss-image-sync"),
+        "{bash}"
+    );
+    assert!(bash.contains("--all-projects") && bash.contains("--journal"));
+    let out = output(bare(&["completions", "zsh"])).await;
+    assert!(stdout(&out).starts_with("#compdef hss-image-sync"));
+    let out = output(bare(&["completions", "fish"])).await;
+    assert!(stdout(&out).contains("complete -c hss-image-sync"));
+    let out = output(bare(&["completions", "powershell"])).await;
+    assert!(stdout(&out).contains("Register-ArgumentCompleter"));
+    let out = output(bare(&["completions", "tcsh"])).await;
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = output(bare(&["man"])).await;
+    assert!(out.status.success());
+    let page = stdout(&out);
+    assert!(page.contains(".TH hss-image-sync"), "{page}");
+    assert!(
+        page.contains("Exit status"),
+        "the exit statuses are documented"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_print_as_json_a_table_that_fits_or_text() {
+    let emulator = Emulator::new().start().await.unwrap();
+    let out = output(against(&emulator, &["registries", "list"])).await;
+    assert!(out.status.success());
+    let json: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json.len(), 3);
+    // Each result names its target.
+    assert!(
+        json.iter()
+            .all(|r| r["project_id"] == emulator.project_id())
+    );
+
+    let mut table = against(&emulator, &["registries", "list", "--output", "table"]);
+    table.env("COLUMNS", "100");
+    let out = output(table).await;
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.lines().count() > 3, "{text}");
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "wider than the terminal: {line}"
+        );
+    }
+    assert!(text.contains("registry_type"), "{text}");
+
+    let out = output(against(
+        &emulator,
+        &["registries", "list", "--output", "text"],
+    ))
+    .await;
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.lines().all(|l| l.contains("registry_type=")), "{text}");
+}
+
+#[tokio::test]
+async fn in_json_mode_errors_are_json_on_stdout_too() {
+    let out = output(bare(&[
+        "sync",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--regions",
+        "mars-1",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let error: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["error"]["exit_status"], 2);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--regions"),
+        "{error}"
+    );
+    let out = output(bare(&[
+        "sync",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--regions",
+        "mars-1",
+        "--output",
+        "text",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "text mode: errors on stderr only");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_names_its_section_of_the_credentials_file() {
+    let emulator = Emulator::new().start().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("hss-cli-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("credentials");
+    std::fs::write(
+        &file,
+        format!(
+            "[basic]\nak = WRONGWRONGWRONGAK\nsk = wrong-secret-key-000000\nproject_id = {0}\n\n\
+             [work]\nak = {DEMO_ACCESS_KEY}\nsk = {DEMO_SECRET_KEY}\nproject_id = {0}\n",
+            emulator.project_id()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let run = |args: &[&str]| {
+        let mut command = bare(args);
+        command
+            .env("HUAWEICLOUD_SDK_CREDENTIALS_FILE", &file)
+            .args(["--endpoint", &emulator.endpoint()]);
+        command
+    };
+    let out = output(run(&["registries", "list", "--profile", "work"])).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = output(run(&["registries", "list"])).await;
+    assert_eq!(out.status.code(), Some(1), "[basic]'s keys are refused");
+    let out = output(run(&["registries", "list", "--profile", "nope"])).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[nope]"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

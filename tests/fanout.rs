@@ -1,0 +1,472 @@
+//! `sync` over every project and region, `--wait`, `--journal`, `--rate`, Ctrl-C and the exit
+//! statuses: the CLI as a process against an emulator of a whole account in this process
+//! (127.0.0.1), whose counts say which project was synced how often.
+
+use hss_image_sync::emulator::{
+    DEMO_ACCESS_KEY, DEMO_SECRET_KEY, Emulator, RunningEmulator, default_registries,
+};
+use serde_json::Value;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hss-image-sync");
+
+/// The CLI with the emulator's keys, every call (HSS and IAM) to the emulator.
+fn cli(emulator: &RunningEmulator, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("HUAWEICLOUD_SDK_AK", DEMO_ACCESS_KEY)
+        .env("HUAWEICLOUD_SDK_SK", DEMO_SECRET_KEY)
+        .env("HUAWEICLOUD_SDK_METADATA_ENDPOINT", "http://127.0.0.1:9")
+        .env("HOME", std::env::temp_dir())
+        .args(args)
+        .args(["--region", "cn-north-4"])
+        .args(["--endpoint", &emulator.endpoint()])
+        .args(["--iam-endpoint", &emulator.endpoint()])
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+async fn run(emulator: &RunningEmulator, args: &[&str]) -> Output {
+    cli(emulator, args).output().await.unwrap()
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The projects `--all-projects` covers: the account's, less IAM's `MOS`.
+fn covered(emulator: &RunningEmulator) -> Vec<String> {
+    emulator
+        .account_projects()
+        .into_iter()
+        .filter(|p| hss_image_sync::region::known(&p.region).is_some())
+        .map(|p| p.id)
+        .collect()
+}
+
+fn creates(emulator: &RunningEmulator, project: &str) -> u64 {
+    emulator
+        .project_calls()
+        .get(project)
+        .map_or(0, |calls| calls.create)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_lists_its_projects_by_region() {
+    let emulator = Emulator::new().projects(40).start().await.unwrap();
+    let client = emulator.client_builder().build().unwrap();
+    let listed = client.account_projects().await.unwrap();
+    let expected = covered(&emulator);
+    assert_eq!(listed.len(), expected.len());
+    assert!(listed.iter().all(|p| expected.contains(&p.id)));
+    let subs: Vec<_> = listed.iter().filter(|p| p.is_sub_project()).collect();
+    assert!(!subs.is_empty());
+    for sub in subs {
+        let parent = listed
+            .iter()
+            .find(|p| Some(&p.id) == sub.parent_id.as_ref())
+            .unwrap();
+        assert_eq!(parent.region, sub.region);
+        assert_eq!(parent.name, parent.region);
+    }
+
+    let out = run(
+        &emulator,
+        &["projects", "--regions", "cn-north-4,ap-southeast-1"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let wanted = listed
+        .iter()
+        .filter(|p| p.region == "cn-north-4" || p.region == "ap-southeast-1")
+        .count();
+    assert_eq!(shown.len(), wanted);
+    assert!(
+        shown
+            .iter()
+            .all(|p| p["project_id"].is_string() && p["region"].is_string())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_project_is_synced_once_and_one_failing_project_hides_nothing() {
+    // Project IDs follow from the account's size: learnt from a first emulator.
+    let projects = covered(&Emulator::new().projects(24).start().await.unwrap());
+    let failing = projects[5].clone();
+    let emulator = Emulator::new()
+        .projects(24)
+        .fail_project(&failing)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(covered(&emulator), projects);
+    let out = run(
+        &emulator,
+        &[
+            "sync",
+            "--all-projects",
+            "--rate",
+            "off",
+            "--concurrency",
+            "4",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    for project in &projects {
+        let expected = u64::from(project != &failing);
+        assert_eq!(creates(&emulator, project), expected, "{project}");
+    }
+    let lines = lines(&out);
+    let (summary, targets) = lines.split_last().unwrap();
+    assert_eq!(targets.len(), projects.len());
+    for line in targets {
+        assert_eq!(line["operation"], "CreateImageSynchronizeTask");
+        assert!(line["region"].is_string() && line["project_id"].is_string());
+        let expected = if line["project_id"] == failing.as_str() {
+            "failed"
+        } else {
+            "synced"
+        };
+        assert_eq!(line["outcome"], expected, "{line}");
+    }
+    let failed = targets.iter().find(|l| l["outcome"] == "failed").unwrap();
+    assert_eq!(failed["error"]["status"], 403);
+    assert_eq!(failed["error"]["exit_status"], 1);
+    let summary = &summary["summary"];
+    assert_eq!(summary["targets"], projects.len());
+    assert_eq!(summary["outcomes"]["synced"], projects.len() - 1);
+    assert_eq!(summary["outcomes"]["failed"], 1);
+    assert_eq!(summary["exit_status"], 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regions_and_project_lists_pick_their_targets() {
+    let emulator = Emulator::new().projects(40).start().await.unwrap();
+    let accounts = emulator.account_projects();
+    let own = |region: &str| {
+        accounts
+            .iter()
+            .find(|p| p.name == region)
+            .map(|p| p.id.clone())
+            .unwrap()
+    };
+    let out = run(
+        &emulator,
+        &[
+            "sync",
+            "--regions",
+            "cn-north-4,ap-southeast-1",
+            "--rate",
+            "off",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let synced: Vec<(String, String)> = lines(&out)
+        .iter()
+        .filter(|l| l["outcome"] == "synced")
+        .map(|l| {
+            (
+                l["region"].as_str().unwrap().to_owned(),
+                l["project_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(synced.len(), 2, "region projects only: {synced:?}");
+    assert!(synced.contains(&("cn-north-4".into(), own("cn-north-4"))));
+    assert!(synced.contains(&("ap-southeast-1".into(), own("ap-southeast-1"))));
+
+    let (a, b) = (own("cn-north-4"), own("cn-east-3"));
+    let both = format!("{a},{b}");
+    let out = run(
+        &emulator,
+        &[
+            "sync",
+            "--project-id",
+            &both,
+            "--rate",
+            "off",
+            "--output",
+            "text",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("project_id={a}")) && text.contains(&format!("project_id={b}")),
+        "{text}"
+    );
+    assert!(text.contains("2 targets"), "{text}");
+    assert_eq!(creates(&emulator, &b), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_ends_done_failed_or_given_up_with_its_exit_status() {
+    let failing = default_registries()[1].clone();
+    let emulator = Emulator::new()
+        .task_duration(Duration::from_millis(1500))
+        .start()
+        .await
+        .unwrap();
+    let fast = ["--rate", "off", "--poll-min", "0.1", "--poll-max", "0.3"];
+    let out = run(&emulator, &[&["sync", "--wait"][..], &fast].concat()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result = lines(&out).pop().unwrap();
+    assert_eq!(result["outcome"], "done");
+    assert_eq!(result["registries_ok"], 3);
+    assert_eq!(result["task_status"], 100);
+    // Off a terminal: one JSON line per change on stderr, the percent growing.
+    let progress: Vec<Value> = stderr(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["event"] == "progress")
+        .collect();
+    assert!(progress.len() >= 2, "{}", stderr(&out));
+    assert!(
+        progress
+            .windows(2)
+            .all(|w| w[0]["percent"].as_u64() <= w[1]["percent"].as_u64())
+    );
+    assert!(progress.windows(2).all(|w| w[0] != w[1]), "only changes");
+
+    let emulator = Emulator::new()
+        .task_seconds(0)
+        .fail_registry(failing.id.clone().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let out = run(
+        &emulator,
+        &[&["sync", "--wait", "--no-progress"][..], &fast].concat(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let result = lines(&out).pop().unwrap();
+    assert_eq!(result["outcome"], "failed");
+    let failures = result["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(
+        failures[0]["registry_id"],
+        failing.id.clone().unwrap().as_str()
+    );
+    assert!(
+        failures[0]["reason"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty())
+    );
+    assert!(!stderr(&out).contains("\"progress\""), "--no-progress");
+
+    let emulator = Emulator::new().task_seconds(3600).start().await.unwrap();
+    let out = run(
+        &emulator,
+        &[&["sync", "--wait", "--wait-timeout", "1s"][..], &fast].concat(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let result = lines(&out).pop().unwrap();
+    assert_eq!(result["outcome"], "gave_up");
+    assert!(result["task_id"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_limiter_keeps_to_the_rate_and_a_throttling_service_is_still_served() {
+    // Two calls of an operation a second: --rate 60/min spaces them a second apart.
+    let emulator = Emulator::new()
+        .projects(8)
+        .rate_limit_per(2, Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let out = run(
+        &emulator,
+        &[
+            "sync",
+            "--all-projects",
+            "--rate",
+            "60/min",
+            "--concurrency",
+            "8",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let throttled = emulator
+        .exchanges()
+        .iter()
+        .filter(|e| e.status == 429)
+        .count();
+    assert_eq!(throttled, 0, "the limiter kept to the rate");
+    let projects = covered(&emulator);
+    assert!(projects.iter().all(|p| creates(&emulator, p) == 1));
+
+    // No pace: the service throttles, every worker slows down, every target is synced.
+    let emulator = Emulator::new()
+        .projects(8)
+        .rate_limit_per(2, Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let out = run(
+        &emulator,
+        &[
+            "sync",
+            "--all-projects",
+            "--rate",
+            "off",
+            "--concurrency",
+            "8",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let throttled = emulator
+        .exchanges()
+        .iter()
+        .filter(|e| e.status == 429)
+        .count();
+    assert!(throttled > 0, "the service did throttle");
+    let projects = covered(&emulator);
+    assert!(projects.iter().all(|p| creates(&emulator, p) == 1));
+}
+
+/// Starts `sync` and returns it with its stdout lines as they come.
+fn spawn(
+    emulator: &RunningEmulator,
+    args: &[&str],
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+) {
+    let mut child = cli(emulator, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, stdout)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_continues_a_killed_run_without_syncing_twice() {
+    const CONCURRENCY: u64 = 8;
+    let emulator = Emulator::new().projects(1000).start().await.unwrap();
+    let projects = covered(&emulator);
+    let dir = std::env::temp_dir().join(format!("hss-fanout-journal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let journal = dir.join("run.journal");
+    let _ = std::fs::remove_file(&journal);
+    let journal_arg = journal.to_str().unwrap();
+    let args = [
+        "sync",
+        "--all-projects",
+        "--rate",
+        "off",
+        "--concurrency",
+        "8",
+        "--journal",
+        journal_arg,
+    ];
+    let (mut child, mut stdout) = spawn(&emulator, &args);
+    // Kill -9 once a tenth of the targets are done.
+    let mut seen = 0;
+    while seen < projects.len() / 10 {
+        stdout.next_line().await.unwrap().expect("still running");
+        seen += 1;
+    }
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let before: u64 = projects.iter().map(|p| creates(&emulator, p)).sum();
+    assert!(before < projects.len() as u64, "killed in the middle");
+
+    let out = run(&emulator, &args).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let twice = projects
+        .iter()
+        .filter(|p| creates(&emulator, p) == 2)
+        .count() as u64;
+    assert!(
+        projects
+            .iter()
+            .all(|p| (1..=2).contains(&creates(&emulator, p)))
+    );
+    assert!(twice <= CONCURRENCY, "{twice} synced twice");
+    let summary = &lines(&out).pop().unwrap()["summary"];
+    // Every target whose line was printed had been journaled first.
+    assert!(summary["outcomes"]["skipped"].as_u64().unwrap() >= seen as u64);
+
+    // A journal of other targets is refused, and changes nothing.
+    let out = run(
+        &emulator,
+        &[
+            "sync",
+            "--regions",
+            "cn-north-4",
+            "--rate",
+            "off",
+            "--journal",
+            journal_arg,
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("other targets or options"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_starts_no_new_target_and_the_summary_says_what_is_pending() {
+    let emulator = Emulator::new().projects(12).start().await.unwrap();
+    let projects = covered(&emulator);
+    // One Create every 2 s: Ctrl-C comes while most targets wait for their turn.
+    let (mut child, mut stdout) = spawn(
+        &emulator,
+        &[
+            "sync",
+            "--all-projects",
+            "--rate",
+            "30/min",
+            "--concurrency",
+            "2",
+        ],
+    );
+    let first = stdout.next_line().await.unwrap().unwrap();
+    assert!(first.contains("\"synced\""), "{first}");
+    let pid = child.id().unwrap().to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let mut rest = Vec::new();
+    while let Some(line) = stdout.next_line().await.unwrap() {
+        rest.push(line);
+    }
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(130));
+    let summary: Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    let pending = summary["summary"]["pending"].as_array().unwrap().len();
+    let synced: u64 = projects.iter().map(|p| creates(&emulator, p)).sum();
+    assert!(pending > 0);
+    assert_eq!(synced as usize + pending, projects.len(), "{summary}");
+    // In flight at Ctrl-C: at most the concurrency, reported before the summary.
+    assert!(rest.len() - 1 <= 2, "{rest:?}");
+}
