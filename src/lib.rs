@@ -39,6 +39,37 @@
 //! [`HssClient::send`], walked by [`HssClient::pages`], shown by [`HssClient::prepare`]; its
 //! models are in [`types`].
 //!
+//! ## Waiting, and covering an account
+//! [`HssClient::start_sync`] starts a synchronization and notes from when its task is looked
+//! for (the API returns no task ID); [`HssClient::wait_for_sync`] polls that task and its
+//! registries until it ends ([`SyncReport`]), fails ([`WaitError::Failed`], each failure named
+//! with its reason) or the time runs out ([`WaitError::GaveUp`]), reporting [`SyncProgress`] as
+//! it goes and keeping to HSS's budget of 5 calls a minute per API. [`RateLimiter`] paces every
+//! attempt of the clients that share it (one per credential), and slows them all down when HSS
+//! throttles; [`HssClient::account_projects`] lists every project of the account by region, and
+//! [`HssClient::for_project`] points a client at one of them.
+//!
+//! ```no_run
+//! use hss_image_sync::types::CreateImageSynchronizeTaskRequestInfo;
+//! use hss_image_sync::{HssClient, RateLimiter, WaitError};
+//! use std::time::Duration;
+//!
+//! # async fn run(builder: hss_image_sync::HssClientBuilder) -> Result<(), hss_image_sync::Error> {
+//! let client = builder.rate_limiter(RateLimiter::documented()).build()?;
+//! for project in client.account_projects().await? {
+//!     let client = client.for_project(&project.id);
+//!     let all = CreateImageSynchronizeTaskRequestInfo { sync_all_registries: true, registry_info: vec![] };
+//!     let started = client.start_sync(all).await?;
+//!     match client.wait_for_sync(&started).wait(Duration::from_secs(1800)).await {
+//!         Ok(report) => println!("{}: {} registries", project.name, report.registries.len()),
+//!         Err(WaitError::Failed(report)) => eprintln!("{}: {:?}", project.name, report.failures()),
+//!         Err(other) => eprintln!("{}: {other}", project.name),
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## What a call does
 //! - **Checks** every parameter against the spec before sending anything: lengths and enums
 //!   through the generated types, integer ranges through the spec's table

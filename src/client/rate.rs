@@ -22,7 +22,14 @@ const MAX_SPACING: Duration = Duration::from_secs(60);
 /// How long without a throttled answer before the spacing halves.
 const RECOVERY: Duration = Duration::from_secs(60);
 
-/// Paces calls per API; clones share the pace. See the [module docs](self).
+/// Paces calls per API; clones share the pace.
+///
+/// HSS allows each API 5 calls a minute by one user or IP address. A limiter made for one
+/// credential and handed to every client that signs with it (one per region, say) keeps a
+/// whole fan-out inside that budget. Calls are spaced evenly (no burst), so no 60-second
+/// window holds more than the budget. A throttled answer (429, `APIG.0308`) doubles the
+/// spacing of that API for every holder; a minute without one halves it again, down to the
+/// configured pace.
 ///
 /// ```
 /// use hss_image_sync::RateLimiter;
@@ -70,8 +77,8 @@ impl RateLimiter {
         Self::with_spacing(Duration::from_secs(60) / Self::DOCUMENTED_CALLS_PER_MINUTE)
     }
 
-    /// No pace until the service throttles a call; then the spacing grows as described in the
-    /// [module docs](self).
+    /// No pace until the service throttles a call; then the spacing grows as described above
+    /// (from half a second, doubling up to a minute).
     pub fn unlimited() -> Self {
         Self::default()
     }
