@@ -132,16 +132,17 @@ fn in_regions(listed: Vec<Listed>) -> Vec<AccountProject> {
             ok
         })
         .collect();
+    // Each project's region when its name is one (a region's own project), found once.
+    let named: Vec<(&Listed, Option<&'static str>)> =
+        usable.iter().map(|p| (p, region::known(&p.name))).collect();
     let mut projects: Vec<AccountProject> = Vec::new();
     for region in region::REGIONS {
-        for own in usable
-            .iter()
-            .filter(|p| region::known(&p.name) == Some(*region))
-        {
+        for (own, _) in named.iter().filter(|(_, r)| *r == Some(*region)) {
             projects.push(AccountProject::new(&own.id, &own.name, *region));
-            for sub in usable.iter().filter(|p| {
-                region::known(&p.name).is_none() && p.parent_id.as_deref() == Some(own.id.as_str())
-            }) {
+            let subs = named
+                .iter()
+                .filter(|(p, r)| r.is_none() && p.parent_id.as_deref() == Some(own.id.as_str()));
+            for (sub, _) in subs {
                 projects.push(AccountProject {
                     parent_id: Some(own.id.clone()),
                     ..AccountProject::new(&sub.id, &sub.name, *region)

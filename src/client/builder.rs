@@ -43,6 +43,8 @@ pub struct HssClientBuilder {
     time_source: Option<TimeSource>,
     extra_roots: Vec<ExtraRoots>,
     rate_limiter: Option<super::RateLimiter>,
+    /// Another client's HTTP client (its connection pool and TLS setup), to reuse.
+    connections: Option<reqwest::Client>,
 }
 
 impl std::fmt::Debug for HssClientBuilder {
@@ -224,6 +226,15 @@ impl HssClientBuilder {
         self
     }
 
+    /// Reuses `client`'s connections (its HTTP client: pool, TLS setup, connect timeout and
+    /// extra roots) instead of making new ones: for clients of several regions whose calls go
+    /// to one endpoint (a proxy), which would otherwise each open their own.
+    pub fn connections_of(mut self, client: &HssClient) -> Self {
+        use progenitor_client::ClientInfo as _;
+        self.connections = Some(client.inner.client().clone());
+        self
+    }
+
     /// The clock used for `X-Sdk-Date` (default: the system clock). For tests and replays.
     pub fn time_source(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.time_source = Some(Arc::new(now));
@@ -298,11 +309,13 @@ impl HssClientBuilder {
                 });
             }
         }
-        let roots = extra_roots(&self.extra_roots)?;
-        let http = http_client(
-            self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-            roots,
-        )?;
+        let http = match self.connections {
+            Some(shared) => shared,
+            None => http_client(
+                self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+                extra_roots(&self.extra_roots)?,
+            )?,
+        };
         let state = HookState {
             auth,
             signing,

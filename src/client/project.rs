@@ -145,19 +145,18 @@ impl HssClient {
         &self,
         requested: Option<&str>,
     ) -> Result<(String, ProjectSource), Error> {
-        within_deadline(self.total_timeout, self.find_project_id(requested)).await
-    }
-
-    async fn find_project_id(
-        &self,
-        requested: Option<&str>,
-    ) -> Result<(String, ProjectSource), Error> {
+        // Given on the request or the client: nothing to fetch, no deadline to set.
         if let Some(id) = requested {
             return Ok((id.to_owned(), ProjectSource::Request));
         }
         if let Some(id) = &self.project_id {
             return Ok((id.clone(), ProjectSource::Client));
         }
+        within_deadline(self.total_timeout, self.find_project_id()).await
+    }
+
+    /// The credentials' project, else IAM's for the region.
+    async fn find_project_id(&self) -> Result<(String, ProjectSource), Error> {
         super::call::require_runtime()?;
         let creds = self
             .hooks()

@@ -328,31 +328,40 @@ impl<'a> SyncWaiter<'a> {
 
     /// Polls until the task ends or `max_wait` runs out: `Ok` when the task and every
     /// registry finished, else a [`WaitError`] saying which failed, or that waiting gave up.
-    pub async fn wait(mut self, max_wait: Duration) -> Result<SyncReport, WaitError> {
+    pub async fn wait(self, max_wait: Duration) -> Result<SyncReport, WaitError> {
+        // Taken apart, so that the future holds no shared borrow of the progress hook (it need
+        // not be `Sync` for the wait to run on any thread).
+        let SyncWaiter {
+            client: own_client,
+            started,
+            min_delay,
+            max_delay,
+            mut on_progress,
+        } = self;
         let begun = Instant::now();
         // Not inside a call: a deadline of its own, `max_wait` from now.
         let deadline = super::project::deadline(max_wait);
         // Every attempt keeps to a budget: the client's limiter (shared, say, by a fan-out),
         // else the documented one, for this wait alone.
         let paced;
-        let client = match self.client.rate_limiter {
-            Some(_) => self.client,
+        let client = match own_client.rate_limiter {
+            Some(_) => own_client,
             None => {
                 paced = HssClient {
                     rate_limiter: Some(RateLimiter::documented()),
-                    ..self.client.clone()
+                    ..own_client.clone()
                 };
                 &paced
             }
         };
-        let min_delay = self.min_delay.min(self.max_delay);
+        let min_delay = min_delay.min(max_delay);
         let mut delay = min_delay;
         let mut polls = 0u32;
         let mut task_id: Option<String> = None;
         let mut last: Option<SyncProgress> = None;
         loop {
             polls += 1;
-            let poll = self.poll(client, task_id.as_deref());
+            let poll = poll(client, &started, task_id.as_deref());
             let outcome = tokio::time::timeout_at(deadline, poll).await;
             let elapsed = begun.elapsed();
             let gave_up = |last| WaitError::GaveUp {
@@ -364,13 +373,13 @@ impl<'a> SyncWaiter<'a> {
                 Ok(Ok(Poll { task, registries })) => {
                     let progress = progress(task.as_ref(), &registries, elapsed, polls);
                     task_id = progress.task_id.clone();
-                    if let Some(hook) = &mut self.on_progress {
+                    if let Some(hook) = &mut on_progress {
                         hook(&progress);
                     }
                     last = Some(progress);
                     if let Some(task) = task.filter(ended) {
                         let report = SyncReport {
-                            project_id: self.started.project_id.clone(),
+                            project_id: started.project_id.clone(),
                             task,
                             registries,
                             elapsed,
@@ -382,11 +391,11 @@ impl<'a> SyncWaiter<'a> {
                             Err(WaitError::Failed(Box::new(report)))
                         };
                     }
-                    delay = next_delay(delay, min_delay, self.max_delay);
+                    delay = next_delay(delay, min_delay, max_delay);
                 }
                 Ok(Err(error)) if error.is_retryable() => {
                     tracing::warn!("poll failed, waiting longer: {error}");
-                    delay = (delay * 2).min(self.max_delay.max(min_delay));
+                    delay = (delay * 2).min(max_delay.max(min_delay));
                 }
                 Ok(Err(error)) => return Err(WaitError::Call(error)),
             }
@@ -400,72 +409,78 @@ impl<'a> SyncWaiter<'a> {
             tokio::time::sleep(jitter(delay, min_delay).min(left)).await;
         }
     }
+}
 
-    /// `operation` in the started task's project.
-    fn in_project<O: super::Operation>(&self, operation: O) -> O {
-        operation.in_project(
-            &self.started.project_id,
-            self.client.enterprise_project_id.as_deref(),
-        )
-    }
-
-    /// One poll: the task (found among the project's `manualSync` tasks while its ID is not
-    /// known) and, once found, its registries.
-    async fn poll(&self, client: &HssClient, task_id: Option<&str>) -> Result<Poll, Error> {
-        let list = self.in_project(
-            client
-                .operations()
-                .list_image_scan_task()
-                .type_(TaskKind::ImageSync)
-                .task_type(TaskType::ManualSync),
-        );
-        let task = match task_id {
-            Some(id) => {
-                let answer = client.send(list.task_id(id)).await?;
-                answer
-                    .value
-                    .data_list
-                    .into_iter()
-                    .find(|t| t.task_id.as_deref() == Some(id))
-            }
-            None => {
-                let not_before = millis(self.started.not_before);
-                let mut newest: Option<ImageScanTaskInfo> = None;
-                let mut pages = std::pin::pin!(client.pages(list));
-                while let Some(page) = pages.try_next().await? {
-                    for task in page.value {
-                        let begin = task.begin_time.unwrap_or(i64::MIN);
-                        if task.task_id.is_some()
-                            && begin >= not_before
-                            && newest
-                                .as_ref()
-                                .is_none_or(|n| begin >= n.begin_time.unwrap_or(i64::MIN))
-                        {
-                            newest = Some(task);
-                        }
+/// One poll: the task (found among the project's `manualSync` tasks while its ID is not
+/// known) and, once found, its registries.
+async fn poll(
+    client: &HssClient,
+    started: &SyncStarted,
+    task_id: Option<&str>,
+) -> Result<Poll, Error> {
+    let list = in_project(
+        client,
+        started,
+        client
+            .operations()
+            .list_image_scan_task()
+            .type_(TaskKind::ImageSync)
+            .task_type(TaskType::ManualSync),
+    );
+    let task = match task_id {
+        Some(id) => {
+            let answer = client.send(list.task_id(id)).await?;
+            answer
+                .value
+                .data_list
+                .into_iter()
+                .find(|t| t.task_id.as_deref() == Some(id))
+        }
+        None => {
+            let not_before = millis(started.not_before);
+            let mut newest: Option<ImageScanTaskInfo> = None;
+            let mut pages = std::pin::pin!(client.pages(list));
+            while let Some(page) = pages.try_next().await? {
+                for task in page.value {
+                    let begin = task.begin_time.unwrap_or(i64::MIN);
+                    if task.task_id.is_some()
+                        && begin >= not_before
+                        && newest
+                            .as_ref()
+                            .is_none_or(|n| begin >= n.begin_time.unwrap_or(i64::MIN))
+                    {
+                        newest = Some(task);
                     }
                 }
-                newest
             }
-        };
-        let Some(id) = task.as_ref().and_then(|t| t.task_id.clone()) else {
-            return Ok(Poll {
-                task,
-                registries: Vec::new(),
-            });
-        };
-        let registries =
-            self.in_project(client.operations().list_associate_registries().task_id(id));
-        let mut all = Vec::new();
-        let mut pages = std::pin::pin!(client.pages(registries));
-        while let Some(page) = pages.try_next().await? {
-            all.extend(page.value);
+            newest
         }
-        Ok(Poll {
+    };
+    let Some(id) = task.as_ref().and_then(|t| t.task_id.clone()) else {
+        return Ok(Poll {
             task,
-            registries: all,
-        })
+            registries: Vec::new(),
+        });
+    };
+    let registries = in_project(
+        client,
+        started,
+        client.operations().list_associate_registries().task_id(id),
+    );
+    let mut all = Vec::new();
+    let mut pages = std::pin::pin!(client.pages(registries));
+    while let Some(page) = pages.try_next().await? {
+        all.extend(page.value);
     }
+    Ok(Poll {
+        task,
+        registries: all,
+    })
+}
+
+/// `operation` in the started task's project.
+fn in_project<O: super::Operation>(client: &HssClient, started: &SyncStarted, operation: O) -> O {
+    operation.in_project(&started.project_id, client.enterprise_project_id.as_deref())
 }
 
 /// What one poll saw.

@@ -126,7 +126,13 @@ impl FanOut {
                     if stop.load(Ordering::SeqCst) {
                         return Err(target);
                     }
-                    Ok(run.one(target).await)
+                    // A task of its own, so that targets in flight use every worker thread.
+                    let key = target.clone();
+                    match tokio::spawn(async move { run.one(target).await }).await {
+                        Ok(ended) => Ok(ended),
+                        // Only a panic ends a task early; the target is reported as not done.
+                        Err(_) => Err(key),
+                    }
                 }
             })
             .buffer_unordered(run.concurrency.max(1));
@@ -370,7 +376,7 @@ fn print_summary(ended: &[Ended], pending: &[Target], elapsed: Duration, status:
                 "targets": ended.len() + pending.len(),
                 "outcomes": counts,
                 "pending": pending_keys,
-                "duration_s": elapsed.as_secs(),
+                "duration_s": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
                 "exit_status": status,
             }
         })),

@@ -215,11 +215,16 @@ async fn many(mut args: SyncArgs, coverage: Coverage) -> ExitCode {
         if clients.contains_key(&target.region) {
             continue;
         }
+        // One connection pool for every region: their calls may all go to one endpoint.
         let client =
             if Some(target.region.as_str()) == region.as_deref() || target.region.is_empty() {
                 Ok(base.clone())
             } else {
-                builder.clone().region(&target.region).build()
+                builder
+                    .clone()
+                    .region(&target.region)
+                    .connections_of(&base)
+                    .build()
             };
         match client {
             Ok(client) => clients.insert(target.region.clone(), client),
