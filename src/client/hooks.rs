@@ -219,6 +219,18 @@ impl HookState {
     }
 }
 
+/// The names outside the HTTP standard that the wire form and the signer write, lowercase:
+/// made with [`HeaderName::from_static`], which neither copies them nor makes reqwest's
+/// per-request clone of the headers copy them again (a name parsed from text is a fresh
+/// buffer, copied at that clone). Any other name is parsed.
+const OWN_NAMES: [&str; 5] = [
+    "x-sdk-date",
+    "x-project-id",
+    "x-security-token",
+    "x-auth-token",
+    "x-sdk-content-sha256",
+];
+
 /// Puts `headers` into `map`, replacing what it held, as they are sent: raw UTF-8 bytes (the
 /// text that was signed is the text that is sent), secret ones marked sensitive so that no
 /// HTTP-level logging prints them.
@@ -229,7 +241,10 @@ pub(super) fn fill_headers<'a>(
     map.clear();
     for (name, value) in headers {
         let invalid = || SigningError::InvalidHeaderValue(name.to_ascii_lowercase());
-        let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+        let header_name = match OWN_NAMES.iter().find(|own| own.eq_ignore_ascii_case(name)) {
+            Some(own) => HeaderName::from_static(own),
+            None => HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?,
+        };
         let mut header_value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| invalid())?;
         header_value.set_sensitive(signer::is_sensitive_header(name));
         map.append(header_name, header_value);
@@ -421,6 +436,26 @@ mod tests {
         );
         assert!(logs.contains("x-security-token:******"), "{logs}");
         assert!(!logs.contains("token-value"), "{logs}");
+    }
+
+    /// The names made without parsing are the names parsing makes, whatever the case given.
+    #[test]
+    fn own_names_are_the_parsed_names() {
+        for own in OWN_NAMES {
+            let given = own.to_ascii_uppercase();
+            let mut map = HeaderMap::new();
+            fill_headers(&mut map, [(given.as_str(), "v")].into_iter()).unwrap();
+            let (name, _) = map.iter().next().unwrap();
+            assert_eq!(*name, HeaderName::from_bytes(given.as_bytes()).unwrap());
+            assert_eq!(name.as_str(), own);
+        }
+        for name in [
+            signer::DATE_HEADER,
+            signer::CONTENT_HASH_HEADER,
+            "X-Project-Id",
+        ] {
+            assert!(OWN_NAMES.contains(&name.to_ascii_lowercase().as_str()));
+        }
     }
 
     #[test]
