@@ -249,15 +249,24 @@ impl HssClient {
         // The `post` hook noted it for this answer.
         let request_id = context::with(|call| call.request_id.take())
             .flatten()
-            .or_else(|| request_id(answer.headers()))
-            .map(|id| self.mask(id));
-        tracing::info!(status = answer.status().as_u16(), request_id, "answer");
+            .or_else(|| request_id(answer.headers()));
+        let status = answer.status().as_u16();
         let value = answer.into_inner();
+        let json = serde_json::to_string(&value).ok();
+        // One look at the secrets for both (the worker threads share their lock).
+        let (request_id, echoed) = self.with_secrets(|secrets| {
+            let echoed = json.as_deref().is_some_and(|json| {
+                secrets
+                    .into_iter()
+                    .flatten()
+                    .any(|secret| holds(json, secret))
+            });
+            (request_id.map(|id| masked(id, secrets)), echoed)
+        });
+        tracing::info!(status, request_id, "answer");
         // Decoded again only when its text holds a secret: rare, and then masked.
-        let value = match serde_json::to_string(&value) {
-            Ok(json) if self.holds_secret(&json) => {
-                serde_json::from_str(&self.mask(json)).unwrap_or(value)
-            }
+        let value = match json {
+            Some(json) if echoed => serde_json::from_str(&self.mask(json)).unwrap_or(value),
             _ => value,
         };
         Response {
@@ -374,12 +383,6 @@ impl HssClient {
             return text;
         }
         self.with_secrets(|secrets| masked(text, secrets))
-    }
-
-    /// Whether `text` holds one of our secrets that [`mask`](Self::mask) would mask.
-    fn holds_secret(&self, text: &str) -> bool {
-        text.len() >= MIN_MASKED_SECRET_LEN
-            && self.with_secrets(|secrets| secrets.into_iter().flatten().any(|s| holds(text, s)))
     }
 
     /// `f` on the secrets an answer could echo: the IAM token, or the SK and security token.

@@ -181,30 +181,47 @@ fn python_style_json(compact: &[u8], out: &mut Vec<u8>) {
     // for the usual body at once instead of growing the buffer as it is written.
     out.reserve(compact.len() + compact.len() / 4 + 16);
     let (mut in_string, mut escaped) = (false, false);
-    for c in text.chars() {
-        if in_string {
-            if escaped {
+    // Byte by byte: JSON's structure is ASCII; a non-ASCII character is taken whole.
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(&b) = bytes.get(at) {
+        if !b.is_ascii() {
+            let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else {
+                break;
+            };
+            at += c.len_utf8();
+            if in_string {
                 escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-            if c.is_ascii() && c != '\u{7f}' {
-                out.push(c as u8);
-            } else {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
                     use std::io::Write;
                     let _ = write!(out, "\\u{unit:04x}");
                 }
+            } else {
+                push(out, c);
             }
             continue;
         }
-        push(out, c);
-        match c {
-            '"' => in_string = true,
-            ',' | ':' => out.push(b' '),
+        at += 1;
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            if b == 0x7f {
+                out.extend_from_slice(b"\\u007f");
+            } else {
+                out.push(b);
+            }
+            continue;
+        }
+        out.push(b);
+        match b {
+            b'"' => in_string = true,
+            b',' | b':' => out.push(b' '),
             _ => {}
         }
     }
