@@ -245,11 +245,47 @@ pub(super) fn fill_headers<'a>(
             Some(own) => HeaderName::from_static(own),
             None => HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?,
         };
-        let mut header_value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| invalid())?;
+        let mut header_value =
+            HeaderValue::from_maybe_shared(value_bytes(value.as_bytes())).map_err(|_| invalid())?;
         header_value.set_sensitive(signer::is_sensitive_header(name));
         map.append(header_name, header_value);
     }
     Ok(())
+}
+
+/// A header value's bytes, for a `HeaderValue` that reqwest's clone of every request's headers
+/// (before sending) shares instead of copying: a value of up to 256 bytes (every value this
+/// crate sends but a long IAM token) lies in one allocation with its reference count
+/// ([`bytes::Bytes::from_owner`]), where a plain copy is copied again into a shared buffer at
+/// its first clone. Wiped when the last reference goes, since it may be a secret.
+fn value_bytes(value: &[u8]) -> bytes::Bytes {
+    struct Inline<const N: usize> {
+        len: usize,
+        bytes: [u8; N],
+    }
+    impl<const N: usize> AsRef<[u8]> for Inline<N> {
+        fn as_ref(&self) -> &[u8] {
+            &self.bytes[..self.len]
+        }
+    }
+    impl<const N: usize> Drop for Inline<N> {
+        fn drop(&mut self) {
+            self.bytes[..self.len].zeroize();
+        }
+    }
+    fn inline<const N: usize>(value: &[u8]) -> bytes::Bytes {
+        let mut inline = Inline {
+            len: value.len(),
+            bytes: [0; N],
+        };
+        inline.bytes[..value.len()].copy_from_slice(value);
+        bytes::Bytes::from_owner(inline)
+    }
+    match value.len() {
+        0..=64 => inline::<64>(value),
+        65..=256 => inline::<256>(value),
+        _ => bytes::Bytes::copy_from_slice(value),
+    }
 }
 
 /// The answer of one attempt, its body capped.
@@ -436,6 +472,22 @@ mod tests {
         );
         assert!(logs.contains("x-security-token:******"), "{logs}");
         assert!(!logs.contains("token-value"), "{logs}");
+    }
+
+    /// Values of every length, across the inline sizes, are sent as given.
+    #[test]
+    fn values_are_their_bytes_at_every_size() {
+        for len in [0, 1, 63, 64, 65, 255, 256, 257, 40_000] {
+            let value: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            let bytes = value_bytes(value.as_bytes());
+            assert_eq!(&bytes[..], value.as_bytes(), "{len}");
+            let mut map = HeaderMap::new();
+            fill_headers(&mut map, [("X-Long", value.as_str())].into_iter()).unwrap();
+            let cloned = map.clone();
+            assert_eq!(cloned["x-long"].as_bytes(), value.as_bytes(), "{len}");
+        }
     }
 
     /// The names made without parsing are the names parsing makes, whatever the case given.
