@@ -99,6 +99,11 @@ fn matches_path<'p>(
             return false;
         };
         match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            // Unreserved characters decode to themselves (the usual project ID): no pass.
+            Some(name) if s.bytes().all(crate::signer::is_unreserved) => match s {
+                "" | "." | ".." => return false,
+                value => param(name, std::borrow::Cow::Borrowed(value)),
+            },
             Some(name) => match percent_encoding::percent_decode_str(s).decode_utf8() {
                 Ok(value) if !matches!(&*value, "" | "." | "..") => param(name, value),
                 _ => return false,
