@@ -132,6 +132,64 @@ mod codegen {
         }
     }
 
+    /// Removes typify's per-model builders (`types::builder::X` and `X::builder()`) that no
+    /// operation builder uses. progenitor's builder style stores an operation's body as the
+    /// body model's builder, so those stay; the others (every answer model's) are code that
+    /// each user compiles and nothing calls: a model is built as a struct literal.
+    pub fn prune_model_builders(code: &str, file: &mut syn::File) {
+        // The operation builders name the ones they use in full: `types :: builder :: X`.
+        let used: std::collections::BTreeSet<&str> = code
+            .split("types :: builder :: ")
+            .skip(1)
+            .filter_map(|rest| {
+                let end = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                (end > 0).then(|| &rest[..end])
+            })
+            .collect();
+        let kept = |ty: &syn::Type| match ty {
+            syn::Type::Path(path) => path
+                .path
+                .segments
+                .last()
+                .is_none_or(|last| used.contains(last.ident.to_string().as_str())),
+            _ => true,
+        };
+        for item in &mut file.items {
+            let syn::Item::Mod(types) = item else {
+                continue;
+            };
+            if types.ident != "types" {
+                continue;
+            }
+            let Some((_, items)) = types.content.as_mut() else {
+                continue;
+            };
+            for item in items.iter_mut() {
+                match item {
+                    syn::Item::Mod(builders) if builders.ident == "builder" => {
+                        if let Some((_, items)) = builders.content.as_mut() {
+                            items.retain(|item| match item {
+                                syn::Item::Struct(s) => used.contains(s.ident.to_string().as_str()),
+                                syn::Item::Impl(i) => kept(&i.self_ty),
+                                _ => true,
+                            });
+                        }
+                    }
+                    // `impl X { pub fn builder() -> builder::X }`
+                    syn::Item::Impl(i) if i.trait_.is_none() && !kept(&i.self_ty) => {
+                        i.items.retain(|item| {
+                            !matches!(item, syn::ImplItem::Fn(f) if f.sig.ident == "builder")
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            items.retain(|item| !matches!(item, syn::Item::Impl(i) if i.trait_.is_none() && i.items.is_empty()));
+        }
+    }
+
     /// A field's JSON name: its `#[serde(rename = "..")]`, else its identifier.
     fn wire_name(field: &syn::Field) -> String {
         let mut renamed = None;
@@ -184,6 +242,7 @@ mod codegen {
         let mut file: syn::File = syn::parse_str(&code)
             .unwrap_or_else(|e| super::fail(&format!("generated code does not parse: {e}")));
         spec_field_order(&spec, &mut file);
+        prune_model_builders(&code, &mut file);
         let code = format!("{header}\n{}", prettyplease::unparse(&file));
         let out =
             PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("client.rs");

@@ -256,21 +256,30 @@ impl HssClient {
         &self,
         answer: ResponseValue<T>,
     ) -> Response<T> {
-        let request_id = request_id(answer.headers()).map(|id| self.mask(id));
+        // The `post` hook noted it for this answer.
+        let request_id = context::with(|call| call.request_id.take())
+            .flatten()
+            .or_else(|| request_id(answer.headers()));
+        let status = answer.status().as_u16();
         let server_date = header(answer.headers(), reqwest::header::DATE)
             .and_then(|date| httpdate::parse_http_date(date.trim()).ok());
-        tracing::info!(status = answer.status().as_u16(), request_id, "answer");
         let value = answer.into_inner();
-        let value = match serde_json::to_string(&value) {
-            Ok(json) => {
-                let masked = self.mask(json.as_str());
-                if masked == json {
-                    value
-                } else {
-                    serde_json::from_str(&masked).unwrap_or(value)
-                }
-            }
-            Err(_) => value,
+        let json = serde_json::to_string(&value).ok();
+        // One look at the secrets for both (the worker threads share their lock).
+        let (request_id, echoed) = self.with_secrets(|secrets| {
+            let echoed = json.as_deref().is_some_and(|json| {
+                secrets
+                    .into_iter()
+                    .flatten()
+                    .any(|secret| holds(json, secret))
+            });
+            (request_id.map(|id| masked(id, secrets)), echoed)
+        });
+        tracing::info!(status, request_id, "answer");
+        // Decoded again only when its text holds a secret: rare, and then masked.
+        let value = match json {
+            Some(json) if echoed => serde_json::from_str(&self.mask(json)).unwrap_or(value),
+            _ => value,
         };
         Response {
             value,
@@ -386,16 +395,18 @@ impl HssClient {
         if text.len() < MIN_MASKED_SECRET_LEN {
             return text;
         }
+        self.with_secrets(|secrets| masked(text, secrets))
+    }
+
+    /// `f` on the secrets an answer could echo: the IAM token, or the SK and security token.
+    fn with_secrets<R>(&self, f: impl FnOnce([Option<&str>; 2]) -> R) -> R {
         match &self.hooks().auth {
-            Auth::Token(token) => masked(text, [Some(token.expose()), None]),
+            Auth::Token(token) => f([Some(token.expose()), None]),
             Auth::AkSk(cache) => cache.with_current(|creds| {
-                masked(
-                    text,
-                    [
-                        creds.map(|c| c.secret_access_key().expose_secret()),
-                        creds.and_then(|c| c.security_token().map(|t| t.expose_secret())),
-                    ],
-                )
+                f([
+                    creds.map(|c| c.secret_access_key().expose_secret()),
+                    creds.and_then(|c| c.security_token().map(|t| t.expose_secret())),
+                ])
             }),
         }
     }
@@ -404,16 +415,22 @@ impl HssClient {
 /// `text` with each of `secrets` long enough to mask replaced by [`MASK`](crate::signer::MASK).
 fn masked(text: String, secrets: [Option<&str>; 2]) -> String {
     let mut masked = text;
-    for secret in secrets
-        .into_iter()
-        .flatten()
-        .filter(|s| s.len() >= MIN_MASKED_SECRET_LEN)
-    {
-        if masked.contains(secret) {
+    for secret in secrets.into_iter().flatten() {
+        if holds(&masked, secret) {
             masked = masked.replace(secret, crate::signer::MASK);
         }
     }
     masked
+}
+
+/// Whether `text` holds `secret`, when it is long enough to mask. A byte scan: the texts are
+/// short, and `str::contains` prepares a search table for each secret first.
+fn holds(text: &str, secret: &str) -> bool {
+    let (text, secret) = (text.as_bytes(), secret.as_bytes());
+    secret.len() >= MIN_MASKED_SECRET_LEN
+        && text
+            .windows(secret.len())
+            .any(|window| window[0] == secret[0] && window == secret)
 }
 
 /// A failure in a few words, for a retry notice: `HTTP 503 (unavailable)`, or the root cause of

@@ -219,6 +219,18 @@ impl HookState {
     }
 }
 
+/// The names outside the HTTP standard that the wire form and the signer write, lowercase:
+/// made with [`HeaderName::from_static`], which neither copies them nor makes reqwest's
+/// per-request clone of the headers copy them again (a name parsed from text is a fresh
+/// buffer, copied at that clone). Any other name is parsed.
+const OWN_NAMES: [&str; 5] = [
+    "x-sdk-date",
+    "x-project-id",
+    "x-security-token",
+    "x-auth-token",
+    "x-sdk-content-sha256",
+];
+
 /// Puts `headers` into `map`, replacing what it held, as they are sent: raw UTF-8 bytes (the
 /// text that was signed is the text that is sent), secret ones marked sensitive so that no
 /// HTTP-level logging prints them.
@@ -229,12 +241,51 @@ pub(super) fn fill_headers<'a>(
     map.clear();
     for (name, value) in headers {
         let invalid = || SigningError::InvalidHeaderValue(name.to_ascii_lowercase());
-        let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
-        let mut header_value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| invalid())?;
+        let header_name = match OWN_NAMES.iter().find(|own| own.eq_ignore_ascii_case(name)) {
+            Some(own) => HeaderName::from_static(own),
+            None => HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?,
+        };
+        let mut header_value =
+            HeaderValue::from_maybe_shared(value_bytes(value.as_bytes())).map_err(|_| invalid())?;
         header_value.set_sensitive(signer::is_sensitive_header(name));
         map.append(header_name, header_value);
     }
     Ok(())
+}
+
+/// A header value's bytes, for a `HeaderValue` that reqwest's clone of every request's headers
+/// (before sending) shares instead of copying: a value of up to 256 bytes (every value this
+/// crate sends but a long IAM token) lies in one allocation with its reference count
+/// ([`bytes::Bytes::from_owner`]), where a plain copy is copied again into a shared buffer at
+/// its first clone. Wiped when the last reference goes, since it may be a secret.
+fn value_bytes(value: &[u8]) -> bytes::Bytes {
+    struct Inline<const N: usize> {
+        len: usize,
+        bytes: [u8; N],
+    }
+    impl<const N: usize> AsRef<[u8]> for Inline<N> {
+        fn as_ref(&self) -> &[u8] {
+            &self.bytes[..self.len]
+        }
+    }
+    impl<const N: usize> Drop for Inline<N> {
+        fn drop(&mut self) {
+            self.bytes[..self.len].zeroize();
+        }
+    }
+    fn inline<const N: usize>(value: &[u8]) -> bytes::Bytes {
+        let mut inline = Inline {
+            len: value.len(),
+            bytes: [0; N],
+        };
+        inline.bytes[..value.len()].copy_from_slice(value);
+        bytes::Bytes::from_owner(inline)
+    }
+    match value.len() {
+        0..=64 => inline::<64>(value),
+        65..=256 => inline::<256>(value),
+        _ => bytes::Bytes::copy_from_slice(value),
+    }
 }
 
 /// The answer of one attempt, its body capped.
@@ -421,6 +472,42 @@ mod tests {
         );
         assert!(logs.contains("x-security-token:******"), "{logs}");
         assert!(!logs.contains("token-value"), "{logs}");
+    }
+
+    /// Values of every length, across the inline sizes, are sent as given.
+    #[test]
+    fn values_are_their_bytes_at_every_size() {
+        for len in [0, 1, 63, 64, 65, 255, 256, 257, 40_000] {
+            let value: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            let bytes = value_bytes(value.as_bytes());
+            assert_eq!(&bytes[..], value.as_bytes(), "{len}");
+            let mut map = HeaderMap::new();
+            fill_headers(&mut map, [("X-Long", value.as_str())].into_iter()).unwrap();
+            let cloned = map.clone();
+            assert_eq!(cloned["x-long"].as_bytes(), value.as_bytes(), "{len}");
+        }
+    }
+
+    /// The names made without parsing are the names parsing makes, whatever the case given.
+    #[test]
+    fn own_names_are_the_parsed_names() {
+        for own in OWN_NAMES {
+            let given = own.to_ascii_uppercase();
+            let mut map = HeaderMap::new();
+            fill_headers(&mut map, [(given.as_str(), "v")].into_iter()).unwrap();
+            let (name, _) = map.iter().next().unwrap();
+            assert_eq!(*name, HeaderName::from_bytes(given.as_bytes()).unwrap());
+            assert_eq!(name.as_str(), own);
+        }
+        for name in [
+            signer::DATE_HEADER,
+            signer::CONTENT_HASH_HEADER,
+            "X-Project-Id",
+        ] {
+            assert!(OWN_NAMES.contains(&name.to_ascii_lowercase().as_str()));
+        }
     }
 
     #[test]

@@ -59,7 +59,12 @@ pub(super) fn normalize(
     user_agent: &str,
     host: &str,
 ) -> Result<Wire, SigningError> {
-    let mut wire = Wire::default();
+    let mut wire = Wire {
+        // The request's own headers and the few the wire form adds.
+        headers: Vec::with_capacity(request.headers().len() + 6),
+        query: Vec::new(),
+        body: Vec::new(),
+    };
     if let Some(compact) = request.body().and_then(|b| b.as_bytes()) {
         python_style_json(compact, &mut wire.body);
     }
@@ -110,6 +115,10 @@ fn path_project_id(path: &str) -> Option<Cow<'_, str>> {
     let mut segments = path.strip_prefix("/v5/")?.split('/');
     let project = segments.next().filter(|s| !s.is_empty())?;
     segments.next()?;
+    // Unreserved characters decode to themselves: no decoding pass (the usual project ID).
+    if project.bytes().all(signer::is_unreserved) {
+        return Some(Cow::Borrowed(project));
+    }
     Some(percent_decode_str(project).decode_utf8_lossy())
 }
 
@@ -168,31 +177,51 @@ fn python_style_json(compact: &[u8], out: &mut Vec<u8>) {
     fn push(out: &mut Vec<u8>, c: char) {
         out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
     }
+    // The compact text, a space after each separator and longer escapes for non-ASCII: room
+    // for the usual body at once instead of growing the buffer as it is written.
+    out.reserve(compact.len() + compact.len() / 4 + 16);
     let (mut in_string, mut escaped) = (false, false);
-    for c in text.chars() {
-        if in_string {
-            if escaped {
+    // Byte by byte: JSON's structure is ASCII; a non-ASCII character is taken whole.
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(&b) = bytes.get(at) {
+        if !b.is_ascii() {
+            let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else {
+                break;
+            };
+            at += c.len_utf8();
+            if in_string {
                 escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-            if c.is_ascii() && c != '\u{7f}' {
-                push(out, c);
-            } else {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
                     use std::io::Write;
                     let _ = write!(out, "\\u{unit:04x}");
                 }
+            } else {
+                push(out, c);
             }
             continue;
         }
-        push(out, c);
-        match c {
-            '"' => in_string = true,
-            ',' | ':' => out.push(b' '),
+        at += 1;
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            if b == 0x7f {
+                out.extend_from_slice(b"\\u007f");
+            } else {
+                out.push(b);
+            }
+            continue;
+        }
+        out.push(b);
+        match b {
+            b'"' => in_string = true,
+            b',' | b':' => out.push(b' '),
             _ => {}
         }
     }
