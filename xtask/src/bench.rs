@@ -7,6 +7,8 @@
 //! benchmark's inputs, every call answered 200 (for ours, accepted by the emulator after it
 //! verified the signature), both builds succeeding.
 
+mod fanout;
+
 use crate::{cargo, oracle_python, root};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -292,6 +294,7 @@ struct Artifacts {
     cli: PathBuf,
     signing: PathBuf,
     bench_client: PathBuf,
+    bench_fanout: PathBuf,
     hyper_server: PathBuf,
     load: PathBuf,
 }
@@ -303,6 +306,8 @@ fn build_artifacts() -> Result<Artifacts, String> {
         .args([
             "--example",
             "bench_client",
+            "--example",
+            "bench_fanout",
             "--example",
             "bench_hyper_server",
         ])
@@ -335,6 +340,7 @@ fn build_artifacts() -> Result<Artifacts, String> {
         cli: get("hss-image-sync")?,
         signing: get("signing")?,
         bench_client: get("bench_client")?,
+        bench_fanout: get("bench_fanout")?,
         hyper_server: get("bench_hyper_server")?,
         load: get("load")?,
     })
@@ -442,6 +448,7 @@ pub fn bench(quick: bool) -> Result<(), String> {
     comparisons.extend(one_shot(&plan, &art, &python, &emulator, &out_dir)?);
     comparisons.push(emulator_vs_hyper(&plan, &art, &emulator)?);
     drop(emulator);
+    comparisons.extend(fanout::fanout(&plan, &art, &python, &mut extra)?);
     memory(&art, &python, &mut extra)?;
     comparisons.push(downstream_builds(&plan, &out_dir, &mut extra)?);
     let load_end = load_average();
