@@ -1165,25 +1165,12 @@ fn no_color_turns_colour_off_on_a_terminal() {
 
 // --- Limits that hold on every path ---------------------------------------------------------
 
-/// A server on 127.0.0.1 that accepts connections and never answers.
-async fn hanging_server() -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
-    (base, task)
-}
-
 /// `--timeout` covers fetching the credentials and looking the project up: a hanging STS ends
 /// `whoami` and `sync` (without `--project-id`) at the deadline, not after STS's own 30 s. The
 /// bound is generous: it is a bound, not a timing benchmark.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_timeout_covers_fetching_credentials_and_the_project_lookup() {
-    let (hanging, _server) = hanging_server().await;
+    let (hanging, _server) = common::silent_server().await;
     let env = [
         (
             "HUAWEICLOUD_OIDC_PROVIDER_URN",

@@ -80,19 +80,6 @@ fn closed_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// A server on 127.0.0.1 that accepts connections and never answers.
-async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
-    (base, task)
-}
-
 fn assert_temporary(creds: &hss_image_sync::Credentials, ak: &str) {
     assert_eq!(creds.access_key_id(), ak);
     assert_eq!(creds.secret_access_key().expose_secret(), SECRET);
@@ -653,7 +640,7 @@ async fn metadata_gives_up_quickly_where_nothing_answers() {
     );
     assert!(err.to_string().contains("cannot connect"), "{err}");
 
-    let (silent, task) = silent_server().await;
+    let (silent, task) = common::silent_server().await;
     let provider =
         EcsMetadataProvider::new().with_env(env(&[(METADATA_ENDPOINT_VARIABLE, &silent)]));
     let started = Instant::now();

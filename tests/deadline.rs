@@ -29,19 +29,6 @@ fn env(pairs: &[(&str, &str)]) -> EnvVars {
     )
 }
 
-/// A server on 127.0.0.1 that accepts connections and never answers.
-async fn hanging_server() -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
-    (base, task)
-}
-
 /// A client of `provider` with a total timeout of [`DEADLINE`], its HSS and IAM endpoints on
 /// `hanging`.
 fn client(provider: impl ProvideCredentials + 'static, hanging: &str) -> HssClient {
@@ -84,7 +71,7 @@ fn oidc(sts: &str) -> OidcStsProvider {
 
 #[tokio::test]
 async fn a_hanging_sts_ends_the_identity_and_the_call_at_the_deadline() {
-    let (hanging, _server) = hanging_server().await;
+    let (hanging, _server) = common::silent_server().await;
     let client = client(oidc(&hanging), &hanging);
 
     let started = Instant::now();
@@ -110,7 +97,7 @@ async fn a_hanging_sts_ends_the_identity_and_the_call_at_the_deadline() {
 
 #[tokio::test]
 async fn a_hanging_federated_login_ends_at_the_deadline() {
-    let (hanging, _server) = hanging_server().await;
+    let (hanging, _server) = common::silent_server().await;
     let dir = TempDir::new("deadline-federated");
     let token_file = dir.write("id-token", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln");
     let provider = EnvironmentProvider::new().with_env(env(&[
@@ -128,7 +115,7 @@ async fn a_hanging_federated_login_ends_at_the_deadline() {
 
 #[tokio::test]
 async fn a_hanging_pod_identity_agent_or_metadata_service_ends_at_the_deadline() {
-    let (hanging, _server) = hanging_server().await;
+    let (hanging, _server) = common::silent_server().await;
     let dir = TempDir::new("deadline-pod");
     let token_file = dir.write("pod-token", "pod-token-a");
     let pod = PodIdentityProvider::new().with_env(env(&[
@@ -170,7 +157,7 @@ async fn a_hanging_pod_identity_agent_or_metadata_service_ends_at_the_deadline()
 
 #[tokio::test]
 async fn a_hanging_iam_lookup_ends_at_the_deadline() {
-    let (hanging, _server) = hanging_server().await;
+    let (hanging, _server) = common::silent_server().await;
     let client = client(Credentials::new("AKAKAKAK", "SKSKSKSKSK"), &hanging);
     let started = Instant::now();
     let outcome = client.create_image_synchronize_task(|op| op).await;

@@ -285,63 +285,38 @@ async fn wait_ends_done_failed_or_given_up_with_its_exit_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_limiter_keeps_to_the_rate_and_a_throttling_service_is_still_served() {
-    // Two calls of an operation a second: --rate 60/min spaces them a second apart.
-    let emulator = Emulator::new()
-        .projects(8)
-        .rate_limit_per(2, Duration::from_secs(1))
-        .start()
-        .await
-        .unwrap();
-    let out = run(
-        &emulator,
-        &[
+    // The emulator allows two calls of an operation a second. --rate 60/min spaces them a
+    // second apart: never throttled. No pace: throttled, every worker slows down, and every
+    // target is still synced.
+    for (rate, throttles) in [("60/min", false), ("off", true)] {
+        let emulator = Emulator::new()
+            .projects(8)
+            .rate_limit_per(2, Duration::from_secs(1))
+            .start()
+            .await
+            .unwrap();
+        let args = [
             "sync",
             "--all-projects",
             "--rate",
-            "60/min",
+            rate,
             "--concurrency",
             "8",
-        ],
-    )
-    .await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let throttled = emulator
-        .exchanges()
-        .iter()
-        .filter(|e| e.status == 429)
-        .count();
-    assert_eq!(throttled, 0, "the limiter kept to the rate");
-    let projects = covered(&emulator);
-    assert!(projects.iter().all(|p| creates(&emulator, p) == 1));
-
-    // No pace: the service throttles, every worker slows down, every target is synced.
-    let emulator = Emulator::new()
-        .projects(8)
-        .rate_limit_per(2, Duration::from_secs(1))
-        .start()
-        .await
-        .unwrap();
-    let out = run(
-        &emulator,
-        &[
-            "sync",
-            "--all-projects",
-            "--rate",
-            "off",
-            "--concurrency",
-            "8",
-        ],
-    )
-    .await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let throttled = emulator
-        .exchanges()
-        .iter()
-        .filter(|e| e.status == 429)
-        .count();
-    assert!(throttled > 0, "the service did throttle");
-    let projects = covered(&emulator);
-    assert!(projects.iter().all(|p| creates(&emulator, p) == 1));
+        ];
+        let out = run(&emulator, &args).await;
+        assert!(out.status.success(), "{rate}: {}", stderr(&out));
+        let throttled = emulator
+            .exchanges()
+            .iter()
+            .filter(|e| e.status == 429)
+            .count();
+        assert_eq!(throttled > 0, throttles, "{rate}: {throttled} throttled");
+        let projects = covered(&emulator);
+        assert!(
+            projects.iter().all(|p| creates(&emulator, p) == 1),
+            "{rate}"
+        );
+    }
 }
 
 /// Starts `sync` and returns it with its stdout lines as they come.

@@ -70,7 +70,6 @@ impl HssClient {
     }
 
     async fn list_account_projects(&self) -> Result<Vec<AccountProject>, Error> {
-        super::call::require_runtime()?;
         let creds = self
             .hooks()
             .credentials()

@@ -866,6 +866,9 @@ mod tests {
         for outcome in [
             block_on_without_tokio(no_project.default_project_id()).map(drop),
             block_on_without_tokio(no_project.identity()).map(drop),
+            block_on_without_tokio(no_project.account_projects()).map(drop),
+            block_on_without_tokio(client.prepare(client.operations().list_registry())).map(drop),
+            block_on_without_tokio(client.within_timeout(async { Ok(()) })),
         ] {
             assert!(
                 matches!(

@@ -69,7 +69,6 @@ impl HssClient {
 
     async fn find_identity(&self) -> Result<Identity, Error> {
         use progenitor_client::ClientInfo;
-        super::call::require_runtime()?;
         let state = self.hooks();
         let creds = state.credentials().await.map_err(Error::Credentials)?;
         let (project_id, project_source) = self.project_id(None).await?;

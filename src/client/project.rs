@@ -124,6 +124,8 @@ pub(crate) async fn within_deadline<T>(
     total: Duration,
     work: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
+    // Tokio's timers panic outside a Tokio runtime: an error instead.
+    super::call::require_runtime()?;
     let deadline = deadline(total);
     match DEADLINE
         .scope(deadline, tokio::time::timeout_at(deadline, work))
@@ -157,7 +159,6 @@ impl HssClient {
 
     /// The credentials' project, else IAM's for the region.
     async fn find_project_id(&self) -> Result<(String, ProjectSource), Error> {
-        super::call::require_runtime()?;
         let creds = self
             .hooks()
             .credentials()

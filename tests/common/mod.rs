@@ -231,3 +231,16 @@ impl Drop for TempDir {
 pub fn path_str(path: &std::path::Path) -> &str {
     path.to_str().unwrap()
 }
+
+/// A server on 127.0.0.1 that accepts connections and never answers.
+pub async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (base, task)
+}
