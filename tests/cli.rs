@@ -953,6 +953,8 @@ fn whoami_shows_the_identity_without_secrets() {
     let out = cli(
         &[
             "whoami",
+            "--output",
+            "text",
             "--endpoint",
             "http://127.0.0.1:9",
             "--signing-algorithm",

@@ -195,3 +195,24 @@ async fn a_profile_names_its_section_of_the_credentials_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("[nope]"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoami_is_json_by_default_and_lines_in_text() {
+    let emulator = Emulator::new().start().await.unwrap();
+    let out = output(against(&emulator, &["whoami"])).await;
+    assert!(out.status.success());
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["credentials"], "environment");
+    assert_eq!(shown["project_id"], emulator.project_id());
+    assert_eq!(shown["project_source"], "looked up in IAM");
+    assert!(!stdout(&out).contains(DEMO_SECRET_KEY));
+    let out = output(against(&emulator, &["whoami", "--output", "text"])).await;
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "project: {} (looked up in IAM)",
+            emulator.project_id()
+        )),
+        "{text}"
+    );
+}

@@ -912,6 +912,8 @@ async fn whoami(vars: &[(&str, &str)], emulator: &RunningEmulator) -> String {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hss-image-sync"))
         .args([
             "whoami",
+            "--output",
+            "text",
             "--region",
             REGION,
             "--endpoint",
@@ -1067,7 +1069,7 @@ async fn whoami_works_with_the_region_alone() {
     let emulator = emulator().start().await.unwrap();
     let iam = emulator.endpoint();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hss-image-sync"))
-        .args(["whoami", "--region", REGION])
+        .args(["whoami", "--output", "text", "--region", REGION])
         .env_clear()
         .env("HOME", std::env::temp_dir().join("hss-identity-empty-home"))
         .env("HUAWEICLOUD_SDK_METADATA_ENDPOINT", "http://127.0.0.1:9")

@@ -126,6 +126,10 @@ pub(crate) async fn within_deadline<T>(
 ) -> Result<T, Error> {
     // Tokio's timers panic outside a Tokio runtime: an error instead.
     super::call::require_runtime()?;
+    if DEADLINE.try_with(|_| ()).is_ok() {
+        // Inside another such scope (a lookup within a call): its timeout bounds this too.
+        return work.await;
+    }
     let deadline = deadline(total);
     match DEADLINE
         .scope(deadline, tokio::time::timeout_at(deadline, work))

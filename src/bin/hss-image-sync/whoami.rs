@@ -1,6 +1,7 @@
 //! `hss-image-sync whoami`: what a call would use, and nothing secret.
 
 use crate::connection::{ConnectionArgs, report};
+use crate::render;
 use crate::terminal::printable;
 use clap::Args;
 use std::process::ExitCode;
@@ -20,26 +21,43 @@ pub async fn run(mut args: WhoamiArgs) -> ExitCode {
     };
     match client.identity().await {
         Ok(identity) => {
-            println!("credentials: {}", identity.credential_source);
-            if let Some(ak) = &identity.access_key {
-                println!("access key: {}", printable(ak));
-            }
-            if let Some(expiry) = identity.expiry {
-                let left = expiry
+            let expires_in = identity.expiry.map(|expiry| {
+                expiry
                     .duration_since(SystemTime::now())
-                    .map_or(0, |d| d.as_secs());
-                println!("expires: {} (in {left} s)", httpdate::fmt_http_date(expiry));
+                    .map_or(0, |d| d.as_secs())
+            });
+            let signing = match identity.algorithm {
+                Some(algorithm) => algorithm.to_string(),
+                None => "none (X-Auth-Token)".to_owned(),
+            };
+            if render::format() == render::Format::Text {
+                // The lines people read (and scripts of earlier versions grep).
+                println!("credentials: {}", identity.credential_source);
+                if let Some(ak) = &identity.access_key {
+                    println!("access key: {}", printable(ak));
+                }
+                if let (Some(expiry), Some(left)) = (identity.expiry, expires_in) {
+                    println!("expires: {} (in {left} s)", httpdate::fmt_http_date(expiry));
+                }
+                println!("signing: {signing}");
+                println!("endpoint: {}", identity.endpoint);
+                println!(
+                    "project: {} ({})",
+                    printable(&identity.project_id),
+                    identity.project_source
+                );
+            } else {
+                render::print(&serde_json::json!({
+                    "credentials": identity.credential_source,
+                    "access_key": identity.access_key,
+                    "expires": identity.expiry.map(httpdate::fmt_http_date),
+                    "expires_in_s": expires_in,
+                    "signing": signing,
+                    "endpoint": identity.endpoint,
+                    "project_id": identity.project_id,
+                    "project_source": identity.project_source.to_string(),
+                }));
             }
-            match identity.algorithm {
-                Some(algorithm) => println!("signing: {algorithm}"),
-                None => println!("signing: none (X-Auth-Token)"),
-            }
-            println!("endpoint: {}", identity.endpoint);
-            println!(
-                "project: {} ({})",
-                printable(&identity.project_id),
-                identity.project_source
-            );
             ExitCode::SUCCESS
         }
         Err(e) => report(&e),
