@@ -95,8 +95,13 @@ impl RateLimiter {
     /// Waits until a call of `api` may start, and takes that turn. A turn is taken even if
     /// the waiting is cancelled, so cancelling never lets calls closer together.
     pub async fn acquire(&self, api: &'static str) {
-        let start = self.take_turn(api, Instant::now());
-        tokio::time::sleep_until(start).await;
+        let now = Instant::now();
+        let start = self.take_turn(api, now);
+        // A turn that is already due is taken at once: a timer, even an elapsed one, would
+        // wait for the timer wheel's next tick (up to a millisecond).
+        if start > now {
+            tokio::time::sleep_until(start).await;
+        }
     }
 
     /// Tells every holder that the service throttled a call of `api`: its spacing doubles
