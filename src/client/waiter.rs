@@ -29,6 +29,8 @@ use tokio::time::Instant;
 /// one started, when the answer had no `Date`.
 const CLOCK_ALLOWANCE: Duration = Duration::from_secs(60);
 
+/// A longer wait is taken as this long (and an instant that far ahead always exists).
+const LONGEST_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
 /// `task_status` of a task that ended well.
 const TASK_DONE: i64 = 100;
 
@@ -326,7 +328,7 @@ impl<'a> SyncWaiter<'a> {
         self
     }
 
-    /// Polls until the task ends or `max_wait` runs out: `Ok` when the task and every
+    /// Polls until the task ends or `max_wait` (at most a year) runs out: `Ok` when the task and every
     /// registry finished, else a [`WaitError`] saying which failed, or that waiting gave up.
     pub async fn wait(self, max_wait: Duration) -> Result<SyncReport, WaitError> {
         // Taken apart, so that the future holds no shared borrow of the progress hook (it need
@@ -339,8 +341,8 @@ impl<'a> SyncWaiter<'a> {
             mut on_progress,
         } = self;
         let begun = Instant::now();
-        // Not inside a call: a deadline of its own, `max_wait` from now.
-        let deadline = super::project::deadline(max_wait);
+        // A deadline of its own, `max_wait` from now, whatever call scope the wait runs in.
+        let deadline = begun + max_wait.min(LONGEST_WAIT);
         // Every attempt keeps to a budget: the client's limiter (shared, say, by a fan-out),
         // else the documented one, for this wait alone.
         let paced;

@@ -282,13 +282,11 @@ impl FanOut {
 }
 
 fn ended(target: &Target, outcome: Outcome, fields: Value) -> Ended {
-    let Value::Object(fields) = fields else {
-        unreachable!("every outcome is an object")
-    };
     Ended {
         target: target.clone(),
         outcome,
-        fields,
+        // Every outcome is written as a JSON object.
+        fields: fields.as_object().cloned().unwrap_or_default(),
         error_status: None,
     }
 }

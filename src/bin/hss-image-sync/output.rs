@@ -33,7 +33,7 @@ where
             };
             shown.insert("request_id".into(), answer.request_id.clone().into());
             shown.insert("attempts".into(), answer.attempts.into());
-            name_target(&mut shown, client, Some(O::ID)).await;
+            name_target(&mut shown, &target(client, Some(O::ID)).await);
             print_json(&shown, answer.request_id.as_deref())
         }
         Err(e) => report_for(&e, Some(client.credential_source())),
@@ -52,13 +52,15 @@ where
     }
     match all_items(client, operation).await {
         Ok(items) => {
+            // Where every item comes from, found once.
+            let target = target(client, None).await;
             let mut shown = Vec::with_capacity(items.len());
             for item in items {
                 let mut fields = match serde_json::to_value(item) {
                     Ok(Value::Object(fields)) => fields,
                     _ => Map::new(),
                 };
-                name_target(&mut fields, client, None).await;
+                name_target(&mut fields, &target);
                 shown.push(Value::Object(fields));
             }
             print_json(&shown, None)
@@ -67,22 +69,23 @@ where
     }
 }
 
-/// Adds where a result comes from: the region, the project and (for one answer) the
-/// operation, unless the model has such fields of its own.
-pub async fn name_target(
-    fields: &mut Map<String, Value>,
-    client: &HssClient,
-    operation: Option<&str>,
-) {
+/// Where a result comes from: the region, the project and (for one answer) the operation.
+pub async fn target(client: &HssClient, operation: Option<&str>) -> Map<String, Value> {
     let project = client.default_project_id().await.ok();
-    for (key, value) in [
+    [
         ("region", client.region().map(str::to_owned)),
         ("project_id", project),
         ("operation", operation.map(str::to_owned)),
-    ] {
-        if let Some(value) = value {
-            fields.entry(key).or_insert(value.into());
-        }
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| Some((key.to_owned(), Value::from(value?))))
+    .collect()
+}
+
+/// Adds `target`'s fields to a result, unless the model has such fields of its own.
+pub fn name_target(fields: &mut Map<String, Value>, target: &Map<String, Value>) {
+    for (key, value) in target {
+        fields.entry(key.as_str()).or_insert_with(|| value.clone());
     }
 }
 

@@ -106,7 +106,8 @@ async fn show(mut args: ShowArgs) -> Result<ExitCode, ExitCode> {
         "registries": registries,
     });
     if let serde_json::Value::Object(fields) = &mut shown {
-        output::name_target(fields, &client, Some("list_associate_registries")).await;
+        let target = output::target(&client, Some("list_associate_registries")).await;
+        output::name_target(fields, &target);
     }
     Ok(output::print_json(&shown, task.request_id.as_deref()))
 }
