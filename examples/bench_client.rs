@@ -104,12 +104,10 @@ fn main() {
     }
 }
 
-/// A reqwest client set up as the crate's own (rustls with ring, the platform verifier, title
+/// A reqwest client set up as the crate's own (rustls with aws-lc-rs, the platform verifier, title
 /// case headers, no redirects, no reqwest retry layer), without anything of the crate.
 fn raw_client() -> reqwest::Client {
-    // The crate's fallback provider (see `http::crypto_provider`), deprecated since rustls 0.23.48.
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier =
         rustls_platform_verifier::Verifier::new_with_extra_roots(Vec::new(), provider.clone())
             .expect("verifier");

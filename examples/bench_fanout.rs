@@ -83,9 +83,7 @@ async fn send(raw: &reqwest::Client, request: PreparedRequest) -> bool {
 
 /// A plain reqwest client for loopback http (no redirects, no retries).
 fn raw_client() -> reqwest::Client {
-    // The crate's fallback provider (see `http::crypto_provider`), deprecated since rustls 0.23.48.
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("protocol versions")

@@ -1,5 +1,5 @@
 //! The crate's HTTP client, one factory for the HSS client and the credential providers alike:
-//! reqwest over rustls with the ring provider and the platform's certificate verifier, plus the
+//! reqwest over rustls with the aws-lc-rs provider and the platform's certificate verifier, plus the
 //! extra CA certificates a caller adds. It sits below both so that `credentials` never reaches
 //! up into `client` for it, and imports nothing of the crate: its failures are a [`SetupError`]
 //! of its own, which the client turns into `Error::Config` and the providers into their
@@ -84,21 +84,16 @@ pub(crate) fn http_client(
 
 /// The TLS provider of the HTTP client (and of the emulator's server): the process-wide default
 /// when the application installed one (`CryptoProvider::install_default`, as rustls asks
-/// libraries to respect), else *ring*, this crate's own, named explicitly so that nothing
+/// libraries to respect), else aws-lc-rs, this crate's own, named explicitly so that nothing
 /// depends on which rustls features other crates of the build turn on (with two providers
-/// enabled, rustls's implicit default would panic).
-///
-/// rustls 0.23.48 deprecates `crypto::ring::default_provider` for lacking post-quantum key
-/// exchange, and 0.23 has no other constructor of a *ring* provider (0.24 moves it to the
-/// `rustls-ring` crate); an application that wants X25519MLKEM768 installs the aws-lc-rs
-/// provider, which is then used here.
+/// enabled, rustls's implicit default would panic). aws-lc-rs is rustls's default: it offers
+/// post-quantum key exchange (X25519MLKEM768) first, and rustls 0.23.48 deprecates the *ring*
+/// provider for lacking it.
 pub(crate) fn crypto_provider() -> Arc<CryptoProvider> {
     if let Some(installed) = CryptoProvider::get_default() {
         return installed.clone();
     }
-    #[allow(deprecated)] // see above: the only way to name ring's provider in rustls 0.23
-    let ring = rustls::crypto::ring::default_provider();
-    Arc::new(ring)
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
 /// The platform verifier (system roots and `SSL_CERT_FILE`/`SSL_CERT_DIR`, plus the extra
@@ -261,6 +256,15 @@ pub(crate) fn check_endpoint(text: &str) -> Result<reqwest::Url, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_crates_provider_offers_post_quantum_key_exchange_first() {
+        // No test of this binary installs a process default, so this is the crate's own.
+        assert!(CryptoProvider::get_default().is_none());
+        let provider = crypto_provider();
+        let first = provider.kx_groups.first().map(|group| group.name());
+        assert_eq!(first, Some(rustls::NamedGroup::X25519MLKEM768));
+    }
 
     #[test]
     fn extra_roots_must_hold_certificates() {

@@ -1,5 +1,5 @@
 //! The HTTP plumbing the credential providers share: one lazily built client per provider (the
-//! crate's, from `crate::http`: rustls with ring, platform verifier, redirects never followed),
+//! crate's, from `crate::http`: rustls with aws-lc-rs, platform verifier, redirects never followed),
 //! answers read into a bounded buffer, request bodies written the way Python's `json.dumps`
 //! writes them, and error messages that name the provider and what failed, never a secret.
 

@@ -1,5 +1,5 @@
 //! https: a certificate authority made when the emulator starts, a server certificate it
-//! signs, and the TLS accept side (rustls with ring, as the client uses).
+//! signs, and the TLS accept side (rustls with aws-lc-rs, as the client uses).
 //!
 //! The CA's private key is dropped once the server certificate is signed, so nothing else can
 //! ever be issued under it; trusting its certificate trusts this one emulator run only.

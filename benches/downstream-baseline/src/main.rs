@@ -1,5 +1,5 @@
 //! What tests/downstream does, without hss-image-sync: a client set up as the crate sets its own
-//! (rustls with ring, the platform verifier, title-case headers, no redirects) and a request body.
+//! (rustls with aws-lc-rs, the platform verifier, title-case headers, no redirects) and a request body.
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ struct SyncRequest {
 }
 
 fn client() -> Result<reqwest::Client, Box<dyn std::error::Error>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier =
         rustls_platform_verifier::Verifier::new_with_extra_roots(Vec::new(), provider.clone())?;
     let tls = rustls::ClientConfig::builder_with_provider(provider)
