@@ -445,3 +445,139 @@ async fn ctrl_c_starts_no_new_target_and_the_summary_says_what_is_pending() {
     // In flight at Ctrl-C: at most the concurrency, reported before the summary.
     assert!(rest.len() - 1 <= 2, "{rest:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_quits_at_once_while_waits_are_in_flight() {
+    // Tasks that take ten minutes: only the second Ctrl-C can end this run in time.
+    let emulator = Emulator::new()
+        .projects(4)
+        .task_seconds(600)
+        .start()
+        .await
+        .unwrap();
+    let mut child = cli(
+        &emulator,
+        &[
+            "sync",
+            "--all-projects",
+            "--wait",
+            "--rate",
+            "off",
+            "--poll-min",
+            "0.1",
+            "--poll-max",
+            "0.3",
+            "--concurrency",
+            "2",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let pid = child.id().unwrap().to_string();
+    let interrupt = || {
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    // A wait is in flight once its progress is reported (JSON lines off a terminal).
+    let mut seen = Vec::new();
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        let progress = line.contains("\"event\":\"progress\"");
+        seen.push(line);
+        if progress {
+            break;
+        }
+    }
+    interrupt();
+    // The first Ctrl-C is acknowledged, and the run goes on waiting.
+    loop {
+        let line = stderr.next_line().await.unwrap();
+        let line = line.unwrap_or_else(|| panic!("stderr ended early: {seen:?}"));
+        let acknowledged = line.starts_with("interrupted:");
+        seen.push(line);
+        if acknowledged {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(child.try_wait().unwrap().is_none(), "{seen:?}");
+    interrupt();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the second Ctrl-C ends the run at once")
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+}
+
+/// `sync --wait` with stderr on a pseudo-terminal (util-linux `script`, which runs the CLI on
+/// one and copies what it writes there to `typescript`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_the_wait_shows_a_progress_bar() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no `script` (util-linux) on this machine");
+        return;
+    }
+    let emulator = Emulator::new()
+        .task_duration(Duration::from_millis(2500))
+        .start()
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("hss-progress-tty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let typescript = dir.join("typescript");
+    let cli_args = [
+        "sync",
+        "--wait",
+        "--rate",
+        "off",
+        "--poll-min",
+        "0.1",
+        "--poll-max",
+        "0.3",
+        "--region",
+        "cn-north-4",
+        "--endpoint",
+        &emulator.endpoint(),
+        "--iam-endpoint",
+        &emulator.endpoint(),
+    ];
+    // `script` runs its command with `sh -c`: every argument quoted for it.
+    let command_line: Vec<String> = std::iter::once(BIN)
+        .chain(cli_args)
+        .map(|arg| format!("'{}'", arg.replace('\'', r"'\''")))
+        .collect();
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &command_line.join(" ")])
+        .arg(&typescript)
+        .env_clear()
+        .env("HUAWEICLOUD_SDK_AK", DEMO_ACCESS_KEY)
+        .env("HUAWEICLOUD_SDK_SK", DEMO_SECRET_KEY)
+        .env("HUAWEICLOUD_SDK_METADATA_ENDPOINT", "http://127.0.0.1:9")
+        .env("HOME", std::env::temp_dir())
+        .env("TERM", "xterm")
+        .env("COLUMNS", "120")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let screen = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    // A bar, redrawn as the task goes: percent, registries done of total, elapsed and ETA.
+    assert!(screen.contains("registries 3/3"), "{screen}");
+    assert!(screen.contains("ETA"), "{screen}");
+    assert!(screen.contains("100%"), "{screen}");
+    assert!(screen.contains("[="), "{screen}");
+    // Not the JSON lines a pipe gets; the result itself is still JSON.
+    assert!(!screen.contains("\"event\":\"progress\""), "{screen}");
+    assert!(screen.contains("\"outcome\":\"done\""), "{screen}");
+}
