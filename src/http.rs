@@ -40,7 +40,7 @@ pub(crate) enum ExtraRoots {
 /// A CA bundle is a few certificates; anything larger is not one.
 const MAX_CA_BUNDLE_BYTES: u64 = 4 << 20;
 
-/// Our own reqwest client: rustls with [`crypto_provider`] (*ring* unless the application
+/// Our own reqwest client: rustls with [`crypto_provider`] (aws-lc-rs unless the application
 /// installed another) and the platform's certificate verifier, made at the first handshake;
 /// nothing here can panic. Only connecting has a timeout here: the rest is set per request (the
 /// HSS client's attempts and deadline, each provider's fetch).
