@@ -7,7 +7,7 @@ use crate::journal::{Journal, Line};
 use crate::progress::Progress;
 use crate::render;
 use crate::status::{EXIT_FAILED, EXIT_GAVE_UP, EXIT_INTERRUPTED, error_json, exit_status};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use hss_image_sync::types::CreateImageSynchronizeTaskRequestInfo;
 use hss_image_sync::{Error, HssClient, SyncReport, SyncStarted, WaitError};
 use serde_json::{Value, json};
@@ -136,18 +136,32 @@ impl FanOut {
                 }
             })
             .buffer_unordered(run.concurrency.max(1));
-        while let Some(result) = results.next().await {
+        // Outcomes that end together are written together, in one write: none waits for a
+        // later one (the buffer is written before waiting), but a fast fan-out does not pay a
+        // write to stdout per target.
+        let mut lines = String::new();
+        loop {
+            let next = match results.next().now_or_never() {
+                Some(next) => next,
+                None => {
+                    write_stdout(&mut lines);
+                    results.next().await
+                }
+            };
+            let Some(result) = next else { break };
             match result {
                 Ok(done) => {
                     run.progress.target_done(&done.target.key());
                     let mut line = done.target.json();
                     line.extend(done.fields.clone());
-                    render::print_line(&Value::Object(line));
+                    lines.push_str(&render::line(&Value::Object(line)));
+                    lines.push('\n');
                     ended.push(done);
                 }
                 Err(not_started) => pending.push(not_started),
             }
         }
+        write_stdout(&mut lines);
         watcher.abort();
         run.progress.finish();
         let status = run_status(&ended, pending.len(), total);
@@ -400,6 +414,19 @@ fn print_summary(ended: &[Ended], pending: &[Target], elapsed: Duration, status:
             println!("{line}");
         }
     }
+}
+
+/// Writes `lines` to stdout and empties it. A failed write (a closed pipe) is not the fan-out's
+/// failure: its targets go on, and its journal and exit status still say how they went.
+fn write_stdout(lines: &mut String) {
+    use std::io::Write;
+    if lines.is_empty() {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(lines.as_bytes());
+    let _ = stdout.flush();
+    lines.clear();
 }
 
 /// On the first Ctrl-C no new target starts; on the second the run ends at once.

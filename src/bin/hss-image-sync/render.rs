@@ -42,9 +42,14 @@ pub fn print(value: &Value) {
 /// One result of many (a fan-out's target, a progress line): a single line in JSON, else as
 /// [`print`] would show it.
 pub fn print_line(value: &Value) {
+    println!("{}", line(value));
+}
+
+/// The line [`print_line`] prints, without its newline.
+pub fn line(value: &Value) -> String {
     match format() {
-        Format::Json => println!("{}", json_for_terminal(&value.to_string())),
-        Format::Text | Format::Table => println!("{}", text_line(value)),
+        Format::Json => json_for_terminal(&value.to_string()),
+        Format::Text | Format::Table => text_line(value),
     }
 }
 
