@@ -187,6 +187,16 @@ pub enum TlsProblem {
 pub struct DeadlineExceeded(pub Duration);
 
 impl Error {
+    /// A call (or a lookup sharing its deadline) that ran out of its total timeout `total`
+    /// after `attempts` attempts.
+    pub(crate) fn deadline_exceeded(total: Duration, attempts: u32) -> Self {
+        Error::Transport {
+            kind: TransportKind::Timeout,
+            attempts,
+            source: Box::new(DeadlineExceeded(total)),
+        }
+    }
+
     /// A transport failure of `attempts` attempts, classified from reqwest's error.
     pub(crate) fn transport(error: reqwest::Error, attempts: u32) -> Self {
         let kind = if error.is_timeout() {

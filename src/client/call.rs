@@ -11,7 +11,7 @@ use super::hooks::Auth;
 use super::operation::{Operation, Response, ServiceAnswer};
 use super::retry;
 use super::skew::Verdict;
-use crate::error::{DeadlineExceeded, Error, ServiceError};
+use crate::error::{Error, ServiceError};
 use crate::error_body;
 use backon::Retryable;
 use progenitor_client::{ByteStream, ResponseValue};
@@ -137,11 +137,7 @@ impl HssClient {
                 }),
             },
             Ok(Err(failure)) => Err(failure.error.with_attempts(made)),
-            Err(_elapsed) => Err(Error::Transport {
-                kind: crate::TransportKind::Timeout,
-                attempts: made,
-                source: Box::new(DeadlineExceeded(total)),
-            }),
+            Err(_elapsed) => Err(Error::deadline_exceeded(total, made)),
         }
     }
 
@@ -551,7 +547,7 @@ async fn read_all(stream: ByteStream) -> reqwest::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Credentials, RetryPolicy};
+    use crate::{Credentials, DeadlineExceeded, RetryPolicy};
     use std::sync::Mutex;
     use tokio::time::Instant;
 

@@ -4,7 +4,7 @@
 
 use super::HssClient;
 use crate::credentials::{Credentials, IAM_ENDPOINT_VARIABLE};
-use crate::error::{DeadlineExceeded, Error};
+use crate::error::Error;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,11 +136,7 @@ pub(crate) async fn within_deadline<T>(
         .await
     {
         Ok(outcome) => outcome,
-        Err(_elapsed) => Err(Error::Transport {
-            kind: crate::TransportKind::Timeout,
-            attempts: 0,
-            source: Box::new(DeadlineExceeded(total)),
-        }),
+        Err(_elapsed) => Err(Error::deadline_exceeded(total, 0)),
     }
 }
 
