@@ -109,7 +109,7 @@ impl HssClient {
         request: impl FnOnce(O) -> O,
     ) -> Result<Response<O::Answer>, Error> {
         // The project lookup and the call share one deadline.
-        super::project::within_deadline(self.total_timeout, async {
+        super::project::sharing_deadline(self.total_timeout, async {
             self.send(request(self.in_project(operation).await?)).await
         })
         .await

@@ -126,18 +126,25 @@ pub(crate) async fn within_deadline<T>(
 ) -> Result<T, Error> {
     // Tokio's timers panic outside a Tokio runtime: an error instead.
     super::call::require_runtime()?;
+    let deadline = deadline(total);
+    let bounded = tokio::time::timeout_at(deadline, work);
+    // Inside another such scope (a lookup within a call), the deadline is already shared.
+    let outcome = if DEADLINE.try_with(|_| ()).is_ok() {
+        bounded.await
+    } else {
+        DEADLINE.scope(deadline, bounded).await
+    };
+    outcome.unwrap_or_else(|_elapsed| Err(Error::deadline_exceeded(total, 0)))
+}
+
+/// `work` with [`deadline`]`(total)` shared by what it runs, each part of which bounds itself
+/// by it: a project lookup ([`within_deadline`]) and the call it is for (`call`, which counts
+/// its attempts). No timer of its own: a call would otherwise wait on two for one deadline.
+pub(crate) async fn sharing_deadline<T>(total: Duration, work: impl Future<Output = T>) -> T {
     if DEADLINE.try_with(|_| ()).is_ok() {
-        // Inside another such scope (a lookup within a call): its timeout bounds this too.
         return work.await;
     }
-    let deadline = deadline(total);
-    match DEADLINE
-        .scope(deadline, tokio::time::timeout_at(deadline, work))
-        .await
-    {
-        Ok(outcome) => outcome,
-        Err(_elapsed) => Err(Error::deadline_exceeded(total, 0)),
-    }
+    DEADLINE.scope(deadline(total), work).await
 }
 
 impl HssClient {
@@ -310,6 +317,51 @@ struct Project {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a convenience call does: a lookup, then the call, under one shared deadline.
+    async fn lookup_then_call(
+        total: Duration,
+        lookup: Duration,
+    ) -> (Result<(), Error>, tokio::time::Duration) {
+        let started = tokio::time::Instant::now();
+        let outcome = sharing_deadline(total, async {
+            within_deadline(total, async {
+                tokio::time::sleep(lookup).await;
+                Ok(())
+            })
+            .await?;
+            // A call that never answers.
+            within_deadline(total, std::future::pending()).await
+        })
+        .await;
+        (outcome, started.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lookup_and_the_call_after_it_end_at_one_deadline() {
+        let total = Duration::from_secs(10);
+        let (outcome, took) = lookup_then_call(total, Duration::from_secs(6)).await;
+        assert!(
+            matches!(
+                &outcome,
+                Err(Error::Transport {
+                    kind: crate::TransportKind::Timeout,
+                    ..
+                })
+            ),
+            "{outcome:?}"
+        );
+        assert_eq!(
+            took, total,
+            "not 6 s of lookup and then a whole timeout of its own"
+        );
+
+        // A lookup that never answers ends at the deadline too: the shared scope sets no timer,
+        // the lookup bounds itself.
+        let (outcome, took) = lookup_then_call(total, Duration::from_secs(3600)).await;
+        assert!(outcome.is_err(), "{outcome:?}");
+        assert_eq!(took, total);
+    }
 
     #[test]
     fn iam_endpoints_by_region() {
