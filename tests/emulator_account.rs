@@ -26,7 +26,7 @@ async fn iam_get(addr: &str, path: &str, query: &[(&str, &str)]) -> (u16, Value)
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let request = SignableRequest {
+    let request: SignableRequest = SignableRequest {
         method: "GET",
         host: addr,
         path,

@@ -147,8 +147,6 @@ impl HookState {
     }
 
     /// Wire form, then `X-Sdk-Date`, `Host` and `Authorization` over exactly what is sent.
-    /// The copies of secret header values made on the way are wiped once they are in the
-    /// request.
     pub(super) fn prepare(
         &self,
         request: &mut reqwest::Request,
@@ -158,31 +156,34 @@ impl HookState {
             Auth::Token(token) => Some(token),
             Auth::AkSk(_) => None,
         };
-        let mut wire = wire::normalize(request, token, creds, &self.user_agent, &self.host)?;
-        match creds {
-            None => fill_headers(
-                request.headers_mut(),
-                wire.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-            )?,
+        let (query, body) = wire::rewrite_url(request);
+        let project_id = creds.and_then(|creds| wire::project_id(request.url().path(), creds));
+        let headers = wire::headers(
+            request.headers(),
+            token,
+            creds,
+            project_id.as_deref(),
+            &self.user_agent,
+            &self.host,
+        )?;
+        let sent = match creds {
+            None => header_map(headers.iter().copied())?,
             Some(creds) => {
                 let signable = SignableRequest {
                     method: request.method().as_str(),
                     host: &self.host,
                     path: request.url().path(),
-                    query: &wire.query,
-                    headers: &wire.headers,
-                    body: &wire.body,
+                    query: &query,
+                    headers: &headers,
+                    body: &body,
                 };
                 let mut added = self.sign(&signable, creds)?;
-                let filled = fill_headers(
-                    request.headers_mut(),
-                    added.merged(&wire.headers, &self.host),
-                );
+                let sent = header_map(added.merged(&headers, &self.host));
                 added.authorization.zeroize();
-                filled?;
+                sent?
             }
-        }
-        let body = std::mem::take(&mut wire.body);
+        };
+        *request.headers_mut() = sent;
         *request.body_mut() = (!body.is_empty()).then(|| body.into());
         Ok(())
     }
@@ -191,7 +192,7 @@ impl HookState {
     /// level it also keeps the intermediate strings, for the log.
     fn sign(
         &self,
-        request: &SignableRequest<'_>,
+        request: &SignableRequest<'_, &str>,
         creds: &Credentials,
     ) -> Result<signer::SignedHeaders, SigningError> {
         let time = self.signing_time();
@@ -231,14 +232,13 @@ const OWN_NAMES: [&str; 5] = [
     "x-sdk-content-sha256",
 ];
 
-/// Puts `headers` into `map`, replacing what it held, as they are sent: raw UTF-8 bytes (the
-/// text that was signed is the text that is sent), secret ones marked sensitive so that no
-/// HTTP-level logging prints them.
-pub(super) fn fill_headers<'a>(
-    map: &mut HeaderMap,
+/// The header map of `headers` as they are sent: raw UTF-8 bytes (the text that was signed is
+/// the text that is sent), secret ones marked sensitive so that no HTTP-level logging prints
+/// them. Sized for them and the `Accept` reqwest adds, so that it is not grown on the way.
+pub(super) fn header_map<'a>(
     headers: impl Iterator<Item = (&'a str, &'a str)>,
-) -> Result<(), SigningError> {
-    map.clear();
+) -> Result<HeaderMap, SigningError> {
+    let mut map = HeaderMap::with_capacity(headers.size_hint().0 + 1);
     for (name, value) in headers {
         let invalid = || SigningError::InvalidHeaderValue(name.to_ascii_lowercase());
         let header_name = match OWN_NAMES.iter().find(|own| own.eq_ignore_ascii_case(name)) {
@@ -250,7 +250,7 @@ pub(super) fn fill_headers<'a>(
         header_value.set_sensitive(signer::is_sensitive_header(name));
         map.append(header_name, header_value);
     }
-    Ok(())
+    Ok(map)
 }
 
 /// A header value's bytes, for a `HeaderValue` that reqwest's clone of every request's headers
@@ -483,8 +483,7 @@ mod tests {
                 .collect();
             let bytes = value_bytes(value.as_bytes());
             assert_eq!(&bytes[..], value.as_bytes(), "{len}");
-            let mut map = HeaderMap::new();
-            fill_headers(&mut map, [("X-Long", value.as_str())].into_iter()).unwrap();
+            let map = header_map([("X-Long", value.as_str())].into_iter()).unwrap();
             let cloned = map.clone();
             assert_eq!(cloned["x-long"].as_bytes(), value.as_bytes(), "{len}");
         }
@@ -495,8 +494,7 @@ mod tests {
     fn own_names_are_the_parsed_names() {
         for own in OWN_NAMES {
             let given = own.to_ascii_uppercase();
-            let mut map = HeaderMap::new();
-            fill_headers(&mut map, [(given.as_str(), "v")].into_iter()).unwrap();
+            let map = header_map([(given.as_str(), "v")].into_iter()).unwrap();
             let (name, _) = map.iter().next().unwrap();
             assert_eq!(*name, HeaderName::from_bytes(given.as_bytes()).unwrap());
             assert_eq!(name.as_str(), own);
@@ -519,21 +517,17 @@ mod tests {
             ("region", "é"),
             ("Authorization", "SDK-HMAC-SHA256 Access=AK"),
         ];
-        let mut map = HeaderMap::new();
-        map.insert("x-stale", HeaderValue::from_static("1"));
-        fill_headers(&mut map, headers.into_iter()).unwrap();
-        assert_eq!(
-            map.len(),
-            headers.len(),
-            "the map is replaced, not added to"
-        );
+        let map = header_map(headers.into_iter()).unwrap();
+        assert_eq!(map.len(), headers.len());
+        // Room for them and reqwest's `Accept`: not grown on the way.
+        assert!(map.capacity() > headers.len(), "{}", map.capacity());
         for (name, value) in headers {
             let sent = &map[name.to_ascii_lowercase().as_str()];
             assert_eq!(sent.as_bytes(), value.as_bytes(), "raw UTF-8");
             assert_eq!(sent.is_sensitive(), signer::is_sensitive_header(name));
         }
         // A value that is not a valid header value is refused by name.
-        let refused = fill_headers(&mut map, [("X-Bad", "a\nb")].into_iter());
+        let refused = header_map([("X-Bad", "a\nb")].into_iter());
         assert_eq!(
             refused,
             Err(SigningError::InvalidHeaderValue("x-bad".into()))

@@ -39,9 +39,9 @@ impl HssClient {
             (None, _) => return Err(bad("the endpoint has no host".into())),
         };
         let state = self.hooks();
-        let mut headers = vec![("User-Agent".to_owned(), state.user_agent.clone())];
+        let mut headers = vec![("User-Agent", state.user_agent.as_str())];
         if let Some(token) = creds.security_token() {
-            headers.push(("X-Security-Token".into(), token.expose_secret().to_owned()));
+            headers.push(("X-Security-Token", token.expose_secret()));
         }
         let request = SignableRequest {
             method: "GET",
@@ -73,8 +73,7 @@ impl HssClient {
             .map_err(|e| bad(e.to_string()))?;
         // As for the API call: secret values marked sensitive, and our copies wiped.
         // A GET: no body.
-        let filled = super::hooks::fill_headers(
-            http.headers_mut(),
+        let sent = super::hooks::header_map(
             signed
                 .headers
                 .iter()
@@ -83,10 +82,7 @@ impl HssClient {
         for header in signed.headers.iter_mut().filter(|h| h.sensitive) {
             zeroize::Zeroize::zeroize(&mut header.value);
         }
-        for (_, value) in &mut headers {
-            zeroize::Zeroize::zeroize(value);
-        }
-        filled?;
+        *http.headers_mut() = sent?;
         let response = self
             .inner
             .client()

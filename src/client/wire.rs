@@ -9,104 +9,76 @@ use crate::signer::{self, SigningError};
 use percent_encoding::percent_decode_str;
 use secrecy::ExposeSecret;
 use std::borrow::Cow;
-use zeroize::Zeroize;
 
 /// Headers progenitor adds that the official SDKs never send.
 const DROPPED_HEADERS: [&str; 2] = ["api-version", "accept"];
 
-/// The wire form's headers, query parameters and body. Its copies of secret header values are
-/// wiped when it is dropped.
-#[derive(Default)]
-pub(super) struct Wire {
-    /// In the order sent, values trimmed as the signer trims them (so what is signed is what
-    /// is sent).
-    pub headers: Vec<(String, String)>,
-    /// Decoded (the URL's query is their canonical string).
-    pub query: Vec<(String, String)>,
-    /// The body to sign and send.
-    pub body: Vec<u8>,
-}
-
-impl Wire {
-    fn push(&mut self, name: &str, value: &str) {
-        let value = signer::trim_header_value(value);
-        self.headers.push((name.to_owned(), value.to_owned()));
-    }
-
-    /// Wipes the secret header values.
-    fn wipe(&mut self) {
-        for (name, value) in &mut self.headers {
-            if signer::is_sensitive_header(name) {
-                value.zeroize();
-            }
-        }
-    }
-}
-
-impl Drop for Wire {
-    fn drop(&mut self) {
-        self.wipe();
-    }
-}
-
-/// Rewrites `request`'s URL into the wire form and returns its headers, query and body, for a
-/// client that sends `user_agent` to `host`, with `token` (IAM token authentication) or
-/// `creds` (AK/SK).
-pub(super) fn normalize(
-    request: &mut reqwest::Request,
-    token: Option<&AuthToken>,
-    creds: Option<&Credentials>,
-    user_agent: &str,
-    host: &str,
-) -> Result<Wire, SigningError> {
-    let mut wire = Wire {
-        // The request's own headers and the few the wire form adds.
-        headers: Vec::with_capacity(request.headers().len() + 6),
-        query: Vec::new(),
-        body: Vec::new(),
-    };
+/// Rewrites `request`'s URL into the wire form; returns its query parameters, decoded (the
+/// URL's query is their canonical string), and the body to sign and send.
+pub(super) fn rewrite_url(request: &mut reqwest::Request) -> (Vec<(String, String)>, Vec<u8>) {
+    let mut body = Vec::new();
     if let Some(compact) = request.body().and_then(|b| b.as_bytes()) {
-        python_style_json(compact, &mut wire.body);
+        python_style_json(compact, &mut body);
     }
-
     let url = request.url_mut();
     // Each setter re-parses the URL: skipped when the URL is already in wire form.
     if let Cow::Owned(path) = sdk_encoded_path(url.path()) {
         url.set_path(&path);
     }
-    wire.query = url.query_pairs().into_owned().collect();
+    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     if !url.query().is_none_or(is_canonical_query) {
-        let canonical_query = signer::canonical_query(&wire.query);
+        let canonical_query = signer::canonical_query(&query);
         url.set_query((!canonical_query.is_empty()).then_some(canonical_query.as_str()));
     }
+    (query, body)
+}
 
+/// The project an AK/SK call is for, sent as `X-Project-Id`: the one in the path, not
+/// necessarily the credentials' own.
+pub(super) fn project_id<'a>(path: &'a str, creds: &'a Credentials) -> Option<Cow<'a, str>> {
+    path_project_id(path).or_else(|| creds.project_id().map(Cow::Borrowed))
+}
+
+/// The wire form's headers, in the order sent, for a client that sends `user_agent` to
+/// `host`, with `token` (IAM token authentication) or `creds` (AK/SK) and their `project_id`:
+/// `headers`' own (progenitor's, less those the SDKs never send) and those the SDKs add.
+/// Values are trimmed as the signer trims them, so what is signed is what is sent. Borrowed,
+/// not copied: no copy of a secret value is left to wipe.
+pub(super) fn headers<'a>(
+    headers: &'a reqwest::header::HeaderMap,
+    token: Option<&'a AuthToken>,
+    creds: Option<&'a Credentials>,
+    project_id: Option<&'a str>,
+    user_agent: &'a str,
+    host: &'a str,
+) -> Result<Vec<(&'a str, &'a str)>, SigningError> {
+    // The request's own headers and the few the wire form adds.
+    let mut wire = Vec::with_capacity(headers.len() + 6);
+    let mut push = |name, value| wire.push((name, signer::trim_header_value(value)));
     if let Some(token) = token {
-        wire.push("X-Auth-Token", token.expose());
+        push("X-Auth-Token", token.expose());
     }
-    for (name, value) in request.headers() {
+    for (name, value) in headers {
         if DROPPED_HEADERS.contains(&name.as_str()) || name == reqwest::header::CONTENT_TYPE {
             continue;
         }
         let value = std::str::from_utf8(value.as_bytes())
             .map_err(|_| SigningError::InvalidHeaderValue(name.as_str().to_owned()))?;
-        wire.push(name.as_str(), value);
+        push(name.as_str(), value);
     }
     // The official SDKs send (and sign) it on every request of these APIs, a GET without a
     // body included.
-    wire.push("Content-Type", "application/json");
-    wire.push("User-Agent", user_agent);
+    push("Content-Type", "application/json");
+    push("User-Agent", user_agent);
     if let Some(creds) = creds {
-        // The project the call is for, which is the one in the path, not necessarily the
-        // credentials' own.
-        let project_id = path_project_id(request.url().path());
-        if let Some(project_id) = project_id.as_deref().or(creds.project_id()) {
-            wire.push("X-Project-Id", project_id);
+        if let Some(project_id) = project_id {
+            push("X-Project-Id", project_id);
         }
         if let Some(token) = creds.security_token() {
-            wire.push("X-Security-Token", token.expose_secret());
+            push("X-Security-Token", token.expose_secret());
         }
     }
-    wire.push("Host", host);
+    push("Host", host);
     Ok(wire)
 }
 
@@ -330,20 +302,55 @@ mod tests {
     }
 
     #[test]
-    fn values_are_trimmed_and_secrets_wiped() {
-        let mut wire = Wire::default();
-        wire.push("X-Auth-Token", " secret-token ");
-        wire.push("Host", "h");
+    fn headers_are_the_sdks_borrowed_and_trimmed() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let mut given = HeaderMap::new();
+        given.insert("accept", HeaderValue::from_static("application/json"));
+        given.insert("api-version", HeaderValue::from_static("5"));
+        given.insert("content-type", HeaderValue::from_static("text/plain"));
+        given.insert("region", HeaderValue::from_static(" cn-north-4 "));
+        let creds = Credentials::new("AK", "SK").with_security_token(" session ");
+        let sent = headers(&given, None, Some(&creds), Some("p1"), "agent/1", "h:443").unwrap();
         assert_eq!(
-            wire.headers,
+            sent,
             [
-                ("X-Auth-Token".to_owned(), "secret-token".to_owned()),
-                ("Host".to_owned(), "h".to_owned()),
+                ("region", "cn-north-4"),
+                ("Content-Type", "application/json"),
+                ("User-Agent", "agent/1"),
+                ("X-Project-Id", "p1"),
+                ("X-Security-Token", "session"),
+                ("Host", "h:443"),
             ]
         );
-        wire.wipe();
-        assert_eq!(wire.headers[0].1, "", "the secret is wiped");
-        assert_eq!(wire.headers[1].1, "h", "only secret values are wiped");
+        // The value sent is the one given, not a copy.
+        assert!(std::ptr::eq(
+            sent[0].1.as_ptr(),
+            given["region"].as_bytes()[1..].as_ptr()
+        ));
+        // A token comes first; without credentials, no project or security token.
+        let token = AuthToken::new(" tok ");
+        let none = HeaderMap::new();
+        let sent = headers(&none, Some(&token), None, Some("p1"), "a", "h").unwrap();
+        assert_eq!(
+            sent,
+            [
+                ("X-Auth-Token", "tok"),
+                ("Content-Type", "application/json"),
+                ("User-Agent", "a"),
+                ("Host", "h"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_header_value_that_is_not_text_is_refused_by_name() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let mut given = HeaderMap::new();
+        given.insert("region", HeaderValue::from_bytes(b"\xff").unwrap());
+        assert_eq!(
+            headers(&given, None, None, None, "a", "h"),
+            Err(SigningError::InvalidHeaderValue("region".into()))
+        );
     }
 
     #[test]

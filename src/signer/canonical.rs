@@ -172,8 +172,8 @@ pub(crate) struct Additions<'a> {
 impl<'a> Additions<'a> {
     /// Applies the rules to `headers`, refusing what no gateway could verify: a caller's
     /// `Authorization`, a name given twice (ignoring case), an `X-Sdk-Date` that does not parse.
-    pub(crate) fn of(
-        headers: &'a [(String, String)],
+    pub(crate) fn of<H: AsRef<str>>(
+        headers: &'a [(H, H)],
         content_header: &str,
     ) -> Result<Self, SigningError> {
         let mut date_given = None;
@@ -181,13 +181,14 @@ impl<'a> Additions<'a> {
         let mut content_type = "";
         let (mut exact_content_header, mut other_spelling) = (false, false);
         for (i, (name, value)) in headers.iter().enumerate() {
+            let (name, value) = (name.as_ref(), value.as_ref());
             if name.eq_ignore_ascii_case("Authorization") {
                 // The SDK would sign it and then overwrite it, or send two.
                 return Err(SigningError::AuthorizationGiven);
             }
             if headers[..i]
                 .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+                .any(|(n, _)| n.as_ref().eq_ignore_ascii_case(name))
             {
                 // The SDK would sign the last value for both and send both.
                 return Err(SigningError::DuplicateHeader(name.to_ascii_lowercase()));
@@ -201,7 +202,7 @@ impl<'a> Additions<'a> {
                 other_spelling = true;
             }
             if name.eq_ignore_ascii_case(DATE_HEADER) {
-                date_given = Some(value.as_str());
+                date_given = Some(value);
             }
             host_given |= name.eq_ignore_ascii_case("Host");
         }
@@ -226,9 +227,9 @@ impl<'a> Additions<'a> {
 /// Writes the canonical request of `request` into `out`, whose `sent` headers are those sent
 /// (values trimmed, the signer's additions included, `Authorization` not yet), and appends the
 /// `;`-joined signed header names to `signed_list`.
-pub(crate) fn write<'a>(
+pub(crate) fn write<'a, H>(
     out: &mut impl Sink,
-    request: &SignableRequest<'_>,
+    request: &SignableRequest<'_, H>,
     sent: impl Iterator<Item = (&'a str, &'a str)>,
     hash: HashFn,
     signed_list: &mut String,

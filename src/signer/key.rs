@@ -108,9 +108,9 @@ impl SignedHeaders {
     /// The headers to send, in the order of [`SignedRequest::headers`](super::SignedRequest::headers):
     /// `headers` (the request's, as given to [`SigningKey::sign_headers`]; values trimmed, as
     /// they were signed) with the additions. Borrows; allocates nothing.
-    pub fn merged<'a>(
+    pub fn merged<'a, H: AsRef<str>>(
         &'a self,
-        headers: &'a [(String, String)],
+        headers: &'a [(H, H)],
         host: &'a str,
     ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         self.before_authorization(headers, host)
@@ -121,21 +121,21 @@ impl SignedHeaders {
     }
 
     /// [`merged`](Self::merged) without `Authorization`: what is signed, names with `_` aside.
-    fn before_authorization<'a>(
+    fn before_authorization<'a, H: AsRef<str>>(
         &'a self,
-        headers: &'a [(String, String)],
+        headers: &'a [(H, H)],
         host: &'a str,
     ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         const UNSIGNED: &str = "UNSIGNED-PAYLOAD";
         let replaced = self
             .content_hash
-            .filter(|name| headers.iter().any(|(n, _)| n == name));
+            .filter(|name| headers.iter().any(|(n, _)| n.as_ref() == *name));
         let appended = self.content_hash.filter(|_| replaced.is_none());
         headers
             .iter()
             .map(move |(n, v)| match replaced {
-                Some(name) if n == name => (n.as_str(), UNSIGNED),
-                _ => (n.as_str(), trim_header_value(v)),
+                Some(name) if n.as_ref() == name => (n.as_ref(), UNSIGNED),
+                _ => (n.as_ref(), trim_header_value(v.as_ref())),
             })
             .chain(appended.map(|name| (name, UNSIGNED)))
             .chain(self.date.as_deref().map(|d| (DATE_HEADER, d)))
@@ -226,9 +226,9 @@ impl SigningKey {
 
     /// Signs `request` and returns only the headers the signer adds. `time` is used unless the
     /// request carries an `X-Sdk-Date` header.
-    pub fn sign_headers(
+    pub fn sign_headers<H: AsRef<str>>(
         &self,
-        request: &SignableRequest<'_>,
+        request: &SignableRequest<'_, H>,
         time: SystemTime,
     ) -> Result<SignedHeaders, SigningError> {
         self.sign(request, time, false).map(|(added, _)| added)
@@ -236,18 +236,18 @@ impl SigningKey {
 
     /// [`sign_headers`](Self::sign_headers), keeping the intermediate strings too (the same
     /// signing, plus a copy of the canonical request as it is hashed).
-    pub fn sign_headers_captured(
+    pub fn sign_headers_captured<H: AsRef<str>>(
         &self,
-        request: &SignableRequest<'_>,
+        request: &SignableRequest<'_, H>,
         time: SystemTime,
     ) -> Result<(SignedHeaders, Captured), SigningError> {
         let (added, captured) = self.sign(request, time, true)?;
         Ok((added, captured.expect("asked for")))
     }
 
-    fn sign(
+    fn sign<H: AsRef<str>>(
         &self,
-        request: &SignableRequest<'_>,
+        request: &SignableRequest<'_, H>,
         time: SystemTime,
         capture: bool,
     ) -> Result<(SignedHeaders, Option<Captured>), SigningError> {

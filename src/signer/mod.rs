@@ -75,8 +75,10 @@ pub const EMPTY_BODY_HASH: &str =
 
 /// What the signer needs of a request, as it will be sent. Built with a struct literal; new
 /// fields, if any, will come with a constructor.
-#[derive(Clone, Copy)]
-pub struct SignableRequest<'a> {
+///
+/// The headers are `(String, String)` pairs or, for a caller that already holds them as text
+/// (the client signs the headers it is about to send without copying them), `(&str, &str)`.
+pub struct SignableRequest<'a, H = String> {
     /// HTTP method; uppercased in the canonical request.
     pub method: &'a str,
     /// The endpoint's authority exactly as written (`host[:port]`); becomes `Host` unless
@@ -88,17 +90,26 @@ pub struct SignableRequest<'a> {
     pub query: &'a [(String, String)],
     /// Headers present at signing time, in order. Names are kept as given: the
     /// `UNSIGNED-PAYLOAD` rule looks at the exact name `Content-Type`, as the official SDK does.
-    pub headers: &'a [(String, String)],
+    pub headers: &'a [(H, H)],
     /// The exact body bytes sent.
     pub body: &'a [u8],
 }
 
-impl fmt::Debug for SignableRequest<'_> {
+// Written out: derived, they would ask `H: Copy`, which `String` is not.
+impl<H> Clone for SignableRequest<'_, H> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<H> Copy for SignableRequest<'_, H> {}
+
+impl<H: AsRef<str>> fmt::Debug for SignableRequest<'_, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let headers: Vec<Header> = self
             .headers
             .iter()
-            .map(|(name, value)| Header::new(name, value))
+            .map(|(name, value)| Header::new(name.as_ref(), value.as_ref()))
             .collect();
         f.debug_struct("SignableRequest")
             .field("method", &self.method)
@@ -278,8 +289,8 @@ impl fmt::Debug for SigningParams<'_> {
 ///
 /// `time` is used unless the request already carries an `X-Sdk-Date` header (any case), whose
 /// value is then used as is.
-pub fn sign(
-    request: &SignableRequest<'_>,
+pub fn sign<H: AsRef<str>>(
+    request: &SignableRequest<'_, H>,
     access_key_id: &str,
     secret_key: &SecretString,
     time: SystemTime,
@@ -292,8 +303,8 @@ pub fn sign(
 
 /// Signs `request` with `params.algorithm`: through a [`SigningKey`] made for the call, which
 /// also hands back the intermediate strings.
-pub fn sign_with(
-    request: &SignableRequest<'_>,
+pub fn sign_with<H: AsRef<str>>(
+    request: &SignableRequest<'_, H>,
     params: &SigningParams<'_>,
 ) -> Result<SignedRequest, SigningError> {
     let mut key = SigningKey::new(params.algorithm, params.access_key_id, params.secret_key);
