@@ -156,7 +156,8 @@ impl HookState {
             Auth::Token(token) => Some(token),
             Auth::AkSk(_) => None,
         };
-        let (query, body) = wire::rewrite_url(request);
+        let body = wire::body(request);
+        let query = wire::rewrite_url(request.url_mut());
         let project_id = creds.and_then(|creds| wire::project_id(request.url().path(), creds));
         let headers = wire::headers(
             request.headers(),

@@ -13,14 +13,18 @@ use std::borrow::Cow;
 /// Headers progenitor adds that the official SDKs never send.
 const DROPPED_HEADERS: [&str; 2] = ["api-version", "accept"];
 
-/// Rewrites `request`'s URL into the wire form; returns its query parameters, decoded (the
-/// URL's query is their canonical string), and the body to sign and send.
-pub(super) fn rewrite_url(request: &mut reqwest::Request) -> (Vec<(String, String)>, Vec<u8>) {
+/// The body to sign and send: progenitor's compact JSON re-spaced as the SDKs write it.
+pub(super) fn body(request: &reqwest::Request) -> Vec<u8> {
     let mut body = Vec::new();
     if let Some(compact) = request.body().and_then(|b| b.as_bytes()) {
         python_style_json(compact, &mut body);
     }
-    let url = request.url_mut();
+    body
+}
+
+/// Rewrites `url` into the wire form; returns its query parameters, decoded (the URL's query
+/// is their canonical string).
+pub(super) fn rewrite_url(url: &mut reqwest::Url) -> Vec<(String, String)> {
     // Each setter re-parses the URL: skipped when the URL is already in wire form.
     if let Cow::Owned(path) = sdk_encoded_path(url.path()) {
         url.set_path(&path);
@@ -30,7 +34,7 @@ pub(super) fn rewrite_url(request: &mut reqwest::Request) -> (Vec<(String, Strin
         let canonical_query = signer::canonical_query(&query);
         url.set_query((!canonical_query.is_empty()).then_some(canonical_query.as_str()));
     }
-    (query, body)
+    query
 }
 
 /// The project an AK/SK call is for, sent as `X-Project-Id`: the one in the path, not
