@@ -184,6 +184,8 @@ impl HookState {
                 sent?
             }
         };
+        // What the list borrowed from the request is replaced now.
+        drop(headers);
         *request.headers_mut() = sent;
         *request.body_mut() = (!body.is_empty()).then(|| body.into());
         Ok(())

@@ -8,6 +8,7 @@ use crate::credentials::{AuthToken, Credentials};
 use crate::signer::{self, SigningError};
 use percent_encoding::percent_decode_str;
 use secrecy::ExposeSecret;
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// Headers progenitor adds that the official SDKs never send.
@@ -43,6 +44,9 @@ pub(super) fn project_id<'a>(path: &'a str, creds: &'a Credentials) -> Option<Co
     path_project_id(path).or_else(|| creds.project_id().map(Cow::Borrowed))
 }
 
+/// A request's header list: on the stack for any usual request.
+pub(super) type Headers<'a> = SmallVec<[(&'a str, &'a str); 12]>;
+
 /// The wire form's headers, in the order sent, for a client that sends `user_agent` to
 /// `host`, with `token` (IAM token authentication) or `creds` (AK/SK) and their `project_id`:
 /// `headers`' own (progenitor's, less those the SDKs never send) and those the SDKs add.
@@ -55,9 +59,8 @@ pub(super) fn headers<'a>(
     project_id: Option<&'a str>,
     user_agent: &'a str,
     host: &'a str,
-) -> Result<Vec<(&'a str, &'a str)>, SigningError> {
-    // The request's own headers and the few the wire form adds.
-    let mut wire = Vec::with_capacity(headers.len() + 6);
+) -> Result<Headers<'a>, SigningError> {
+    let mut wire = Headers::new();
     let mut push = |name, value| wire.push((name, signer::trim_header_value(value)));
     if let Some(token) = token {
         push("X-Auth-Token", token.expose());
@@ -316,7 +319,7 @@ mod tests {
         let creds = Credentials::new("AK", "SK").with_security_token(" session ");
         let sent = headers(&given, None, Some(&creds), Some("p1"), "agent/1", "h:443").unwrap();
         assert_eq!(
-            sent,
+            sent[..],
             [
                 ("region", "cn-north-4"),
                 ("Content-Type", "application/json"),
@@ -336,7 +339,7 @@ mod tests {
         let none = HeaderMap::new();
         let sent = headers(&none, Some(&token), None, Some("p1"), "a", "h").unwrap();
         assert_eq!(
-            sent,
+            sent[..],
             [
                 ("X-Auth-Token", "tok"),
                 ("Content-Type", "application/json"),
