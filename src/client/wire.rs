@@ -104,7 +104,7 @@ fn path_project_id(path: &str) -> Option<Cow<'_, str>> {
 /// Each path segment decoded and re-encoded with the signer's encoder: the form the official
 /// SDKs send (`quote(segment, safe='')`), whatever escaping progenitor chose. Only values that
 /// survive progenitor's encoding and URL parsing unchanged reach this point (the client refuses
-/// the others before sending, see `validate::path_segment`).
+/// the others before sending, see `checks::request`).
 pub(super) fn sdk_encoded_path(path: &str) -> Cow<'_, str> {
     // Already in that form when it has only unreserved characters (and `/`).
     if path.bytes().all(|b| signer::is_unreserved(b) || b == b'/') {
