@@ -249,6 +249,26 @@ async fn lenient_on_what_we_receive() {
         matches!(err, Error::InvalidResponse { status: 200, .. }),
         "{err:?}"
     );
+
+    // A successor answer, whose schema has no `error_code`: one in the body is an extra field,
+    // not a failure; a longer string, a registry type HSS has added since and other extra
+    // fields are taken as they are.
+    server.reply_with(Reply::json(
+        200,
+        &format!(
+            r#"{{"error_code":7,"total_num":1,"data_list":[{{"id":"r1","registry_name":"{long}","registry_type":"NewRegistryKind","new_field":[1]}}]}}"#
+        ),
+    ));
+    let page = client(&server).list_registry(|op| op).await.unwrap();
+    assert_eq!(page.value.total_num, Some(1));
+    assert_eq!(
+        page.value.data_list[0].registry_name.as_deref(),
+        Some(long.as_str())
+    );
+    assert_eq!(
+        page.value.data_list[0].registry_type.as_deref(),
+        Some("NewRegistryKind")
+    );
 }
 
 /// Every request constraint of the spec is checked before anything is sent, and the error
