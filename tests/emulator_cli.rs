@@ -628,6 +628,13 @@ fn registries_sync_and_tasks_end_to_end() {
         emulator.json(&["tasks", "list"]).as_array().unwrap().len(),
         2
     );
+    // `--task-id` picks the one task out of the two.
+    let picked = emulator.json(&["tasks", "list", "--task-id", &task_id]);
+    let picked = picked.as_array().unwrap();
+    assert_eq!(picked.len(), 1, "{picked:?}");
+    assert_eq!(field(&picked[0], "task_id"), task_id);
+    let none = emulator.json(&["tasks", "list", "--task-id", "no-such-task"]);
+    assert_eq!(none.as_array().unwrap().len(), 0, "{none}");
 
     // The deprecated call says so, in one line on stderr.
     let out = emulator.cli(&["sync", "--image-type", "private_image"]);
@@ -640,6 +647,32 @@ fn registries_sync_and_tasks_end_to_end() {
     );
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["error_code"], 0);
+}
+
+#[test]
+fn a_task_the_emulator_ends_terminated_or_timed_out_fails_the_wait() {
+    for (how, state) in [
+        ("terminated", "task terminated"),
+        ("timed-out", "task timed out"),
+    ] {
+        let emulator = EmulatorProcess::start(&["--task-seconds", "0", "--end-tasks", how], None);
+        let out = emulator.cli(&[
+            "sync",
+            "--wait",
+            "--rate",
+            "off",
+            "--poll-min",
+            "0.1",
+            "--no-progress",
+        ]);
+        assert_eq!(out.status.code(), Some(4), "{how}: {}", lossy(&out.stderr));
+        let stdout = lossy(&out.stdout);
+        let result: serde_json::Value =
+            serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        assert_eq!(result["outcome"], "failed", "{result}");
+        assert_eq!(result["failures"][0]["name"], state, "{result}");
+        assert!(result["failures"][0]["reason"].is_string(), "{result}");
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! the task found by its start, progress as it goes, and the documented budget kept.
 #![cfg(feature = "emulator")]
 
-use hss_image_sync::emulator::{Emulator, RunningEmulator, default_registries};
+use hss_image_sync::emulator::{Emulator, RunningEmulator, TaskEnd, default_registries};
 use hss_image_sync::types::CreateImageSynchronizeTaskRequestInfo;
 use hss_image_sync::{HssClient, RateLimiter, SyncProgress, SyncStarted, WaitError};
 use std::sync::{Arc, Mutex};
@@ -133,6 +133,111 @@ async fn a_task_whose_every_registry_failed_ends_in_error() {
     assert_eq!(failures[0].name, "task error");
     assert_eq!(failures[1].registry_id, only.id);
     assert!(!report.succeeded());
+}
+
+#[tokio::test]
+async fn a_terminated_or_timed_out_task_ends_the_wait_failed_naming_its_state() {
+    for (end, status, name) in [
+        (TaskEnd::Terminated, -1, "task terminated"),
+        (TaskEnd::TimedOut, -2, "task timed out"),
+    ] {
+        let emulator = Emulator::new()
+            .task_seconds(0)
+            .end_tasks(end)
+            .start()
+            .await
+            .unwrap();
+        let client = unpaced(&emulator);
+        let started = client.start_sync(every_registry()).await.unwrap();
+        let err = client
+            .wait_for_sync(&started)
+            .min_delay(FAST)
+            .wait(Duration::from_secs(20))
+            .await
+            .unwrap_err();
+        let WaitError::Failed(report) = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(report.task.task_status, Some(status));
+        let failures = report.failures();
+        assert_eq!(failures.len(), 1, "the task alone: {failures:?}");
+        assert_eq!(failures[0].registry_id, None);
+        assert_eq!(failures[0].name, name);
+        let reason = failures[0].reason.clone().expect("HSS's reason");
+        assert_eq!(reason, end.reason());
+        assert!(!report.succeeded());
+        let text = err.to_string();
+        assert!(text.contains(name) && text.contains(&reason), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn under_clock_skew_the_task_is_found_on_the_servers_clock() {
+    // Ten minutes either way: within what the gateway accepts, far beyond the allowance for
+    // a local clock. A server behind us begins the task "before" our local start.
+    for offset in [-600i64, 600] {
+        let emulator = Emulator::new()
+            .clock_offset_secs(offset)
+            .task_duration(Duration::from_millis(300))
+            .start()
+            .await
+            .unwrap();
+        let client = unpaced(&emulator);
+        let local = SystemTime::now();
+        let started = client.start_sync(every_registry()).await.unwrap();
+        let server = if offset < 0 {
+            local - Duration::from_secs(offset.unsigned_abs())
+        } else {
+            local + Duration::from_secs(offset.unsigned_abs())
+        };
+        let off_by =
+            |a: SystemTime, b: SystemTime| a.duration_since(b).unwrap_or_else(|e| e.duration());
+        assert!(
+            off_by(started.not_before, server) < Duration::from_secs(5),
+            "{offset}: noted on the server's clock: {:?} vs {server:?}",
+            started.not_before
+        );
+        let report = client
+            .wait_for_sync(&started)
+            .min_delay(FAST)
+            .max_delay(FAST * 4)
+            .wait(Duration::from_secs(20))
+            .await
+            .unwrap_or_else(|e| panic!("{offset}: {e:?}"));
+        assert!(report.succeeded(), "{offset}");
+        let listed = emulator
+            .state()
+            .tasks(emulator.project_id())
+            .last()
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            report.task.task_id.as_ref(),
+            Some(&listed.task_id),
+            "{offset}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wait_never_sleeps_past_its_time_left() {
+    let emulator = Emulator::new().task_seconds(3600).start().await.unwrap();
+    let client = unpaced(&emulator);
+    let started = client.start_sync(every_registry()).await.unwrap();
+    let begun = std::time::Instant::now();
+    // A minute between polls, 300 ms to wait: the one pause is cut to the time left.
+    let err = client
+        .wait_for_sync(&started)
+        .min_delay(Duration::from_secs(60))
+        .wait(Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WaitError::GaveUp { .. }), "{err:?}");
+    assert!(
+        begun.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        begun.elapsed()
+    );
 }
 
 #[tokio::test]

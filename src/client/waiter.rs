@@ -408,7 +408,7 @@ impl<'a> SyncWaiter<'a> {
                     last,
                 });
             }
-            tokio::time::sleep(jitter(delay, min_delay).min(left)).await;
+            tokio::time::sleep(pause(delay, min_delay, left)).await;
         }
     }
 }
@@ -528,6 +528,11 @@ fn next_delay(previous: Duration, min: Duration, max: Duration) -> Duration {
     previous.saturating_mul(2).clamp(min, max.max(min))
 }
 
+/// The pause before the next poll: `delay` with jitter, never past the time `left`.
+fn pause(delay: Duration, min: Duration, left: Duration) -> Duration {
+    jitter(delay, min).min(left)
+}
+
 /// A delay drawn evenly from `min..=delay`, as aws-sdk-rust's waiters draw theirs.
 fn jitter(delay: Duration, min: Duration) -> Duration {
     if delay <= min {
@@ -541,5 +546,78 @@ fn millis(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
         Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
         Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    #[test]
+    fn the_delay_doubles_from_the_minimum_up_to_the_maximum() {
+        let mut delay = S(12);
+        let mut seen = vec![delay];
+        for _ in 0..5 {
+            delay = next_delay(delay, S(12), S(120));
+            seen.push(delay);
+        }
+        assert_eq!(seen, [S(12), S(24), S(48), S(96), S(120), S(120)]);
+        // Never below the minimum, even from a shorter delay, nor above it when the maximum
+        // is set below the minimum.
+        assert_eq!(next_delay(S(1), S(12), S(120)), S(12));
+        assert_eq!(next_delay(S(12), S(12), S(5)), S(12));
+        assert_eq!(next_delay(Duration::MAX, S(1), S(60)), S(60));
+    }
+
+    #[test]
+    fn jitter_draws_between_the_minimum_and_the_delay() {
+        let draws: Vec<Duration> = (0..200).map(|_| jitter(S(48), S(12))).collect();
+        assert!(
+            draws.iter().all(|d| (S(12)..=S(48)).contains(d)),
+            "{draws:?}"
+        );
+        let (low, high) = (draws.iter().min().unwrap(), draws.iter().max().unwrap());
+        assert!(
+            high.saturating_sub(*low) > S(10),
+            "spread out: {low:?}..{high:?}"
+        );
+        // At the minimum there is nothing to spread.
+        assert_eq!(jitter(S(12), S(12)), S(12));
+        assert_eq!(jitter(S(3), S(12)), S(3));
+    }
+
+    #[test]
+    fn a_pause_never_runs_past_the_time_left() {
+        for _ in 0..50 {
+            assert_eq!(
+                pause(S(120), S(12), Duration::from_millis(300)),
+                Duration::from_millis(300)
+            );
+            let pause = pause(S(120), S(12), S(600));
+            assert!((S(12)..=S(120)).contains(&pause), "{pause:?}");
+        }
+        assert_eq!(pause(S(12), S(12), Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn only_done_and_negative_states_end_a_task() {
+        let task = |status| ImageScanTaskInfo {
+            task_status: status,
+            ..Default::default()
+        };
+        for status in [100, -1, -2, -3] {
+            assert!(ended(&task(Some(status))), "{status}");
+        }
+        for status in [None, Some(0), Some(42), Some(99)] {
+            assert!(!ended(&task(status)), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn milliseconds_count_from_the_epoch_either_way() {
+        assert_eq!(millis(UNIX_EPOCH + Duration::from_millis(1_500)), 1_500);
+        assert_eq!(millis(UNIX_EPOCH - Duration::from_millis(2_000)), -2_000);
     }
 }

@@ -16,7 +16,8 @@
 //! `CreateImageSynchronizeTask` starts a task over every registry or the ones listed, which
 //! `ListImageScanTask` shows as `manualSync` with its `task_status` going from 0 to 100 over
 //! [`Emulator::task_seconds`] of the emulator's clock, and `ListAssociateRegistries` with each
-//! registry `running`, then `finished` or `failed` ([`Emulator::fail_registry`]). The
+//! registry `running`, then `finished` or `failed` ([`Emulator::fail_registry`]); a task can
+//! also end terminated or timed out ([`Emulator::end_tasks`]). The
 //! deprecated `RunImageSynchronize` counts its calls per image type ([`SyncRecord`]), and every
 //! project its accepted synchronizations ([`RunningEmulator::project_calls`]).
 //!
@@ -121,7 +122,8 @@ pub use service::{
     DEFAULT_TASK_SECONDS, FAILED_PROJECT_ERROR_CODE, UNKNOWN_PROJECT_ERROR_CODE, default_registries,
 };
 pub use state::{
-    MAX_PROJECTS, MAX_TASKS_PER_PROJECT, ProjectCalls, State, SyncRecord, SyncTask, TaskRegistry,
+    MAX_PROJECTS, MAX_TASKS_PER_PROJECT, ProjectCalls, State, SyncRecord, SyncTask, TaskEnd,
+    TaskRegistry,
 };
 pub use throttle::MAX_RATE_LIMIT;
 pub use verify::{DEFAULT_REGION, DEFAULT_SERVICE, RawRequest};
@@ -444,6 +446,13 @@ impl Emulator {
     /// every registry of it failed.
     pub fn fail_registry(mut self, registry_id: impl Into<String>) -> Self {
         self.hss.failing.insert(registry_id.into());
+        self
+    }
+
+    /// Every task ends this way (`task_status` -1 or -2, with a `failed_reason`) instead of
+    /// 100 (or -3), whatever its registries did.
+    pub fn end_tasks(mut self, end: TaskEnd) -> Self {
+        self.hss.task_end = Some(end);
         self
     }
 

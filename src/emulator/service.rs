@@ -3,7 +3,7 @@
 //! parameters and body against the spec, so a handler deals with what the service decides
 //! (which registries, which tasks, which page).
 
-use super::state::{MAX_PROJECTS, State, SyncTask, TaskRegistry};
+use super::state::{MAX_PROJECTS, State, SyncTask, TaskEnd, TaskRegistry};
 use super::validate::{CallBody, Invalid, ValidCall, invalid};
 use crate::generated::types;
 use std::collections::BTreeSet;
@@ -29,6 +29,8 @@ pub(crate) struct Settings {
     pub failing_projects: BTreeSet<String>,
     /// The most projects the state keeps: [`MAX_PROJECTS`], or the account's size if larger.
     pub max_projects: usize,
+    /// How every task ends, when not by itself.
+    pub task_end: Option<TaskEnd>,
 }
 
 impl Default for Settings {
@@ -39,6 +41,7 @@ impl Default for Settings {
             task_duration: Duration::from_secs(DEFAULT_TASK_SECONDS),
             failing_projects: BTreeSet::new(),
             max_projects: MAX_PROJECTS,
+            task_end: None,
         }
     }
 }
@@ -286,6 +289,7 @@ fn create_image_synchronize_task(
             end_time: begin_time.saturating_add(duration),
             is_all: info.sync_all_registries,
             registries: task_registries,
+            end: settings.task_end,
         },
         settings.max_projects,
     );
@@ -376,7 +380,10 @@ fn task_info(task: &SyncTask, now: i64) -> types::ImageScanTaskInfo {
         total_num: Some(total),
         success_num: Some(if finished { total - failed } else { 0 }),
         failed_num: Some(if finished { failed } else { 0 }),
-        failed_reason: (status == -3).then(|| "every registry failed to synchronize".to_owned()),
+        failed_reason: match (finished, task.end) {
+            (true, Some(end)) => Some(end.reason().to_owned()),
+            _ => (status == -3).then(|| "every registry failed to synchronize".to_owned()),
+        },
         ..Default::default()
     }
 }

@@ -65,6 +65,37 @@ pub struct SyncTask {
     pub is_all: bool,
     /// The registries it synchronizes.
     pub registries: Vec<TaskRegistry>,
+    /// How it ends, when not by itself ([`TaskEnd`]).
+    pub end: Option<TaskEnd>,
+}
+
+/// How every task ends, for a test of a client facing HSS's other final states
+/// ([`Emulator::end_tasks`](super::Emulator::end_tasks)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum TaskEnd {
+    /// `task_status` -1: terminated.
+    Terminated,
+    /// `task_status` -2: timed out.
+    TimedOut,
+}
+
+impl TaskEnd {
+    /// Its `task_status`.
+    pub fn task_status(self) -> i64 {
+        match self {
+            TaskEnd::Terminated => -1,
+            TaskEnd::TimedOut => -2,
+        }
+    }
+
+    /// The `failed_reason` HSS gives with it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            TaskEnd::Terminated => "the task was terminated",
+            TaskEnd::TimedOut => "the task timed out",
+        }
+    }
 }
 
 impl SyncTask {
@@ -74,11 +105,14 @@ impl SyncTask {
     }
 
     /// Its `task_status` at `now`: the percentage done while it runs (0..=99), then 100, or
-    /// -3 (error) when every registry failed.
+    /// -3 (error) when every registry failed, or its [`TaskEnd`]'s.
     pub fn status_at(&self, now: i64) -> i64 {
         if !self.finished_at(now) {
             let span = (self.end_time - self.begin_time).max(1);
             return ((now - self.begin_time).max(0).saturating_mul(100) / span).clamp(0, 99);
+        }
+        if let Some(end) = self.end {
+            return end.task_status();
         }
         let all_failed = !self.registries.is_empty()
             && self.registries.iter().all(|r| r.failed_reason.is_some());

@@ -4,7 +4,7 @@ use crate::connection::EXIT_INVALID;
 use crate::terminal::printable;
 use clap::Args;
 use hss_image_sync::emulator::{
-    DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY, Emulator, Exchange,
+    DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY, Emulator, Exchange, TaskEnd,
 };
 use std::borrow::Cow;
 use std::io::Write;
@@ -68,6 +68,11 @@ pub struct EmulatorArgs {
     /// the IDs.
     #[arg(long, value_name = "ID")]
     fail_registry: Vec<String>,
+
+    /// Every task ends this way instead of done: terminated (task_status -1) or timed out
+    /// (-2), with a failed_reason.
+    #[arg(long, value_name = "HOW")]
+    end_tasks: Option<TaskEnding>,
 
     /// Model an account of N projects (1..=10000) spread over the regions HSS serves, with
     /// sub-projects: IAM lists them (GET /v3/auth/projects, plus its MOS project), and HSS
@@ -143,6 +148,12 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
         .task_seconds(args.task_seconds);
     for id in &args.fail_registry {
         emulator = emulator.fail_registry(id);
+    }
+    if let Some(ending) = args.end_tasks {
+        emulator = emulator.end_tasks(match ending {
+            TaskEnding::Terminated => TaskEnd::Terminated,
+            TaskEnding::TimedOut => TaskEnd::TimedOut,
+        });
     }
     for id in &args.fail_project {
         emulator = emulator.fail_project(id);
@@ -366,6 +377,13 @@ fn raise_open_file_limit() {
         Ok(limit) => tracing::debug!("open-file limit: {limit}"),
         Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
     }
+}
+
+/// How the emulator's tasks end, for `--end-tasks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TaskEnding {
+    Terminated,
+    TimedOut,
 }
 
 /// Whether the emulator's clock, shifted by `offset_secs`, can still be written as a date.
