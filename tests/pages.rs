@@ -113,8 +113,30 @@ async fn a_server_that_repeats_a_page_ends_the_walk_with_an_error() {
     let Err(Error::InvalidResponse { message, .. }) = &results[1] else {
         panic!("{:?}", results[1])
     };
-    assert!(message.contains("repeats the previous one"), "{message}");
+    assert!(message.contains("repeats an earlier one"), "{message}");
     assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_server_that_answers_two_pages_in_turn_ends_the_walk_with_an_error() {
+    // A, B, A, B, ...: never the same page twice in a row, and always more to come.
+    let server = CaptureServer::start(0).await;
+    for n in 0..20 {
+        server.reply_with(page((n % 2) * 2, 2, Some(1_000)));
+    }
+    let client = client(&server);
+    let op = client
+        .in_project(client.operations().list_registry())
+        .await
+        .unwrap();
+    let results: Vec<_> = client.pages(op).collect().await;
+    let Some(Err(Error::InvalidResponse { message, .. })) = results.last() else {
+        panic!("{results:?}")
+    };
+    assert!(message.contains("repeats an earlier one"), "{message}");
+    assert!(results[..results.len() - 1].iter().all(Result::is_ok));
+    // Caught within a few pages, not at the largest offset.
+    assert!(server.requests().len() <= 6, "{}", server.requests().len());
 }
 
 #[tokio::test]

@@ -18,7 +18,8 @@ impl HssClient {
     /// Every page of a list operation, from offset 0, [`PAGE_LIMIT`] items at a time; each
     /// page is sent like any call (signed, retried, under the total timeout each). The stream
     /// ends after the page that reaches `total_num`, at an empty page, or at the spec's largest
-    /// offset; a server that answers the same page again ends it with
+    /// offset; a server that answers a page it already gave (the same page again, or pages
+    /// coming round in a cycle) ends it with
     /// [`Error::InvalidResponse`] rather than a loop; any error ends it after that error.
     ///
     /// ```no_run
@@ -43,7 +44,7 @@ impl HssClient {
             client: self,
             operation,
             offset: 0,
-            previous: None,
+            seen: Repeats::default(),
             pending: None,
             done: false,
         }
@@ -58,8 +59,8 @@ struct Pages<'a, O: Paged> {
     operation: O,
     /// The offset of the page asked for next (or now).
     offset: i64,
-    /// A digest of the previous page, to notice a server that ignores `offset`.
-    previous: Option<u64>,
+    /// Digests of pages seen, to notice a server that ignores `offset`.
+    seen: Repeats,
     pending: Option<PageFuture<'a, O::Answer>>,
     done: bool,
 }
@@ -95,14 +96,13 @@ where
             }
         };
         let (items, total) = O::items(answer.value);
-        let digest = digest(&items);
-        if !items.is_empty() && walk.previous == Some(digest) {
+        if !items.is_empty() && walk.seen.repeats(digest(&items)) {
             walk.done = true;
             return Poll::Ready(Some(Err(Error::InvalidResponse {
                 status: 200,
                 request_id: answer.request_id,
                 message: format!(
-                    "the page at offset {} repeats the previous one",
+                    "the page at offset {} repeats an earlier one: the server ignores `offset`",
                     walk.offset
                 ),
             })));
@@ -111,12 +111,38 @@ where
         walk.done =
             items.is_empty() || total.is_some_and(|total| next >= total) || next > MAX_OFFSET;
         walk.offset = next;
-        walk.previous = Some(digest);
         Poll::Ready(Some(Ok(Response::new(
             items,
             answer.request_id,
             answer.attempts,
         ))))
+    }
+}
+
+/// Notices a server that answers pages it already gave, in a fixed memory however long the
+/// walk: a page equal to the one before it, or to the page kept as an anchor. The anchor moves
+/// to pages 1, 2, 4, 8, ... (Brent's cycle finding), so pages that come round every `p` pages
+/// from page `s` on are caught by page `2·max(s, p) + p`.
+#[derive(Debug, Default)]
+struct Repeats {
+    previous: Option<u64>,
+    anchor: Option<u64>,
+    /// Pages seen.
+    count: u64,
+}
+
+impl Repeats {
+    /// Notes a page's digest; whether it repeats an earlier page.
+    fn repeats(&mut self, digest: u64) -> bool {
+        if self.previous == Some(digest) || self.anchor == Some(digest) {
+            return true;
+        }
+        self.count += 1;
+        if self.count.is_power_of_two() {
+            self.anchor = Some(digest);
+        }
+        self.previous = Some(digest);
+        false
     }
 }
 
@@ -127,4 +153,43 @@ fn digest<T: serde::Serialize>(items: &[T]) -> u64 {
         .unwrap_or_default()
         .hash(&mut hasher);
     hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Repeats;
+
+    /// The page (0-based) at which `pages` is first noticed to repeat, if it is.
+    fn caught(pages: impl IntoIterator<Item = u64>) -> Option<usize> {
+        let mut seen = Repeats::default();
+        pages.into_iter().position(|page| seen.repeats(page))
+    }
+
+    #[test]
+    fn distinct_pages_never_count_as_repeats() {
+        assert_eq!(caught(0..10_000), None);
+    }
+
+    #[test]
+    fn a_page_again_right_after_is_caught_at_once() {
+        assert_eq!(caught([1, 2, 3, 3]), Some(3));
+        assert_eq!(caught([7, 7]), Some(1));
+    }
+
+    #[test]
+    fn pages_coming_round_in_a_cycle_are_caught_soon_after_it_starts() {
+        for start in [0u64, 1, 5, 100] {
+            for period in [2u64, 3, 7, 50, 333] {
+                let pages = (0..start)
+                    .map(|i| 1_000_000 + i)
+                    .chain((0..).map(|i| i % period));
+                let at = caught(pages.take(10_000)).unwrap_or_else(|| panic!("{start} {period}"));
+                let bound = (2 * start.max(period) + period) as usize;
+                assert!(
+                    at <= bound,
+                    "start {start}, period {period}: page {at} > {bound}"
+                );
+            }
+        }
+    }
 }
