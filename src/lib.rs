@@ -231,6 +231,17 @@ pub mod generated {
     include!(concat!(env!("OUT_DIR"), "/client.rs"));
     #[cfg(not(feature = "codegen"))]
     include!("generated/client.rs");
+
+    /// A list that an answer sends as `null` is an empty one (one left out already is): the
+    /// `deserialize_with` that `build.rs` gives every list of a model an answer reaches.
+    pub(crate) fn null_as_empty<'de, D, T>(decoder: D) -> Result<Vec<T>, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+        T: serde::Deserialize<'de>,
+    {
+        let list: Option<Vec<T>> = serde::Deserialize::deserialize(decoder)?;
+        Ok(list.unwrap_or_default())
+    }
 }
 
 /// The README's Rust examples, compiled as doc tests (one uses the emulator).
