@@ -747,6 +747,21 @@ fn bad_input_is_refused_before_sending_naming_the_option() {
         );
         let stderr = lossy(&out.stderr);
         assert!(stderr.contains(named), "{args:?}: {stderr}");
+        // In json mode (the default) the error is a JSON object on stdout as well, whether
+        // the command line or the spec's rules refused the value.
+        let error: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", lossy(&out.stdout)));
+        assert_eq!(error["error"]["exit_status"], 2, "{args:?}: {error}");
+        assert!(
+            field(&error["error"], "message").contains(named),
+            "{args:?}: {error}"
+        );
+        let text = emulator.cli(&[&args[..], &["--output", "text"]].concat());
+        assert_eq!(text.status.code(), Some(2), "{args:?}");
+        assert!(
+            text.stdout.is_empty(),
+            "{args:?}: text mode, errors on stderr only"
+        );
     }
     assert!(
         emulator

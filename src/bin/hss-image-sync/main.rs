@@ -130,14 +130,63 @@ fn version() -> &'static str {
     Box::leak(text.into_boxed_str())
 }
 
+/// A command line clap refused, as clap prints it (exit status 2), and in json mode also as a
+/// JSON error on stdout like every other error; help and `--version` print as they are.
+fn usage_error(error: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let shown = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    // clap stopped at the error: the output asked for is read from the arguments themselves.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut asked =
+        args.iter()
+            .enumerate()
+            .filter_map(|(i, arg)| match arg.strip_prefix("--output") {
+                Some("") => args.get(i + 1).map(String::as_str),
+                Some(rest) => rest.strip_prefix('='),
+                None => None,
+            });
+    let format = asked
+        .next_back()
+        .and_then(|name| <render::Format as clap::ValueEnum>::from_str(name, false).ok())
+        .unwrap_or_default();
+    if !shown && format == render::Format::Json {
+        let text = error.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        let message = first.strip_prefix("error: ").unwrap_or(first);
+        render::print_line(&serde_json::json!({
+            "error": {
+                "message": terminal::printable(message),
+                "retryable": false,
+                "exit_status": connection::EXIT_INVALID,
+            }
+        }));
+    }
+    error.exit()
+}
+
+/// The exit status of a command that stopped early (`Err`, already reported) or ran.
+fn done(outcome: Result<ExitCode, ExitCode>) -> ExitCode {
+    match outcome {
+        Ok(code) | Err(code) => code,
+    }
+}
+
 fn command() -> clap::Command {
     Cli::command().version(version())
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => usage_error(e),
     };
     init_logging(cli.verbose);
     render::set_format(cli.output);
@@ -155,8 +204,8 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Sync(args) => runtime.block_on(sync::run(args)),
-        Command::Tasks(command) => runtime.block_on(tasks::run(command)),
-        Command::Registries(command) => runtime.block_on(registries::run(command)),
+        Command::Tasks(command) => done(runtime.block_on(tasks::run(command))),
+        Command::Registries(command) => done(runtime.block_on(registries::run(command))),
         Command::Whoami(args) => runtime.block_on(whoami::run(args)),
         Command::Regions => {
             let regions: Vec<serde_json::Value> = hss_image_sync::region::REGIONS

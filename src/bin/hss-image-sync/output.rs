@@ -11,6 +11,29 @@ use hss_image_sync::{Error, HssClient, Operation, Paged};
 use serde_json::{Map, Value};
 use std::process::ExitCode;
 
+/// What every list command takes besides its filters.
+#[derive(Debug, clap::Args)]
+pub struct ListOptions {
+    /// Print the signed request of the first page and exit 0 without sending it.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub connection: crate::connection::ConnectionArgs,
+}
+
+/// Sets a parameter of an operation from an option the user may have given (clap parsed it
+/// into the spec's type, so a refused value names the option).
+pub trait Maybe: Operation {
+    fn maybe<T>(self, value: Option<T>, set: impl FnOnce(Self, T) -> Self) -> Self {
+        match value {
+            Some(value) => set(self, value),
+            None => self,
+        }
+    }
+}
+
+impl<O: Operation> Maybe for O {}
+
 /// Sends `operation` and prints its answer, or shows it with `dry_run`.
 pub async fn send<O: Operation>(client: &HssClient, operation: O, dry_run: bool) -> ExitCode
 where

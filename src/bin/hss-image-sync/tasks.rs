@@ -2,9 +2,9 @@
 //! type `image_sync`) and a task's registries (`ListAssociateRegistries`).
 
 use crate::connection::{ConnectionArgs, report_for};
-use crate::output;
+use crate::output::{self, Maybe};
 use clap::{Args, Subcommand};
-use hss_image_sync::types::TaskKind;
+use hss_image_sync::types::{ListImageScanTaskTaskId, TaskKind, TaskStatusFilter, TaskType};
 use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
@@ -19,18 +19,15 @@ pub enum TasksCommand {
 pub struct ListArgs {
     /// cycle, manual, autoSync or manualSync (tasks created by `sync`).
     #[arg(long)]
-    task_type: Option<String>,
+    task_type: Option<TaskType>,
     /// Only the task with this ID.
     #[arg(long)]
-    task_id: Option<String>,
+    task_id: Option<ListImageScanTaskTaskId>,
     /// scanning (running) or finished.
     #[arg(long)]
-    status: Option<String>,
-    /// Print the signed request of the first page and exit 0 without sending it.
-    #[arg(long)]
-    dry_run: bool,
+    status: Option<TaskStatusFilter>,
     #[command(flatten)]
-    connection: ConnectionArgs,
+    list: output::ListOptions,
 }
 
 #[derive(Debug, Args)]
@@ -44,38 +41,21 @@ pub struct ShowArgs {
     connection: ConnectionArgs,
 }
 
-pub async fn run(command: TasksCommand) -> ExitCode {
-    let outcome = match command {
+pub async fn run(command: TasksCommand) -> Result<ExitCode, ExitCode> {
+    match command {
         TasksCommand::List(args) => list(args).await,
         TasksCommand::Show(args) => show(args).await,
-    };
-    match outcome {
-        Ok(code) | Err(code) => code,
     }
 }
 
 async fn list(mut args: ListArgs) -> Result<ExitCode, ExitCode> {
-    let (_emulator, client) = args.connection.connect().await?;
-    let ops = client.operations();
-    let mut op = ops.list_image_scan_task();
-    op = op.type_(TaskKind::ImageSync);
-    if let Some(kind) = &args.task_type {
-        op = op.task_type(output::parse::<hss_image_sync::types::TaskType>(
-            "task_type",
-            kind,
-        )?);
-    }
-    if let Some(id) = &args.task_id {
-        op = op.task_id(output::parse::<
-            hss_image_sync::types::ListImageScanTaskTaskId,
-        >("task_id", id)?);
-    }
-    if let Some(status) = &args.status {
-        op = op.task_status(output::parse::<hss_image_sync::types::TaskStatusFilter>(
-            "status", status,
-        )?);
-    }
-    Ok(output::list(&client, op, args.dry_run).await)
+    let (_emulator, client) = args.list.connection.connect().await?;
+    let op = (client.operations().list_image_scan_task())
+        .type_(TaskKind::ImageSync)
+        .maybe(args.task_type, |op, kind| op.task_type(kind))
+        .maybe(args.task_id, |op, id| op.task_id(id))
+        .maybe(args.status, |op, status| op.task_status(status));
+    Ok(output::list(&client, op, args.list.dry_run).await)
 }
 
 async fn show(mut args: ShowArgs) -> Result<ExitCode, ExitCode> {
