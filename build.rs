@@ -589,11 +589,13 @@ mod tables {
                     ReferenceOr::Reference { .. } => None,
                 }
             });
+            // `offset` and `limit` go in as `u32`, which converts into whichever integer type
+            // typify chose for the spec's range (`i32`, `u32`, `NonZeroU32` for `minimum: 1`).
             if let Some(item) = paged.filter(|_| has_param("offset") && has_param("limit")) {
                 writeln!(
                     impls,
                     "impl<'a> crate::client::Paged for builder::{id}<'a> {{ type Item = types::{item}; \
-                     fn page(self, offset: i32, limit: i32) -> Self {{ self.offset(offset).limit(limit) }} \
+                     fn page(self, offset: i32, limit: i32) -> Self {{ self.offset(offset.unsigned_abs()).limit(limit.unsigned_abs()) }} \
                      fn items(answer: {answer}) -> (::std::vec::Vec<types::{item}>, ::std::option::Option<i64>) \
                      {{ (answer.data_list, answer.total_num) }} }}"
                 )

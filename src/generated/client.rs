@@ -3369,7 +3369,7 @@ impl<'a> crate::client::Operation for builder::ListImageScanTask<'a> {
 impl<'a> crate::client::Paged for builder::ListImageScanTask<'a> {
     type Item = types::ImageScanTaskInfo;
     fn page(self, offset: i32, limit: i32) -> Self {
-        self.offset(offset).limit(limit)
+        self.offset(offset.unsigned_abs()).limit(limit.unsigned_abs())
     }
     fn items(
         answer: types::ListImageScanTaskResponse,
@@ -3406,7 +3406,7 @@ impl<'a> crate::client::Operation for builder::ListAssociateRegistries<'a> {
 impl<'a> crate::client::Paged for builder::ListAssociateRegistries<'a> {
     type Item = types::AssociateRegistry;
     fn page(self, offset: i32, limit: i32) -> Self {
-        self.offset(offset).limit(limit)
+        self.offset(offset.unsigned_abs()).limit(limit.unsigned_abs())
     }
     fn items(
         answer: types::ListAssociateRegistriesResponse,
@@ -3443,7 +3443,7 @@ impl<'a> crate::client::Operation for builder::ListRegistry<'a> {
 impl<'a> crate::client::Paged for builder::ListRegistry<'a> {
     type Item = types::RegistryInfo;
     fn page(self, offset: i32, limit: i32) -> Self {
-        self.offset(offset).limit(limit)
+        self.offset(offset.unsigned_abs()).limit(limit.unsigned_abs())
     }
     fn items(
         answer: types::ListRegistryResponse,

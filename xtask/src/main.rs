@@ -127,6 +127,14 @@ fn generate() -> Result<String, String> {
         .output()
         .map_err(|e| e.to_string())?;
     if !output.status.success() {
+        // The compiler's messages came as JSON on stdout: show them as cargo would.
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            if let Ok(message) = serde_json::from_str::<serde_json::Value>(line)
+                && let Some(rendered) = message["message"]["rendered"].as_str()
+            {
+                eprint!("{rendered}");
+            }
+        }
         return Err("building with --features codegen failed".into());
     }
     let out_dir = String::from_utf8_lossy(&output.stdout)
