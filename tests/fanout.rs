@@ -581,3 +581,81 @@ async fn on_a_terminal_the_wait_shows_a_progress_bar() {
     assert!(!screen.contains("\"event\":\"progress\""), "{screen}");
     assert!(screen.contains("\"outcome\":\"done\""), "{screen}");
 }
+
+/// A fresh directory for one test's files.
+fn scratch(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hss-fanout-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The per-target lines of a JSON fan-out (the summary left out), by project.
+fn by_project(out: &Output) -> std::collections::BTreeMap<String, Value> {
+    lines(out)
+        .into_iter()
+        .filter(|l| l.get("summary").is_none())
+        .map(|l| (l["project_id"].as_str().unwrap().to_owned(), l))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_last_line_of_the_journal_is_named_ignored_and_cut_off() {
+    let emulator = Emulator::new().projects(4).start().await.unwrap();
+    let projects: Vec<String> = covered(&emulator).into_iter().take(2).collect();
+    let dir = scratch("torn-journal");
+    let journal = dir.join("run.journal");
+    let both = projects.join(",");
+    let args = [
+        "sync",
+        "--project-id",
+        &both,
+        "--rate",
+        "off",
+        "--journal",
+        journal.to_str().unwrap(),
+    ];
+    let out = run(&emulator, &args).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A header and a record per target. A crash in the middle of writing the second record
+    // leaves half of it, with no newline.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let records: Vec<&str> = text.lines().collect();
+    assert_eq!(records.len(), 3, "{text}");
+    let record: Value = serde_json::from_str(records[2]).unwrap();
+    let torn = record["target"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    let kept = projects.iter().find(|p| *p != torn).unwrap();
+    let half = &records[2][..records[2].len() / 2];
+    std::fs::write(&journal, format!("{}\n{}\n{half}", records[0], records[1])).unwrap();
+
+    // The rerun names the torn line, goes on without it (its target is synced again, the other
+    // one not), and cuts it off before appending.
+    let out = run(&emulator, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let warning = stderr(&out);
+    assert!(warning.contains("warning: the journal"), "{warning}");
+    assert!(warning.contains("half-written line 3"), "{warning}");
+    let results = by_project(&out);
+    assert_eq!(results[torn]["outcome"], "synced", "{results:?}");
+    assert_eq!(results[kept]["outcome"], "skipped", "{results:?}");
+    assert_eq!((creates(&emulator, torn), creates(&emulator, kept)), (2, 1));
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.ends_with('\n'), "{text}");
+    assert_eq!(text.lines().count(), 3, "{text}");
+    for line in text.lines() {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+
+    // A third run finds a whole journal: no warning, nothing synced.
+    let out = run(&emulator, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("half-written"), "{}", stderr(&out));
+    assert!(by_project(&out).values().all(|l| l["outcome"] == "skipped"));
+    assert_eq!((creates(&emulator, torn), creates(&emulator, kept)), (2, 1));
+    let _ = std::fs::remove_dir_all(&dir);
+}

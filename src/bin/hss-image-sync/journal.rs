@@ -101,8 +101,9 @@ impl Journal {
             read(&text, &header).map_err(|why| format!("the journal {shown} {why}"))?
         };
         if good_len < text.len() {
+            let line = text[..good_len].iter().filter(|b| **b == b'\n').count() + 1;
             eprintln!(
-                "warning: the journal {shown} ends in a half-written line (a run was \
+                "warning: the journal {shown} ends in a half-written line {line} (a run was \
                  interrupted while writing it): ignored"
             );
             file.set_len(good_len as u64)
