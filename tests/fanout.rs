@@ -659,3 +659,71 @@ async fn a_torn_last_line_of_the_journal_is_named_ignored_and_cut_off() {
     assert_eq!((creates(&emulator, torn), creates(&emulator, kept)), (2, 1));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_of_the_same_targets_with_other_options_is_refused_and_nothing_is_synced() {
+    let emulator = Emulator::new().projects(6).start().await.unwrap();
+    let projects = covered(&emulator);
+    let dir = scratch("options-journal");
+    let journal = dir.join("run.journal");
+    let journal_arg = journal.to_str().unwrap();
+    let base = [
+        "sync",
+        "--all-projects",
+        "--rate",
+        "off",
+        "--journal",
+        journal_arg,
+    ];
+    let out = run(&emulator, &base).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(projects.iter().all(|p| creates(&emulator, p) == 1));
+    let written = std::fs::read(&journal).unwrap();
+    // The HSS calls so far (IAM's listing of the account is asked again by each run).
+    let hss_exchanges = || {
+        emulator
+            .exchanges()
+            .iter()
+            .filter(|e| e.project_id.is_some())
+            .count()
+    };
+    let exchanges = hss_exchanges();
+
+    let registry = &default_registries()[0];
+    let one_registry = format!(
+        "{}:{}",
+        registry.id.as_deref().unwrap(),
+        registry.registry_type.as_deref().unwrap()
+    );
+    for other in [
+        &["--wait"][..],
+        &["--registries", &one_registry],
+        &["--enterprise-project-id", "all_granted_eps"],
+    ] {
+        let out = run(&emulator, &[&base[..], other].concat()).await;
+        assert_eq!(out.status.code(), Some(2), "{other:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("was written for other targets or options"),
+            "{other:?}: {}",
+            stderr(&out)
+        );
+        let error = lines(&out).pop().unwrap();
+        assert_eq!(error["error"]["exit_status"], 2, "{error}");
+        // Nothing was sent to HSS, and the journal is as it was.
+        assert_eq!(hss_exchanges(), exchanges, "{other:?}");
+        assert_eq!(std::fs::read(&journal).unwrap(), written, "{other:?}");
+    }
+    assert!(projects.iter().all(|p| creates(&emulator, p) == 1));
+
+    // The same run with another pace is the same run: every target is skipped.
+    let out = run(&emulator, &[&base[..], &["--concurrency", "2"]].concat()).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results = by_project(&out);
+    assert_eq!(results.len(), projects.len());
+    assert!(
+        results.values().all(|l| l["outcome"] == "skipped"),
+        "{results:?}"
+    );
+    assert!(projects.iter().all(|p| creates(&emulator, p) == 1));
+    let _ = std::fs::remove_dir_all(&dir);
+}

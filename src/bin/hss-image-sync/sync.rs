@@ -233,7 +233,13 @@ async fn many(mut args: SyncArgs, coverage: Coverage) -> ExitCode {
     }
     let journal = match &args.journal {
         Some(path) => {
-            match Journal::open(path, &run_name(&targets, &body, args.wait), targets.len()) {
+            let run = run_name(
+                &targets,
+                &body,
+                args.wait,
+                args.enterprise_project_id.as_deref(),
+            );
+            match Journal::open(path, &run, targets.len()) {
                 Ok(journal) => Some(journal),
                 Err(why) => {
                     return report(&Error::InvalidInput {
@@ -283,16 +289,21 @@ async fn one_target(
     }])
 }
 
-/// What makes two runs the same for `--journal`: the targets, the body and `--wait`.
+/// What makes two runs the same for `--journal`: the targets, the body, `--wait` and the
+/// enterprise project (what is synchronized; not how fast, nor how long to wait).
 fn run_name(
     targets: &[Target],
     body: &CreateImageSynchronizeTaskRequestInfo,
     wait: bool,
+    enterprise_project_id: Option<&str>,
 ) -> String {
     let mut keys: Vec<String> = targets.iter().map(Target::key).collect();
     keys.sort();
     let body = serde_json::to_string(body).unwrap_or_default();
     let mut parts: Vec<&str> = vec![&body, if wait { "wait" } else { "no-wait" }];
+    // Only when given, so that the journals of runs without it keep their digest.
+    let eps = enterprise_project_id.map(|eps| format!("enterprise_project_id={eps}"));
+    parts.extend(eps.as_deref());
     parts.extend(keys.iter().map(String::as_str));
     run_digest(&parts)
 }
