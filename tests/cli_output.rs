@@ -216,3 +216,46 @@ async fn whoami_is_json_by_default_and_lines_in_text() {
         "{text}"
     );
 }
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_results_name_their_region_project_and_operation() {
+    let emulator = Emulator::new().task_seconds(0).start().await.unwrap();
+    let out = output(against(&emulator, &["sync"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let list = |args: &'static [&'static str]| {
+        let command = against(&emulator, args);
+        async move {
+            let out = output(command).await;
+            assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        }
+    };
+    let names_target = |result: &Value, operation: &str| {
+        assert_eq!(result["region"], "cn-north-4", "{result}");
+        assert_eq!(result["project_id"], emulator.project_id(), "{result}");
+        assert_eq!(result["operation"], operation, "{result}");
+    };
+    let registries = list(&["registries", "list"]).await;
+    let registries = registries.as_array().unwrap();
+    assert_eq!(registries.len(), 3);
+    for registry in registries {
+        names_target(registry, "list_registry");
+    }
+    let tasks = list(&["tasks", "list"]).await;
+    let tasks = tasks.as_array().unwrap();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    names_target(&tasks[0], "list_image_scan_task");
+
+    let task_id = tasks[0]["task_id"].as_str().unwrap().to_owned();
+    let out = output(against(&emulator, &["tasks", "show", &task_id])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    names_target(&shown, "list_associate_registries");
+    assert_eq!(shown["task"]["task_id"], task_id.as_str());
+    assert_eq!(shown["registries"].as_array().map(Vec::len), Some(3));
+}

@@ -76,7 +76,7 @@ where
     match all_items(client, operation).await {
         Ok(items) => {
             // Where every item comes from, found once.
-            let target = target(client, None).await;
+            let target = target(client, Some(O::ID)).await;
             let mut shown = Vec::with_capacity(items.len());
             for item in items {
                 let mut fields = match serde_json::to_value(item) {
@@ -92,7 +92,7 @@ where
     }
 }
 
-/// Where a result comes from: the region, the project and (for one answer) the operation.
+/// Where a result comes from: the region, the project and the operation.
 pub async fn target(client: &HssClient, operation: Option<&str>) -> Map<String, Value> {
     let project = client.default_project_id().await.ok();
     [
