@@ -222,6 +222,67 @@ fn stderr(out: &Output) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_endpoint_given_as_https_is_a_configuration_error() {
+    let emulator = Emulator::new().start().await.unwrap();
+    // The emulator speaks plain http; the CLI is told https.
+    let https = emulator.endpoint().replacen("http://", "https://", 1);
+    let command = |args: &[&str]| {
+        let mut command = bare(args);
+        command
+            .env("HUAWEICLOUD_SDK_AK", DEMO_ACCESS_KEY)
+            .env("HUAWEICLOUD_SDK_SK", DEMO_SECRET_KEY)
+            .args(["--endpoint", &https])
+            .args(["--region", "cn-north-4"])
+            .args(["--project-id", emulator.project_id()]);
+        command
+    };
+    let hint = "hint: the endpoint does not speak TLS; if it serves plain HTTP, use http://";
+
+    // JSON: the error as an object on stdout, and explained on stderr.
+    let out = output(command(&["registries", "list"])).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let error: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["error"]["exit_status"], 2, "{error}");
+    assert_eq!(error["error"]["retryable"], false, "{error}");
+    assert!(error["error"].get("status").is_none(), "no answer: {error}");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("(tls)"), "{message}");
+    assert!(stderr(&out).contains(hint), "{}", stderr(&out));
+
+    // Text: nothing on stdout, the same explanation on stderr.
+    let out = output(command(&["registries", "list", "--output", "text"])).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "{}", stdout(&out));
+    assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
+    assert!(stderr(&out).contains(hint), "{}", stderr(&out));
+
+    // `sync --wait` (through the fan-out, one target): the same status and explanation.
+    let out = output(command(&[
+        "sync",
+        "--wait",
+        "--rate",
+        "off",
+        "--poll-min",
+        "0.1",
+        "--poll-max",
+        "0.3",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["outcome"], "failed", "{result}");
+    assert_eq!(result["error"]["exit_status"], 2, "{result}");
+    assert!(stderr(&out).contains(hint), "{}", stderr(&out));
+
+    // Nothing reached the service as a request.
+    assert!(
+        emulator.exchanges().iter().all(|e| e.project_id.is_none()),
+        "{:?}",
+        emulator.exchanges()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_results_name_their_region_project_and_operation() {
     let emulator = Emulator::new().task_seconds(0).start().await.unwrap();
     let out = output(against(&emulator, &["sync"])).await;

@@ -308,15 +308,27 @@ pub fn report_for(error: &Error, credential_source: Option<&str>) -> ExitCode {
 
 /// What went wrong, on stderr, with a hint where one helps.
 fn explain(error: &Error, credential_source: Option<&str>) {
+    eprint!("{}", explanation(error, credential_source));
+}
+
+/// What [`explain`] prints: lines, each ending in a newline.
+pub fn explanation(error: &Error, credential_source: Option<&str>) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    macro_rules! say {
+        ($($arg:tt)*) => {{
+            let _ = writeln!(out, $($arg)*);
+        }};
+    }
     if let Error::Credentials(credentials::CredentialsError::Chain(_)) = error
         && let Some(missing) = notes::half_key_pair()
     {
-        eprintln!("error: no credentials: {missing}");
-        return;
+        say!("error: no credentials: {missing}");
+        return out;
     }
     match error {
         Error::Service(e) => {
-            eprintln!(
+            say!(
                 "error: {}",
                 match e.status {
                     429 => "the service throttled the request (retry later)",
@@ -325,21 +337,21 @@ fn explain(error: &Error, credential_source: Option<&str>) {
                     _ => "the service refused the request",
                 }
             );
-            eprintln!("status: {}", e.status);
-            eprintln!(
+            say!("status: {}", e.status);
+            say!(
                 "request id: {}",
                 printable(e.request_id.as_deref().unwrap_or("none"))
             );
-            eprintln!("error code: {}", printable(&e.error_code));
-            eprintln!("error message: {}", printable(&e.error_msg));
+            say!("error code: {}", printable(&e.error_code));
+            say!("error message: {}", printable(&e.error_msg));
             if let Some(encoded) = &e.encoded_authorization_message {
-                eprintln!("encoded authorization message: {}", printable(encoded));
+                say!("encoded authorization message: {}", printable(encoded));
             }
-            eprintln!("attempts: {}", e.attempts);
+            say!("attempts: {}", e.attempts);
             if e.status == 401 && credential_source == Some("iam-token") {
-                eprintln!("hint: {}", notes::REFUSED_TOKEN);
+                say!("hint: {}", notes::REFUSED_TOKEN);
             } else if e.status == 401 && e.error_code.ends_with(".0301") {
-                eprintln!(
+                say!(
                     "hint: the gateway refused the signature. The keys came from: {}. Check \
                      that the SK belongs to the AK, and that this machine's clock is right \
                      (-vv shows the canonical request that was signed).",
@@ -353,25 +365,26 @@ fn explain(error: &Error, credential_source: Option<&str>) {
             request_id,
             ..
         } => {
-            eprintln!("error: synchronization failed");
-            eprintln!("status: 200");
-            eprintln!(
+            say!("error: synchronization failed");
+            say!("status: 200");
+            say!(
                 "request id: {}",
                 printable(request_id.as_deref().unwrap_or("none"))
             );
-            eprintln!("error code: {error_code}");
-            eprintln!("error message: {}", printable(description));
+            say!("error code: {error_code}");
+            say!("error message: {}", printable(description));
         }
         Error::Transport { kind, .. } => {
-            eprintln!("error: {}", printable(&with_causes(error)));
+            say!("error: {}", printable(&with_causes(error)));
             if *kind == hss_image_sync::TransportKind::Tls
                 && let Some(hint) = tls_hint(error)
             {
-                eprintln!("hint: {hint}");
+                say!("hint: {hint}");
             }
         }
-        other => eprintln!("error: {}", printable(&with_causes(other))),
+        other => say!("error: {}", printable(&with_causes(other))),
     }
+    out
 }
 
 /// What to do about a failed TLS handshake.

@@ -103,6 +103,9 @@ struct Ended {
     fields: serde_json::Map<String, Value>,
     /// The exit status of a failed call, for a run of one target.
     error_status: Option<u8>,
+    /// What a failed call's error says on stderr, for a run of one target (as a plain call
+    /// explains it).
+    explanation: Option<String>,
 }
 
 impl FanOut {
@@ -164,6 +167,13 @@ impl FanOut {
         write_stdout(&mut lines);
         watcher.abort();
         run.progress.finish();
+        // A run of one target stands for a plain call (`sync --wait`, `--journal`): its failed
+        // call is explained on stderr as one, the bars now cleared.
+        if let ([one], 1) = (ended.as_slice(), total)
+            && let Some(explanation) = &one.explanation
+        {
+            eprint!("{explanation}");
+        }
         let status = run_status(&ended, pending.len(), total);
         print_summary(&ended, &pending, started.elapsed(), status);
         status
@@ -189,6 +199,7 @@ impl FanOut {
                     field: "region",
                     rule: format!("no client for region {}", target.region),
                 },
+                None,
             );
         };
         let client = client.for_project(&target.project_id);
@@ -228,7 +239,9 @@ impl FanOut {
                     }
                     started
                 }
-                Err(error) => return failed_call(target, &error),
+                Err(error) => {
+                    return failed_call(target, &error, Some(client.credential_source()));
+                }
             },
         };
         let Some(wait) = self.wait else {
@@ -261,7 +274,9 @@ impl FanOut {
                     "registries_total": last.as_ref().map(|p| p.registries_total),
                 }),
             ),
-            Err(WaitError::Call(error)) => return failed_call(target, error),
+            Err(WaitError::Call(error)) => {
+                return failed_call(target, error, Some(client.credential_source()));
+            }
             Err(other) => (
                 Outcome::Failed,
                 json!({"outcome": "failed", "error": {"message": other.to_string()}}),
@@ -302,10 +317,11 @@ fn ended(target: &Target, outcome: Outcome, fields: Value) -> Ended {
         // Every outcome is written as a JSON object.
         fields: fields.as_object().cloned().unwrap_or_default(),
         error_status: None,
+        explanation: None,
     }
 }
 
-fn failed_call(target: &Target, error: &Error) -> Ended {
+fn failed_call(target: &Target, error: &Error, credential_source: Option<&str>) -> Ended {
     let status = exit_status(error);
     let mut done = ended(
         target,
@@ -313,6 +329,7 @@ fn failed_call(target: &Target, error: &Error) -> Ended {
         json!({"outcome": "failed", "error": error_json(error)}),
     );
     done.error_status = Some(status);
+    done.explanation = Some(crate::connection::explanation(error, credential_source));
     done
 }
 
