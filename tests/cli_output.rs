@@ -320,3 +320,133 @@ async fn list_results_name_their_region_project_and_operation() {
     assert_eq!(shown["task"]["task_id"], task_id.as_str());
     assert_eq!(shown["registries"].as_array().map(Vec::len), Some(3));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fan_out_summary_has_a_row_per_target_in_every_format() {
+    let emulator = Emulator::new()
+        .projects(4)
+        .task_duration(std::time::Duration::from_millis(800))
+        .start()
+        .await
+        .unwrap();
+    let projects: Vec<String> = emulator
+        .account_projects()
+        .into_iter()
+        .map(|p| p.id)
+        .take(2)
+        .collect();
+    let both = projects.join(",");
+    let sync = |format: &str| {
+        let mut command = against(
+            &emulator,
+            &[
+                "sync",
+                "--project-id",
+                &both,
+                "--wait",
+                "--no-progress",
+                "--rate",
+                "off",
+                "--poll-min",
+                "0.1",
+                "--poll-max",
+                "0.3",
+                "--output",
+                format,
+            ],
+        );
+        command.env("COLUMNS", "200");
+        output(command)
+    };
+
+    // JSON: a line per target, each with its duration (the wait spans the 0.8 s task), then
+    // the summary's counts and the run's duration.
+    let out = sync("json").await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (summary, targets) = lines.split_last().unwrap();
+    assert_eq!(targets.len(), 2);
+    let mut longest: f64 = 0.0;
+    for line in targets {
+        assert_eq!(line["outcome"], "done", "{line}");
+        let duration = line["duration_s"].as_f64().unwrap();
+        assert!(duration >= 0.7, "{line}");
+        longest = longest.max(duration);
+    }
+    let summary = &summary["summary"];
+    assert_eq!(summary["targets"], 2, "{summary}");
+    assert_eq!(summary["outcomes"]["done"], 2, "{summary}");
+    assert!(
+        summary["duration_s"].as_f64().unwrap() >= longest - 0.05,
+        "{summary} {longest}"
+    );
+
+    // Text: a line per target, then a row per target (target, outcome, task, registries ok
+    // and failed, duration), then the counts.
+    let out = sync("text").await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    for project in &projects {
+        let result = lines[..2]
+            .iter()
+            .find(|l| l.contains(&format!("project_id={project}")))
+            .unwrap_or_else(|| panic!("{project}: {text}"));
+        assert!(result.contains("outcome=done"), "{text}");
+        let task = result
+            .split(' ')
+            .find_map(|pair| pair.strip_prefix("task_id="))
+            .unwrap_or_else(|| panic!("{text}"));
+        let row = lines[2..4]
+            .iter()
+            .find(|l| l.contains(&format!("target=cn-north-4/{project}")))
+            .unwrap_or_else(|| panic!("{project}: {text}"));
+        for field in [
+            "outcome=done",
+            &format!("task_id={task}"),
+            "registries_ok=3",
+            "registries_failed=0",
+            "duration_s=",
+        ] {
+            assert!(row.contains(field), "{field}: {row}");
+        }
+    }
+    assert!(lines[4].starts_with("2 targets in "), "{text}");
+    assert!(lines[4].ends_with(": 2 done"), "{text}");
+
+    // Table: the same rows, as a table under a header.
+    let out = sync("table").await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| l.starts_with('│'))
+        .map(|l| l.trim_matches('│').split('┆').map(str::trim).collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "a header and two rows: {text}");
+    let header = &rows[0];
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no column {name}: {text}"))
+    };
+    for project in &projects {
+        let target = format!("cn-north-4/{project}");
+        let row = rows[1..]
+            .iter()
+            .find(|r| r[column("target")] == target)
+            .unwrap_or_else(|| panic!("{target}: {text}"));
+        assert_eq!(row[column("outcome")], "done", "{text}");
+        assert!(!row[column("task_id")].is_empty(), "{text}");
+        assert_eq!(row[column("registries_ok")], "3", "{text}");
+        assert_eq!(row[column("registries_failed")], "0", "{text}");
+        let duration: f64 = row[column("duration_s")].parse().unwrap();
+        assert!(duration >= 0.7, "{text}");
+    }
+    assert!(text.lines().last().unwrap().ends_with(": 2 done"), "{text}");
+}
