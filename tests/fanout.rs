@@ -582,12 +582,29 @@ async fn on_a_terminal_the_wait_shows_a_progress_bar() {
     assert!(screen.contains("\"outcome\":\"done\""), "{screen}");
 }
 
+/// The fast options of a test run: no pace, and polls 0.1 to 0.3 s apart.
+const FAST: [&str; 6] = ["--rate", "off", "--poll-min", "0.1", "--poll-max", "0.3"];
+
 /// A fresh directory for one test's files.
 fn scratch(test: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("hss-fanout-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// The `CreateImageSynchronizeTask` calls every project accepted so far.
+fn all_creates(emulator: &RunningEmulator) -> u64 {
+    emulator.project_calls().values().map(|c| c.create).sum()
+}
+
+/// The HSS calls (any operation, any answer) made for `project` so far.
+fn hss_calls(emulator: &RunningEmulator, project: &str) -> usize {
+    emulator
+        .exchanges()
+        .iter()
+        .filter(|e| e.project_id.as_deref() == Some(project))
+        .count()
 }
 
 /// The per-target lines of a JSON fan-out (the summary left out), by project.
@@ -597,6 +614,199 @@ fn by_project(out: &Output) -> std::collections::BTreeMap<String, Value> {
         .filter(|l| l.get("summary").is_none())
         .map(|l| (l["project_id"].as_str().unwrap().to_owned(), l))
         .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_project_id_and_regions_all_pick_their_targets() {
+    // `--project-id A --project-id B`: the option given twice, not comma-separated. A region
+    // project and its sub-project, both of cn-north-4.
+    let emulator = Emulator::new().projects(12).start().await.unwrap();
+    let accounts = emulator.account_projects();
+    let a = emulator.project_id().to_owned();
+    let b = accounts
+        .iter()
+        .find(|p| p.parent_id == a)
+        .map(|p| p.id.clone())
+        .expect("a sub-project of cn-north-4");
+    let out = run(
+        &emulator,
+        &[
+            "sync",
+            "--project-id",
+            &a,
+            "--project-id",
+            &b,
+            "--rate",
+            "off",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results = by_project(&out);
+    let mut both = vec![a.clone(), b.clone()];
+    both.sort();
+    assert_eq!(results.keys().cloned().collect::<Vec<_>>(), both);
+    for line in results.values() {
+        assert_eq!(line["outcome"], "synced", "{line}");
+        assert_eq!(line["region"], "cn-north-4", "{line}");
+        assert_eq!(line["operation"], "CreateImageSynchronizeTask", "{line}");
+    }
+    assert_eq!(lines(&out).last().unwrap()["summary"]["targets"], 2);
+    assert_eq!((creates(&emulator, &a), creates(&emulator, &b)), (1, 1));
+    assert_eq!(all_creates(&emulator), 2, "no other project");
+
+    // `--regions all`: the own project of every region HSS serves that the account has, once
+    // each; no sub-project.
+    let emulator = Emulator::new().projects(12).start().await.unwrap();
+    let accounts = emulator.account_projects();
+    let mut expected: Vec<(String, String)> = accounts
+        .iter()
+        .filter(|p| hss_image_sync::region::known(&p.region).is_some() && p.name == p.region)
+        .map(|p| (p.region.clone(), p.id.clone()))
+        .collect();
+    expected.sort();
+    assert!(expected.len() >= 3, "{expected:?}");
+    assert!(
+        accounts.len() > expected.len(),
+        "the account has sub-projects"
+    );
+    let out = run(
+        &emulator,
+        &[
+            "sync",
+            "--regions",
+            "all",
+            "--rate",
+            "off",
+            "--concurrency",
+            "4",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut synced: Vec<(String, String)> = by_project(&out)
+        .values()
+        .map(|l| {
+            assert_eq!(l["outcome"], "synced", "{l}");
+            (
+                l["region"].as_str().unwrap().to_owned(),
+                l["project_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    synced.sort();
+    assert_eq!(synced, expected);
+    for project in &accounts {
+        let once = u64::from(project.name == project.region);
+        assert_eq!(creates(&emulator, &project.id), once, "{project:?}");
+    }
+    assert_eq!(
+        lines(&out).last().unwrap()["summary"]["outcomes"]["synced"],
+        expected.len()
+    );
+}
+
+/// Owned arguments as the `&[&str]` that [`cli`] takes.
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_skips_finished_targets_and_waits_again_for_the_others_without_syncing_twice() {
+    // Tasks that take a minute on the emulator's clock, which the test moves forward.
+    let emulator = Emulator::new()
+        .projects(4)
+        .task_seconds(60)
+        .start()
+        .await
+        .unwrap();
+    let a = emulator.project_id().to_owned();
+    let b = covered(&emulator).into_iter().find(|p| *p != a).unwrap();
+    let dir = scratch("wait-journal");
+    let journal = dir.join("run.journal");
+    // One target at a time, A first. Only --wait-timeout differs between the runs: how long to
+    // wait is not what a run does, so the journal is the same run's.
+    let args = |wait_timeout: &str| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "sync",
+            "--project-id",
+            &format!("{a},{b}"),
+            "--wait",
+            "--wait-timeout",
+            wait_timeout,
+            "--concurrency",
+            "1",
+            "--journal",
+            journal.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(FAST.map(String::from));
+        args
+    };
+
+    // First run: A's task ends while it is waited for (the clock moves a minute on once A's
+    // progress shows); B's is still running when --wait-timeout ends.
+    let first = args("3s");
+    let mut child = cli(&emulator, &strs(&first))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut errors = BufReader::new(child.stderr.take().unwrap()).lines();
+    let a_key = format!("\"target\":\"cn-north-4/{a}\"");
+    let mut seen = Vec::new();
+    loop {
+        let line = errors.next_line().await.unwrap();
+        let line = line.unwrap_or_else(|| panic!("no progress of A: {seen:?}"));
+        let progress = line.contains("\"event\":\"progress\"") && line.contains(&a_key);
+        seen.push(line);
+        if progress {
+            break;
+        }
+    }
+    emulator.advance_clock(Duration::from_secs(60));
+    while let Some(line) = errors.next_line().await.unwrap() {
+        seen.push(line);
+    }
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(5), "{seen:?}");
+    let results = by_project(&out);
+    assert_eq!(results[&a]["outcome"], "done", "{results:?}");
+    assert_eq!(results[&b]["outcome"], "gave_up", "{results:?}");
+    assert_eq!((creates(&emulator, &a), creates(&emulator, &b)), (1, 1));
+
+    // Second run, once B's task has ended too: A is not called at all; B is waited for, and
+    // found done, without being synced again.
+    emulator.advance_clock(Duration::from_secs(60));
+    let a_calls = hss_calls(&emulator, &a);
+    let b_calls = hss_calls(&emulator, &b);
+    let out = run(&emulator, &strs(&args("30s"))).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let results = by_project(&out);
+    assert_eq!(results[&a]["outcome"], "skipped", "{results:?}");
+    assert_eq!(results[&a]["reason"], "finished in an earlier run");
+    assert_eq!(results[&a]["earlier_ok"], true);
+    assert_eq!(results[&b]["outcome"], "done", "{results:?}");
+    assert_eq!(results[&b]["registries_ok"], 3);
+    assert!(results[&b]["task_id"].is_string(), "{results:?}");
+    assert_eq!((creates(&emulator, &a), creates(&emulator, &b)), (1, 1));
+    assert_eq!(hss_calls(&emulator, &a), a_calls, "A is not called");
+    assert!(hss_calls(&emulator, &b) > b_calls, "B's task is polled");
+
+    // Third run: both finished; nothing is called.
+    let b_calls = hss_calls(&emulator, &b);
+    let out = run(&emulator, &strs(&args("30s"))).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let results = by_project(&out);
+    for project in [&a, &b] {
+        assert_eq!(results[project]["outcome"], "skipped", "{results:?}");
+        assert_eq!(results[project]["reason"], "finished in an earlier run");
+    }
+    assert_eq!(hss_calls(&emulator, &a), a_calls);
+    assert_eq!(hss_calls(&emulator, &b), b_calls);
+    assert_eq!((creates(&emulator, &a), creates(&emulator, &b)), (1, 1));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
