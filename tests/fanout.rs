@@ -937,3 +937,56 @@ async fn a_journal_of_the_same_targets_with_other_options_is_refused_and_nothing
     assert!(projects.iter().all(|p| creates(&emulator, p) == 1));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_throttled_answer_slows_every_worker_of_the_fan_out() {
+    // The gateway admits one CreateImageSynchronizeTask a 300 ms window. With no pace, eight
+    // workers over projects of several regions (a client per region) start at once: one call
+    // is admitted and the others are throttled. The limiter those clients share widens its
+    // spacing at the first throttled answer, for every holder (at least 500 ms: wider than
+    // the window), so every call after that is admitted. A worker has one call in flight at
+    // a time, and its next one starts after the answer, paced: at most one throttled answer
+    // per worker. Workers that each slowed only themselves (their own backoff after their own
+    // 429) would keep colliding with each other until every target got through.
+    const CONCURRENCY: usize = 8;
+    let emulator = Emulator::new()
+        .projects(8)
+        .rate_limit_per(1, Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let projects = covered(&emulator);
+    let regions: std::collections::BTreeSet<String> = emulator
+        .account_projects()
+        .into_iter()
+        .map(|p| p.region)
+        .collect();
+    assert!(projects.len() >= CONCURRENCY, "{projects:?}");
+    assert!(regions.len() > 1, "{regions:?}");
+    let concurrency = CONCURRENCY.to_string();
+    let out = run(
+        &emulator,
+        &[
+            "sync",
+            "--all-projects",
+            "--rate",
+            "off",
+            "--concurrency",
+            &concurrency,
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(projects.iter().all(|p| creates(&emulator, p) == 1));
+    let throttled = emulator
+        .exchanges()
+        .iter()
+        .filter(|e| e.status == 429)
+        .count();
+    eprintln!("{throttled} throttled answers for {CONCURRENCY} workers");
+    assert!(throttled > 0, "the service throttled the first burst");
+    assert!(
+        throttled <= CONCURRENCY,
+        "{throttled} throttled answers for {CONCURRENCY} workers"
+    );
+}
