@@ -577,6 +577,31 @@ async fn on_a_terminal_the_wait_shows_a_progress_bar() {
     assert!(screen.contains("ETA"), "{screen}");
     assert!(screen.contains("100%"), "{screen}");
     assert!(screen.contains("[="), "{screen}");
+    // Each drawing of the bar: the percent grows, registries are counted against the task's 3,
+    // and the elapsed time (HH:MM:SS) runs: the task takes 2.5 s, and the bar is drawn from
+    // its first poll (0%) to its last.
+    let frames = bar_frames(&screen);
+    assert!(frames.len() >= 2, "{frames:?}\n{screen}");
+    assert!(
+        frames.windows(2).all(|w| w[0].percent <= w[1].percent),
+        "{frames:?}"
+    );
+    assert!(
+        frames.windows(2).all(|w| w[0].elapsed <= w[1].elapsed),
+        "{frames:?}"
+    );
+    assert!(
+        frames.iter().all(|f| f.total == 3 && f.done <= 3),
+        "{frames:?}"
+    );
+    assert!(
+        frames.iter().any(|f| f.percent > 0 && f.percent < 100),
+        "{frames:?}"
+    );
+    let (first, last) = (&frames[0], frames.last().unwrap());
+    assert_eq!((last.percent, last.done), (100, 3), "{frames:?}");
+    assert!(first.elapsed < last.elapsed, "{frames:?}");
+    assert!(last.elapsed >= Duration::from_secs(1), "{frames:?}");
     // Not the JSON lines a pipe gets; the result itself is still JSON.
     assert!(!screen.contains("\"event\":\"progress\""), "{screen}");
     assert!(screen.contains("\"outcome\":\"done\""), "{screen}");
@@ -989,4 +1014,49 @@ async fn one_throttled_answer_slows_every_worker_of_the_fan_out() {
         throttled <= CONCURRENCY,
         "{throttled} throttled answers for {CONCURRENCY} workers"
     );
+}
+
+/// One drawing of a task's progress bar:
+/// `<target> [=====>   ]  40% registries 1/3 00:00:01 ETA 2s`.
+#[derive(Debug)]
+struct Frame {
+    percent: u32,
+    done: u32,
+    total: u32,
+    elapsed: Duration,
+}
+
+/// Every drawing of a task's bar in what a terminal was sent.
+fn bar_frames(screen: &str) -> Vec<Frame> {
+    const MARK: &str = "% registries ";
+    let mut frames = Vec::new();
+    for (at, _) in screen.match_indices(MARK) {
+        let digits = screen[..at]
+            .bytes()
+            .rev()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        let percent = screen[at - digits..at].parse().unwrap();
+        let mut words = screen[at + MARK.len()..].split_whitespace();
+        let counts = words.next().unwrap_or_default();
+        let elapsed = words.next().unwrap_or_default();
+        let (done, total) = counts
+            .split_once('/')
+            .unwrap_or_else(|| panic!("registries {counts:?}"));
+        let hms: Vec<u64> = elapsed
+            .split(':')
+            .map(|n| {
+                n.parse()
+                    .unwrap_or_else(|e| panic!("elapsed {elapsed:?}: {e}"))
+            })
+            .collect();
+        assert_eq!(hms.len(), 3, "elapsed {elapsed:?}");
+        frames.push(Frame {
+            percent,
+            done: done.parse().unwrap(),
+            total: total.parse().unwrap(),
+            elapsed: Duration::from_secs(hms[0] * 3600 + hms[1] * 60 + hms[2]),
+        });
+    }
+    frames
 }
