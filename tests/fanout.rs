@@ -134,7 +134,7 @@ async fn every_project_is_synced_once_and_one_failing_project_hides_nothing() {
     let (summary, targets) = lines.split_last().unwrap();
     assert_eq!(targets.len(), projects.len());
     for line in targets {
-        assert_eq!(line["operation"], "CreateImageSynchronizeTask");
+        assert_eq!(line["operation"], "create_image_synchronize_task");
         assert!(line["region"].is_string() && line["project_id"].is_string());
         let expected = if line["project_id"] == failing.as_str() {
             "failed"
@@ -674,7 +674,7 @@ async fn a_repeated_project_id_and_regions_all_pick_their_targets() {
     for line in results.values() {
         assert_eq!(line["outcome"], "synced", "{line}");
         assert_eq!(line["region"], "cn-north-4", "{line}");
-        assert_eq!(line["operation"], "CreateImageSynchronizeTask", "{line}");
+        assert_eq!(line["operation"], "create_image_synchronize_task", "{line}");
     }
     assert_eq!(lines(&out).last().unwrap()["summary"]["targets"], 2);
     assert_eq!((creates(&emulator, &a), creates(&emulator, &b)), (1, 1));

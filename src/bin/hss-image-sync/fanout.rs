@@ -42,9 +42,10 @@ impl Target {
         if let Some(name) = &self.project_name {
             fields.insert("project_name".into(), name.clone().into());
         }
+        // Named as every other command names it: the generated operation's name.
         fields.insert(
             "operation".into(),
-            "CreateImageSynchronizeTask".to_owned().into(),
+            <hss_image_sync::builder::CreateImageSynchronizeTask<'_> as hss_image_sync::Operation>::ID.into(),
         );
         fields
     }
