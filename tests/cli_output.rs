@@ -274,6 +274,26 @@ async fn an_http_endpoint_given_as_https_is_a_configuration_error() {
     assert_eq!(result["error"]["exit_status"], 2, "{result}");
     assert!(stderr(&out).contains(hint), "{}", stderr(&out));
 
+    // Two targets, both failing alike: the run failed as one call, 2 and not 4.
+    let two = format!(
+        "{},{}",
+        emulator.project_id(),
+        "0123456789abcdef0123456789abcdef"
+    );
+    let out = output(command(&["sync", "--project-id", &two, "--rate", "off"])).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let failed: Vec<&Value> = lines.iter().filter(|l| l["outcome"] == "failed").collect();
+    assert_eq!(failed.len(), 2, "{lines:?}");
+    assert!(
+        failed.iter().all(|l| l["error"]["exit_status"] == 2),
+        "{lines:?}"
+    );
+    assert!(stderr(&out).contains(hint), "{}", stderr(&out));
+
     // Nothing reached the service as a request.
     assert!(
         emulator.exchanges().iter().all(|e| e.project_id.is_none()),

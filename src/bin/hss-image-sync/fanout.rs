@@ -168,10 +168,11 @@ impl FanOut {
         write_stdout(&mut lines);
         watcher.abort();
         run.progress.finish();
-        // A run of one target stands for a plain call (`sync --wait`, `--journal`): its failed
-        // call is explained on stderr as one, the bars now cleared.
-        if let ([one], 1) = (ended.as_slice(), total)
-            && let Some(explanation) = &one.explanation
+        // A run of one target stands for a plain call (`sync --wait`, `--journal`), and a run
+        // whose every target failed alike (a TLS mismatch, keys refused everywhere) failed as
+        // one: its call is explained on stderr as a plain call's, the bars now cleared.
+        if let Some(first) = failed_alike(&ended, total)
+            && let Some(explanation) = &first.explanation
         {
             eprint!("{explanation}");
         }
@@ -355,15 +356,13 @@ fn report_fields(report: &SyncReport, outcome: &str) -> Value {
 /// [`EXIT_GAVE_UP`] if any wait gave up; [`EXIT_INTERRUPTED`] if Ctrl-C left targets not
 /// started. A run of one target whose call failed exits as that error does (1, 2 or 3).
 fn run_status(ended: &[Ended], pending: usize, total: usize) -> u8 {
+    if let Some(status) = failed_alike(ended, total).and_then(|first| first.error_status) {
+        return status;
+    }
     let failed: Vec<&Ended> = ended
         .iter()
         .filter(|e| e.outcome == Outcome::Failed)
         .collect();
-    if let ([one], 1) = (failed.as_slice(), total)
-        && let Some(status) = one.error_status
-    {
-        return status;
-    }
     if !failed.is_empty() {
         EXIT_FAILED
     } else if ended.iter().any(|e| e.outcome == Outcome::GaveUp) {
@@ -373,6 +372,19 @@ fn run_status(ended: &[Ended], pending: usize, total: usize) -> u8 {
     } else {
         0
     }
+}
+
+/// The first target, when every one of the run's `total` targets ended with a failed call of
+/// the same exit status: the run then failed as one call (its status, e.g. 2 for a
+/// configuration mistake, says more than 4).
+fn failed_alike(ended: &[Ended], total: usize) -> Option<&Ended> {
+    let first = ended.first()?;
+    let status = first.error_status?;
+    let alike = ended.len() == total
+        && ended
+            .iter()
+            .all(|e| e.outcome == Outcome::Failed && e.error_status == Some(status));
+    alike.then_some(first)
 }
 
 /// The summary: a row per target (target, outcome, task, registries ok/failed, duration) and

@@ -41,8 +41,9 @@ use std::process::ExitCode;
 /// Exit status: 0 success; 1 the service refused (an error answer, or a 200 whose error_code is
 /// not 0: retrying will not help); 2 invalid input or configuration (a TLS mismatch included),
 /// nothing sent; 3 retry later: no answer, or 408/429/5xx after the retries; 4 a task, a
-/// registry, or in a run over many targets a target, failed; 5 gave up waiting (`sync --wait`)
-/// while a task still ran; 130 interrupted before every target started.
+/// registry, or in a run over many targets a target, failed (when every target failed alike,
+/// that failure's status instead); 5 gave up waiting (`sync --wait`) while a task still ran;
+/// 130 interrupted before every target started.
 ///
 /// HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured.
 #[derive(Debug, Parser)]
