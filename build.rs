@@ -175,6 +175,60 @@ mod codegen {
         }
     }
 
+    /// Makes a refused enum value say which values there are: typify's `FromStr` answers
+    /// only "invalid value", which is what a user of `--status running` would read.
+    pub fn enum_errors_name_the_values(file: &mut syn::File) {
+        for item in &mut file.items {
+            let syn::Item::Mod(module) = item else {
+                continue;
+            };
+            if module.ident != "types" {
+                continue;
+            }
+            for item in module.content.iter_mut().flat_map(|(_, items)| items) {
+                let syn::Item::Impl(from_str) = item else {
+                    continue;
+                };
+                let is_from_str = from_str.trait_.as_ref().is_some_and(|(path, _)| {
+                    path.segments.last().is_some_and(|s| s.ident == "FromStr")
+                });
+                if !is_from_str {
+                    continue;
+                }
+                for member in &mut from_str.items {
+                    let syn::ImplItem::Fn(function) = member else {
+                        continue;
+                    };
+                    let Some(syn::Stmt::Expr(syn::Expr::Match(matched), _)) =
+                        function.block.stmts.first_mut()
+                    else {
+                        continue;
+                    };
+                    let values: Vec<String> = matched
+                        .arms
+                        .iter()
+                        .filter_map(|arm| match &arm.pat {
+                            syn::Pat::Lit(syn::PatLit {
+                                lit: syn::Lit::Str(value),
+                                ..
+                            }) => Some(value.value()),
+                            _ => None,
+                        })
+                        .collect();
+                    if values.is_empty() {
+                        continue;
+                    }
+                    let message = format!("must be one of: {}", values.join(", "));
+                    for arm in &mut matched.arms {
+                        if matches!(arm.pat, syn::Pat::Wild(_)) {
+                            *arm.body = syn::parse_quote!(Err(#message.into()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Removes typify's per-model builders (`types::builder::X` and `X::builder()`) that no
     /// operation builder uses. progenitor's builder style stores an operation's body as the
     /// body model's builder, so those stay; the others (every answer model's) are code that
@@ -287,6 +341,7 @@ mod codegen {
             .unwrap_or_else(|e| super::fail(&format!("generated code does not parse: {e}")));
         spec_field_order(&spec, &mut file);
         null_lists_as_empty(&answers, &mut file);
+        enum_errors_name_the_values(&mut file);
         prune_model_builders(&code, &mut file);
         let code = format!("{header}\n{}", prettyplease::unparse(&file));
         let out =

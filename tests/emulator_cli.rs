@@ -763,6 +763,13 @@ fn bad_input_is_refused_before_sending_naming_the_option() {
             "{args:?}: text mode, errors on stderr only"
         );
     }
+    // A refused enum value is told which values there are.
+    let out = emulator.cli(&["tasks", "list", "--status", "running"]);
+    assert!(
+        lossy(&out.stderr).contains("must be one of: scanning, finished"),
+        "{}",
+        lossy(&out.stderr)
+    );
     assert!(
         emulator
             .json(&["tasks", "list"])

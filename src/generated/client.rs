@@ -150,7 +150,7 @@ the ones in `registry_info`. Unset fields are left out, as the official SDK does
             match value {
                 "local" => Ok(Self::Local),
                 "registry" => Ok(Self::Registry),
-                _ => Err("invalid value".into()),
+                _ => Err("must be one of: local, registry".into()),
             }
         }
     }
@@ -272,7 +272,7 @@ repositories), for the deprecated `RunImageSynchronize`.
             match value {
                 "private_image" => Ok(Self::PrivateImage),
                 "shared_image" => Ok(Self::SharedImage),
-                _ => Err("invalid value".into()),
+                _ => Err("must be one of: private_image, shared_image".into()),
             }
         }
     }
@@ -1091,7 +1091,7 @@ repositories), for the deprecated `RunImageSynchronize`.
                 "success" => Ok(Self::Success),
                 "fail" => Ok(Self::Fail),
                 "accessing" => Ok(Self::Accessing),
-                _ => Err("invalid value".into()),
+                _ => Err("must be one of: success, fail, accessing".into()),
             }
         }
     }
@@ -1156,7 +1156,12 @@ repositories), for the deprecated `RunImageSynchronize`.
                 "Harbor" => Ok(Self::Harbor),
                 "Jfrog" => Ok(Self::Jfrog),
                 "Other" => Ok(Self::Other),
-                _ => Err("invalid value".into()),
+                _ => {
+                    Err(
+                        "must be one of: SwrPrivate, SwrShared, SwrEnterprise, Harbor, Jfrog, Other"
+                            .into(),
+                    )
+                }
             }
         }
     }
@@ -1237,7 +1242,7 @@ repositories), for the deprecated `RunImageSynchronize`.
                 "finished" => Ok(Self::Finished),
                 "running" => Ok(Self::Running),
                 "failed" => Ok(Self::Failed),
-                _ => Err("invalid value".into()),
+                _ => Err("must be one of: finished, running, failed".into()),
             }
         }
     }
@@ -1292,7 +1297,7 @@ repositories), for the deprecated `RunImageSynchronize`.
             match value {
                 "image_sync" => Ok(Self::ImageSync),
                 "image_scan" => Ok(Self::ImageScan),
-                _ => Err("invalid value".into()),
+                _ => Err("must be one of: image_sync, image_scan".into()),
             }
         }
     }
@@ -1347,7 +1352,7 @@ repositories), for the deprecated `RunImageSynchronize`.
             match value {
                 "scanning" => Ok(Self::Scanning),
                 "finished" => Ok(Self::Finished),
-                _ => Err("invalid value".into()),
+                _ => Err("must be one of: scanning, finished".into()),
             }
         }
     }
@@ -1410,7 +1415,7 @@ repositories), for the deprecated `RunImageSynchronize`.
                 "manual" => Ok(Self::Manual),
                 "autoSync" => Ok(Self::AutoSync),
                 "manualSync" => Ok(Self::ManualSync),
-                _ => Err("invalid value".into()),
+                _ => Err("must be one of: cycle, manual, autoSync, manualSync".into()),
             }
         }
     }
