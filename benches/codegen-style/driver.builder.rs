@@ -1,0 +1,72 @@
+pub fn drive<'a>(c: &'a Client, a: &'a Args) -> Vec<Call<'a>> {
+    vec![
+        Box::pin(async move {
+            c.run_image_synchronize()
+                .project_id(a.project_id.clone())
+                .enterprise_project_id(a.enterprise_project_id.clone())
+                .region(a.region.clone())
+                .body(a.run_body.clone())
+                .send()
+                .await
+                .is_ok()
+        }),
+        Box::pin(async move {
+            c.create_image_synchronize_task()
+                .project_id(a.project_id.clone())
+                .enterprise_project_id(a.enterprise_project_id.clone())
+                .region(a.region.clone())
+                .body(a.create_body.clone())
+                .send()
+                .await
+                .is_ok()
+        }),
+        Box::pin(async move {
+            c.list_image_scan_task()
+                .project_id(a.project_id.clone())
+                .create_time(a.create_time)
+                .end_time(a.end_time)
+                .enterprise_project_id(a.enterprise_project_id.clone())
+                .global_image_type(a.global_image_type)
+                .limit(a.limit)
+                .offset(a.offset)
+                .scan_scope(a.scan_scope)
+                .task_id(a.scan_task_id.clone())
+                .task_name(a.scan_task_name.clone())
+                .task_status(a.task_status)
+                .task_type(a.task_type)
+                .type_(a.task_kind)
+                .send()
+                .await
+                .is_ok()
+        }),
+        Box::pin(async move {
+            c.list_associate_registries()
+                .project_id(a.project_id.clone())
+                .task_id(a.assoc_task_id.clone())
+                .enterprise_project_id(a.enterprise_project_id.clone())
+                .limit(a.limit)
+                .offset(a.offset)
+                .registry_name(a.assoc_registry_name.clone())
+                .registry_type(a.assoc_registry_type.clone())
+                .sync_status(a.sync_status)
+                .send()
+                .await
+                .is_ok()
+        }),
+        Box::pin(async move {
+            c.list_registry()
+                .project_id(a.project_id.clone())
+                .enterprise_project_id(a.enterprise_project_id.clone())
+                .limit(a.limit)
+                .offset(a.offset)
+                .registry_addr(a.registry_addr.clone())
+                .registry_id(a.registry_id.clone())
+                .registry_name(a.registry_name.clone())
+                .registry_type(a.registry_type.clone())
+                .status(a.registry_status)
+                .send()
+                .await
+                .is_ok()
+        }),
+    ]
+}

@@ -1,0 +1,72 @@
+pub fn drive<'a>(c: &'a Client, a: &'a Args) -> Vec<Call<'a>> {
+    vec![
+        Box::pin(async move {
+            c.run_image_synchronize(
+                &a.project_id,
+                Some(&a.enterprise_project_id),
+                Some(&a.region),
+                &a.run_body,
+            )
+            .await
+            .is_ok()
+        }),
+        Box::pin(async move {
+            c.create_image_synchronize_task(
+                &a.project_id,
+                Some(&a.enterprise_project_id),
+                Some(&a.region),
+                &a.create_body,
+            )
+            .await
+            .is_ok()
+        }),
+        Box::pin(async move {
+            c.list_image_scan_task(
+                &a.project_id,
+                Some(a.create_time),
+                Some(a.end_time),
+                Some(&a.enterprise_project_id),
+                Some(a.global_image_type),
+                Some(a.limit),
+                Some(a.offset),
+                Some(a.scan_scope),
+                Some(&a.scan_task_id),
+                Some(&a.scan_task_name),
+                Some(a.task_status),
+                Some(a.task_type),
+                a.task_kind,
+            )
+            .await
+            .is_ok()
+        }),
+        Box::pin(async move {
+            c.list_associate_registries(
+                &a.project_id,
+                &a.assoc_task_id,
+                Some(&a.enterprise_project_id),
+                Some(a.limit),
+                Some(a.offset),
+                Some(&a.assoc_registry_name),
+                Some(&a.assoc_registry_type),
+                Some(a.sync_status),
+            )
+            .await
+            .is_ok()
+        }),
+        Box::pin(async move {
+            c.list_registry(
+                &a.project_id,
+                Some(&a.enterprise_project_id),
+                Some(a.limit),
+                Some(a.offset),
+                Some(&a.registry_addr),
+                Some(&a.registry_id),
+                Some(&a.registry_name),
+                Some(&a.registry_type),
+                Some(a.registry_status),
+            )
+            .await
+            .is_ok()
+        }),
+    ]
+}
