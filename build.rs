@@ -96,8 +96,54 @@ fn fail(message: &str) -> ! {
     std::process::exit(1)
 }
 
+/// `$ref`s of the spec, for every pass below.
+#[cfg(feature = "codegen")]
+mod refs {
+    use openapiv3::{Components, OpenAPI, ReferenceOr};
+
+    /// The name a `$ref` ends in: `#/components/schemas/X` -> `X`.
+    pub fn name(reference: &str) -> &str {
+        reference.rsplit('/').next().unwrap_or(reference)
+    }
+
+    /// The component `reference` names, found by `lookup` (which map of the components).
+    pub fn component<'a, T>(
+        spec: &'a OpenAPI,
+        reference: &str,
+        lookup: impl FnOnce(&'a Components, &str) -> Option<&'a ReferenceOr<T>>,
+    ) -> &'a T {
+        spec.components
+            .as_ref()
+            .and_then(|c| lookup(c, name(reference)))
+            .and_then(ReferenceOr::as_item)
+            .unwrap_or_else(|| super::fail(&format!("unresolved {reference}")))
+    }
+
+    /// `item`, or the component it refers to.
+    pub fn resolve<'a, T>(
+        spec: &'a OpenAPI,
+        item: &'a ReferenceOr<T>,
+        lookup: impl FnOnce(&'a Components, &str) -> Option<&'a ReferenceOr<T>>,
+    ) -> &'a T {
+        match item {
+            ReferenceOr::Item(item) => item,
+            ReferenceOr::Reference { reference } => component(spec, reference, lookup),
+        }
+    }
+}
+
 #[cfg(feature = "codegen")]
 mod codegen {
+    /// The items of the generated `mod types`: the models.
+    fn models(file: &mut syn::File) -> Option<&mut Vec<syn::Item>> {
+        file.items.iter_mut().find_map(|item| match item {
+            syn::Item::Mod(module) if module.ident == "types" => {
+                module.content.as_mut().map(|(_, items)| items)
+            }
+            _ => None,
+        })
+    }
+
     /// Puts the fields of each model in the order of the spec's properties. typify writes them
     /// sorted by name, but a body is serialized in field order, and the official SDK sends
     /// (and signs) a body's keys in the API's order, which the spec keeps.
@@ -105,71 +151,53 @@ mod codegen {
         let Some(schemas) = spec.components.as_ref().map(|c| &c.schemas) else {
             return;
         };
-        for item in &mut file.items {
-            let syn::Item::Mod(module) = item else {
+        for item in models(file).into_iter().flatten() {
+            let syn::Item::Struct(model) = item else {
                 continue;
             };
-            if module.ident != "types" {
+            let Some(openapiv3::ReferenceOr::Item(schema)) = schemas.get(&model.ident.to_string())
+            else {
                 continue;
-            }
-            for item in module.content.iter_mut().flat_map(|(_, items)| items) {
-                let syn::Item::Struct(model) = item else {
-                    continue;
-                };
-                let Some(openapiv3::ReferenceOr::Item(schema)) =
-                    schemas.get(&model.ident.to_string())
-                else {
-                    continue;
-                };
-                let openapiv3::SchemaKind::Type(openapiv3::Type::Object(object)) =
-                    &schema.schema_kind
-                else {
-                    continue;
-                };
-                let syn::Fields::Named(fields) = &mut model.fields else {
-                    continue;
-                };
-                let position = |field: &syn::Field| {
-                    let name = wire_name(field);
-                    object
-                        .properties
-                        .keys()
-                        .position(|p| *p == name)
-                        .unwrap_or(usize::MAX)
-                };
-                let mut sorted: Vec<syn::Field> = fields.named.iter().cloned().collect();
-                sorted.sort_by_key(position);
-                fields.named = sorted.into_iter().collect();
-            }
+            };
+            let openapiv3::SchemaKind::Type(openapiv3::Type::Object(object)) = &schema.schema_kind
+            else {
+                continue;
+            };
+            let syn::Fields::Named(fields) = &mut model.fields else {
+                continue;
+            };
+            let position = |field: &syn::Field| {
+                let name = wire_name(field);
+                object
+                    .properties
+                    .keys()
+                    .position(|p| *p == name)
+                    .unwrap_or(usize::MAX)
+            };
+            let mut sorted: Vec<syn::Field> = fields.named.iter().cloned().collect();
+            sorted.sort_by_key(position);
+            fields.named = sorted.into_iter().collect();
         }
     }
 
     /// Lets every list field of the models in `answers` take `null` for an empty list, as a
     /// server may send it: typify's `#[serde(default)]` takes only a missing field.
     pub fn null_lists_as_empty(answers: &std::collections::BTreeSet<String>, file: &mut syn::File) {
-        for item in &mut file.items {
-            let syn::Item::Mod(module) = item else {
+        for item in models(file).into_iter().flatten() {
+            let syn::Item::Struct(model) = item else {
                 continue;
             };
-            if module.ident != "types" {
+            if !answers.contains(&model.ident.to_string()) {
                 continue;
             }
-            for item in module.content.iter_mut().flat_map(|(_, items)| items) {
-                let syn::Item::Struct(model) = item else {
+            for field in model.fields.iter_mut() {
+                let syn::Type::Path(path) = &field.ty else {
                     continue;
                 };
-                if !answers.contains(&model.ident.to_string()) {
-                    continue;
-                }
-                for field in model.fields.iter_mut() {
-                    let syn::Type::Path(path) = &field.ty else {
-                        continue;
-                    };
-                    if path.path.segments.last().is_some_and(|s| s.ident == "Vec") {
-                        field.attrs.push(syn::parse_quote!(
-                            #[serde(deserialize_with = "crate::generated::null_as_empty")]
-                        ));
-                    }
+                if path.path.segments.last().is_some_and(|s| s.ident == "Vec") {
+                    field.attrs.push(syn::parse_quote!(
+                        #[serde(deserialize_with = "crate::generated::null_as_empty")]
+                    ));
                 }
             }
         }
@@ -178,51 +206,43 @@ mod codegen {
     /// Makes a refused enum value say which values there are: typify's `FromStr` answers
     /// only "invalid value", which is what a user of `--status running` would read.
     pub fn enum_errors_name_the_values(file: &mut syn::File) {
-        for item in &mut file.items {
-            let syn::Item::Mod(module) = item else {
+        for item in models(file).into_iter().flatten() {
+            let syn::Item::Impl(from_str) = item else {
                 continue;
             };
-            if module.ident != "types" {
+            let is_from_str = from_str.trait_.as_ref().is_some_and(|(path, _)| {
+                path.segments.last().is_some_and(|s| s.ident == "FromStr")
+            });
+            if !is_from_str {
                 continue;
             }
-            for item in module.content.iter_mut().flat_map(|(_, items)| items) {
-                let syn::Item::Impl(from_str) = item else {
+            for member in &mut from_str.items {
+                let syn::ImplItem::Fn(function) = member else {
                     continue;
                 };
-                let is_from_str = from_str.trait_.as_ref().is_some_and(|(path, _)| {
-                    path.segments.last().is_some_and(|s| s.ident == "FromStr")
-                });
-                if !is_from_str {
+                let Some(syn::Stmt::Expr(syn::Expr::Match(matched), _)) =
+                    function.block.stmts.first_mut()
+                else {
+                    continue;
+                };
+                let values: Vec<String> = matched
+                    .arms
+                    .iter()
+                    .filter_map(|arm| match &arm.pat {
+                        syn::Pat::Lit(syn::PatLit {
+                            lit: syn::Lit::Str(value),
+                            ..
+                        }) => Some(value.value()),
+                        _ => None,
+                    })
+                    .collect();
+                if values.is_empty() {
                     continue;
                 }
-                for member in &mut from_str.items {
-                    let syn::ImplItem::Fn(function) = member else {
-                        continue;
-                    };
-                    let Some(syn::Stmt::Expr(syn::Expr::Match(matched), _)) =
-                        function.block.stmts.first_mut()
-                    else {
-                        continue;
-                    };
-                    let values: Vec<String> = matched
-                        .arms
-                        .iter()
-                        .filter_map(|arm| match &arm.pat {
-                            syn::Pat::Lit(syn::PatLit {
-                                lit: syn::Lit::Str(value),
-                                ..
-                            }) => Some(value.value()),
-                            _ => None,
-                        })
-                        .collect();
-                    if values.is_empty() {
-                        continue;
-                    }
-                    let message = format!("must be one of: {}", values.join(", "));
-                    for arm in &mut matched.arms {
-                        if matches!(arm.pat, syn::Pat::Wild(_)) {
-                            *arm.body = syn::parse_quote!(Err(#message.into()));
-                        }
+                let message = format!("must be one of: {}", values.join(", "));
+                for arm in &mut matched.arms {
+                    if matches!(arm.pat, syn::Pat::Wild(_)) {
+                        *arm.body = syn::parse_quote!(Err(#message.into()));
                     }
                 }
             }
@@ -253,38 +273,32 @@ mod codegen {
                 .is_none_or(|last| used.contains(last.ident.to_string().as_str())),
             _ => true,
         };
-        for item in &mut file.items {
-            let syn::Item::Mod(types) = item else {
-                continue;
-            };
-            if types.ident != "types" {
-                continue;
-            }
-            let Some((_, items)) = types.content.as_mut() else {
-                continue;
-            };
-            for item in items.iter_mut() {
-                match item {
-                    syn::Item::Mod(builders) if builders.ident == "builder" => {
-                        if let Some((_, items)) = builders.content.as_mut() {
-                            items.retain(|item| match item {
-                                syn::Item::Struct(s) => used.contains(s.ident.to_string().as_str()),
-                                syn::Item::Impl(i) => kept(&i.self_ty),
-                                _ => true,
-                            });
-                        }
-                    }
-                    // `impl X { pub fn builder() -> builder::X }`
-                    syn::Item::Impl(i) if i.trait_.is_none() && !kept(&i.self_ty) => {
-                        i.items.retain(|item| {
-                            !matches!(item, syn::ImplItem::Fn(f) if f.sig.ident == "builder")
+        let Some(items) = models(file) else {
+            return;
+        };
+        for item in items.iter_mut() {
+            match item {
+                syn::Item::Mod(builders) if builders.ident == "builder" => {
+                    if let Some((_, items)) = builders.content.as_mut() {
+                        items.retain(|item| match item {
+                            syn::Item::Struct(s) => used.contains(s.ident.to_string().as_str()),
+                            syn::Item::Impl(i) => kept(&i.self_ty),
+                            _ => true,
                         });
                     }
-                    _ => {}
                 }
+                // `impl X { pub fn builder() -> builder::X }`
+                syn::Item::Impl(i) if i.trait_.is_none() && !kept(&i.self_ty) => {
+                    i.items.retain(
+                        |item| !matches!(item, syn::ImplItem::Fn(f) if f.sig.ident == "builder"),
+                    );
+                }
+                _ => {}
             }
-            items.retain(|item| !matches!(item, syn::Item::Impl(i) if i.trait_.is_none() && i.items.is_empty()));
         }
+        items.retain(
+            |item| !matches!(item, syn::Item::Impl(i) if i.trait_.is_none() && i.items.is_empty()),
+        );
     }
 
     /// A field's JSON name: its `#[serde(rename = "..")]`, else its identifier.
@@ -358,7 +372,7 @@ mod codegen {
 #[cfg(feature = "codegen")]
 mod lenient {
     use openapiv3::{
-        AdditionalProperties, IntegerFormat, OpenAPI, ReferenceOr, Response, Schema, SchemaKind,
+        AdditionalProperties, IntegerFormat, OpenAPI, ReferenceOr, Schema, SchemaKind,
         StringFormat, Type, VariantOrUnknownOrEmpty,
     };
     use std::collections::BTreeSet;
@@ -380,7 +394,8 @@ mod lenient {
                 .iter()
                 .map(|r| ("default".to_owned(), r));
             for (code, response) in answers.chain(default) {
-                for (media, content) in &resolve_response(spec, response).content {
+                let response = super::refs::resolve(spec, response, |c, n| c.responses.get(n));
+                for (media, content) in &response.content {
                     if let Some(schema) = &content.schema {
                         let at = format!("{id} {code} {media}");
                         let mut walk = Walk {
@@ -416,22 +431,6 @@ mod lenient {
         }
     }
 
-    fn resolve_response<'a>(spec: &'a OpenAPI, r: &'a ReferenceOr<Response>) -> &'a Response {
-        match r {
-            ReferenceOr::Item(r) => r,
-            ReferenceOr::Reference { reference } => spec
-                .components
-                .as_ref()
-                .and_then(|c| c.responses.get(component(reference)))
-                .and_then(|r| r.as_item())
-                .unwrap_or_else(|| super::fail(&format!("unresolved {reference}"))),
-        }
-    }
-
-    fn component(reference: &str) -> &str {
-        reference.rsplit('/').next().unwrap_or(reference)
-    }
-
     /// A walk over the schemas an answer reaches.
     struct Walk<'a, 'b> {
         spec: &'a OpenAPI,
@@ -450,17 +449,12 @@ mod lenient {
             let schema = match node {
                 Node::Schema(schema) => schema,
                 Node::Reference(reference) => {
-                    let name = component(reference);
+                    let name = super::refs::name(reference);
                     self.reached.insert(name.to_owned());
                     if self.open.contains(&name) {
                         return;
                     }
-                    let schema = spec
-                        .components
-                        .as_ref()
-                        .and_then(|c| c.schemas.get(name))
-                        .and_then(|s| s.as_item())
-                        .unwrap_or_else(|| super::fail(&format!("unresolved {reference}")));
+                    let schema = super::refs::component(spec, reference, |c, n| c.schemas.get(n));
                     self.open.push(name);
                     self.node(Node::Schema(schema), &format!("{at} -> {name}"));
                     self.open.pop();
@@ -635,7 +629,7 @@ mod tables {
                     ReferenceOr::Item(s) => match &s.schema_kind {
                         SchemaKind::Type(Type::Array(a)) => match a.items.as_ref()? {
                             ReferenceOr::Reference { reference } => {
-                                Some(component_name(reference).to_owned())
+                                Some(super::refs::name(reference).to_owned())
                             }
                             ReferenceOr::Item(_) => None,
                         },
@@ -717,15 +711,7 @@ mod tables {
     }
 
     fn resolve_parameter<'a>(spec: &'a OpenAPI, p: &'a ReferenceOr<Parameter>) -> &'a Parameter {
-        match p {
-            ReferenceOr::Item(p) => p,
-            ReferenceOr::Reference { reference } => spec
-                .components
-                .as_ref()
-                .and_then(|c| c.parameters.get(component_name(reference)))
-                .and_then(|p| p.as_item())
-                .unwrap_or_else(|| super::fail(&format!("unresolved {reference}"))),
-        }
+        super::refs::resolve(spec, p, |c, n| c.parameters.get(n))
     }
 
     fn parameter_data<'a>(
@@ -736,19 +722,7 @@ mod tables {
     }
 
     fn resolve_schema<'a>(spec: &'a OpenAPI, s: &'a ReferenceOr<Schema>) -> &'a Schema {
-        match s {
-            ReferenceOr::Item(s) => s,
-            ReferenceOr::Reference { reference } => spec
-                .components
-                .as_ref()
-                .and_then(|c| c.schemas.get(component_name(reference)))
-                .and_then(|s| s.as_item())
-                .unwrap_or_else(|| super::fail(&format!("unresolved {reference}"))),
-        }
-    }
-
-    fn component_name(reference: &str) -> &str {
-        reference.rsplit('/').next().unwrap_or(reference)
+        super::refs::resolve(spec, s, |c, n| c.schemas.get(n))
     }
 
     /// The 200 answer's schema, if it has one.
@@ -779,7 +753,7 @@ mod tables {
         {
             None if response.content.is_empty() => "()".to_owned(),
             Some(ReferenceOr::Reference { reference }) => {
-                format!("types::{}", component_name(reference))
+                format!("types::{}", super::refs::name(reference))
             }
             _ => super::fail(&format!(
                 "{id}: the 200 answer must be a $ref'd JSON schema or empty"
