@@ -98,6 +98,19 @@ impl TaskEnd {
     }
 }
 
+/// `terminated` or `timed-out` (the emulator's `--end-tasks`).
+impl std::str::FromStr for TaskEnd {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name {
+            "terminated" => Ok(TaskEnd::Terminated),
+            "timed-out" => Ok(TaskEnd::TimedOut),
+            _ => Err("must be one of: terminated, timed-out".into()),
+        }
+    }
+}
+
 impl SyncTask {
     /// Whether it has ended at `now` (milliseconds since the epoch).
     pub fn finished_at(&self, now: i64) -> bool {

@@ -69,10 +69,10 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "ID")]
     fail_registry: Vec<String>,
 
-    /// Every task ends this way instead of done: terminated (task_status -1) or timed out
+    /// Every task ends this way instead of done: `terminated` (task_status -1) or `timed-out`
     /// (-2), with a failed_reason.
     #[arg(long, value_name = "HOW")]
-    end_tasks: Option<TaskEnding>,
+    end_tasks: Option<TaskEnd>,
 
     /// Model an account of N projects (1..=10000) spread over the regions HSS serves, with
     /// sub-projects: IAM lists them (GET /v3/auth/projects, plus its MOS project), and HSS
@@ -149,11 +149,8 @@ pub async fn run(mut args: EmulatorArgs) -> ExitCode {
     for id in &args.fail_registry {
         emulator = emulator.fail_registry(id);
     }
-    if let Some(ending) = args.end_tasks {
-        emulator = emulator.end_tasks(match ending {
-            TaskEnding::Terminated => TaskEnd::Terminated,
-            TaskEnding::TimedOut => TaskEnd::TimedOut,
-        });
+    if let Some(end) = args.end_tasks {
+        emulator = emulator.end_tasks(end);
     }
     for id in &args.fail_project {
         emulator = emulator.fail_project(id);
@@ -377,13 +374,6 @@ fn raise_open_file_limit() {
         Ok(limit) => tracing::debug!("open-file limit: {limit}"),
         Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
     }
-}
-
-/// How the emulator's tasks end, for `--end-tasks`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum TaskEnding {
-    Terminated,
-    TimedOut,
 }
 
 /// Whether the emulator's clock, shifted by `offset_secs`, can still be written as a date.

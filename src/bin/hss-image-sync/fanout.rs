@@ -102,10 +102,10 @@ struct Ended {
     target: Target,
     outcome: Outcome,
     fields: serde_json::Map<String, Value>,
-    /// The exit status of a failed call, for a run of one target.
+    /// The exit status of a failed call, for a run whose targets all failed alike.
     error_status: Option<u8>,
-    /// What a failed call's error says on stderr, for a run of one target (as a plain call
-    /// explains it).
+    /// What a failed call's error says on stderr (as a plain call explains it), for a run
+    /// whose targets all failed alike.
     explanation: Option<String>,
 }
 
@@ -354,7 +354,8 @@ fn report_fields(report: &SyncReport, outcome: &str) -> Value {
 
 /// 0 when every target succeeded (or was done before); [`EXIT_FAILED`] if any failed;
 /// [`EXIT_GAVE_UP`] if any wait gave up; [`EXIT_INTERRUPTED`] if Ctrl-C left targets not
-/// started. A run of one target whose call failed exits as that error does (1, 2 or 3).
+/// started. A run whose every target's call failed with one status (a run of one target, say)
+/// exits as that error does (1, 2 or 3).
 fn run_status(ended: &[Ended], pending: usize, total: usize) -> u8 {
     if let Some(status) = failed_alike(ended, total).and_then(|first| first.error_status) {
         return status;

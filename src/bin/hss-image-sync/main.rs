@@ -158,14 +158,12 @@ fn usage_error(error: clap::Error) -> ! {
     if !shown && format == render::Format::Json {
         let text = error.to_string();
         let first = text.lines().next().unwrap_or_default();
-        let message = first.strip_prefix("error: ").unwrap_or(first);
-        render::print_line(&serde_json::json!({
-            "error": {
-                "message": terminal::printable(message),
-                "retryable": false,
-                "exit_status": connection::EXIT_INVALID,
-            }
-        }));
+        // The same object as every other error's (exit status 2, not retryable).
+        let refused = hss_image_sync::Error::InvalidInput {
+            field: "command line",
+            rule: first.strip_prefix("error: ").unwrap_or(first).to_owned(),
+        };
+        render::print_line(&serde_json::json!({ "error": status::error_json(&refused) }));
     }
     error.exit()
 }
