@@ -5,7 +5,8 @@ mod common;
 
 use common::{CaptureServer, Reply};
 use futures_util::{StreamExt, TryStreamExt};
-use hss_image_sync::{Credentials, Error, HssClient, MAX_OFFSET, PAGE_LIMIT};
+use hss_image_sync::types::RegistryInfo;
+use hss_image_sync::{Credentials, Error, HssClient, MAX_OFFSET, PAGE_LIMIT, Response};
 
 const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
@@ -15,6 +16,16 @@ fn client(server: &CaptureServer) -> HssClient {
         .credentials(Credentials::new("AKAKAKAKAKAK", "SKSKSKSKSKSKSKSK").with_project_id(PROJECT))
         .build()
         .unwrap()
+}
+
+/// Every page of `ListRegistry` from `server`, each as the stream gave it.
+async fn walk(server: &CaptureServer) -> Vec<Result<Response<Vec<RegistryInfo>>, Error>> {
+    let client = client(server);
+    let op = client
+        .in_project(client.operations().list_registry())
+        .await
+        .unwrap();
+    client.pages(op).collect().await
 }
 
 /// A `ListRegistry` page of registries `first..first + count`, and `total_num` if given.
@@ -102,12 +113,7 @@ async fn a_server_that_repeats_a_page_ends_the_walk_with_an_error() {
     for _ in 0..5 {
         server.reply_with(page(0, 2, Some(100)));
     }
-    let client = client(&server);
-    let op = client
-        .in_project(client.operations().list_registry())
-        .await
-        .unwrap();
-    let results: Vec<_> = client.pages(op).collect().await;
+    let results = walk(&server).await;
     assert_eq!(results.len(), 2, "{results:?}");
     assert!(results[0].is_ok());
     let Err(Error::InvalidResponse { message, .. }) = &results[1] else {
@@ -124,12 +130,7 @@ async fn a_server_that_answers_two_pages_in_turn_ends_the_walk_with_an_error() {
     for n in 0..20 {
         server.reply_with(page((n % 2) * 2, 2, Some(1_000)));
     }
-    let client = client(&server);
-    let op = client
-        .in_project(client.operations().list_registry())
-        .await
-        .unwrap();
-    let results: Vec<_> = client.pages(op).collect().await;
+    let results = walk(&server).await;
     let Some(Err(Error::InvalidResponse { message, .. })) = results.last() else {
         panic!("{results:?}")
     };
@@ -147,12 +148,7 @@ async fn an_error_ends_the_walk_after_the_pages_before_it() {
         403,
         r#"{"error_code":"HSS.1005","error_msg":"no permission"}"#,
     ));
-    let client = client(&server);
-    let op = client
-        .in_project(client.operations().list_registry())
-        .await
-        .unwrap();
-    let results: Vec<_> = client.pages(op).collect().await;
+    let results = walk(&server).await;
     assert_eq!(results.len(), 2);
     assert!(matches!(&results[1], Err(Error::Service(e)) if e.status == 403));
 }

@@ -4,7 +4,7 @@
 
 use hss_image_sync::emulator::{Emulator, RunningEmulator, TaskEnd, default_registries};
 use hss_image_sync::types::CreateImageSynchronizeTaskRequestInfo;
-use hss_image_sync::{HssClient, RateLimiter, SyncProgress, SyncStarted, WaitError};
+use hss_image_sync::{HssClient, RateLimiter, SyncProgress, SyncReport, SyncStarted, WaitError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -25,6 +25,18 @@ fn unpaced(emulator: &RunningEmulator) -> HssClient {
 }
 
 const FAST: Duration = Duration::from_millis(20);
+
+/// Syncs every registry of the emulator's project and waits for the task, polling every
+/// [`FAST`], for at most `max`.
+async fn sync_and_wait(emulator: &RunningEmulator, max: Duration) -> Result<SyncReport, WaitError> {
+    let client = unpaced(emulator);
+    let started = client.start_sync(every_registry()).await.unwrap();
+    client
+        .wait_for_sync(&started)
+        .min_delay(FAST)
+        .wait(max)
+        .await
+}
 
 #[tokio::test]
 async fn a_wait_follows_the_task_to_done_reporting_progress() {
@@ -73,12 +85,7 @@ async fn a_failed_registry_ends_the_wait_failed_naming_it_with_its_reason() {
         .start()
         .await
         .unwrap();
-    let client = unpaced(&emulator);
-    let started = client.start_sync(every_registry()).await.unwrap();
-    let err = client
-        .wait_for_sync(&started)
-        .min_delay(FAST)
-        .wait(Duration::from_secs(20))
+    let err = sync_and_wait(&emulator, Duration::from_secs(20))
         .await
         .unwrap_err();
     let WaitError::Failed(report) = &err else {
@@ -147,12 +154,7 @@ async fn a_terminated_or_timed_out_task_ends_the_wait_failed_naming_its_state() 
             .start()
             .await
             .unwrap();
-        let client = unpaced(&emulator);
-        let started = client.start_sync(every_registry()).await.unwrap();
-        let err = client
-            .wait_for_sync(&started)
-            .min_delay(FAST)
-            .wait(Duration::from_secs(20))
+        let err = sync_and_wait(&emulator, Duration::from_secs(20))
             .await
             .unwrap_err();
         let WaitError::Failed(report) = &err else {
@@ -243,12 +245,7 @@ async fn a_wait_never_sleeps_past_its_time_left() {
 #[tokio::test]
 async fn a_wait_gives_up_while_the_task_runs() {
     let emulator = Emulator::new().task_seconds(3600).start().await.unwrap();
-    let client = unpaced(&emulator);
-    let started = client.start_sync(every_registry()).await.unwrap();
-    let err = client
-        .wait_for_sync(&started)
-        .min_delay(FAST)
-        .wait(Duration::from_millis(400))
+    let err = sync_and_wait(&emulator, Duration::from_millis(400))
         .await
         .unwrap_err();
     let WaitError::GaveUp { waited, last } = &err else {
